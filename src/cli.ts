@@ -1,0 +1,188 @@
+/** The `latnas` command line (commander). Each command is a thin shell over a module in src/. */
+import { Command, InvalidArgumentError } from 'commander';
+import { loadDevice, listDevices } from './device/device.js';
+import { LatnasError, fail } from './errors.js';
+import { lutCheck } from './lut/check.js';
+import { defaultLutPath, loadLut, predict } from './lut/lut.js';
+import { buildNetworkModel } from './onnx/model.js';
+import { RandomWeights } from './onnx/weights.js';
+import { LATNAS_VERSION } from './paths.js';
+import { profile } from './profiler/profile.js';
+import { formatBlock } from './space/blocks.js';
+import { readArchArgument, resolveArch } from './space/arch.js';
+import { countMacs } from './space/ir.js';
+import { networkUnits } from './space/network.js';
+import { BUILTIN_SPACES, loadSpace, searchableLayers, type Space } from './space/spaces.js';
+import { writeFileAtomic, writeJsonAtomic } from './util/files.js';
+
+function intOption(name: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+
+/** Resolves ARCH against a space; an arch file's own space must agree with --space. */
+function archFor(space: Space, archArg: string) {
+  const arch = readArchArgument(archArg);
+  if (arch.space && arch.space !== space.name) {
+    fail(`${arch.source}: is for space '${arch.space}' but the space is '${space.name}'; pass --space ${arch.space}`);
+  }
+  return resolveArch(space, arch.blocks, arch.source);
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('latnas')
+    .description('Hardware-aware, latency-constrained neural architecture search: profile a device, search under a latency budget, export ONNX.')
+    .version(LATNAS_VERSION)
+    .showHelpAfterError('(run with --help for usage)');
+
+  program.command('profile')
+    .description('time every distinct block of a search space on a device and write its latency lookup table')
+    .requiredOption('--device <name|file>', 'device descriptor: a name in devices/ or a JSON file')
+    .requiredOption('--space <name|file>', `search space: ${Object.keys(BUILTIN_SPACES).join(', ')} or a JSON file`)
+    .option('--out <path>', 'table to write (default latency-tables/<device>/<space>.json)')
+    .option('--resume', 'continue an interrupted profile; entries already written are kept', false)
+    .option('--force', 'profile again from scratch even if the table exists', false)
+    .option('--rounds <n>', 'interleaved rounds (default: the device\'s)', intOption('--rounds', 1))
+    .option('--runs <n>', 'timed runs per model per round (default: the device\'s)', intOption('--runs', 1))
+    .option('--chunk <n>', 'models loaded and timed together; the table is saved after each chunk', intOption('--chunk', 1), 24)
+    .option('--seed <n>', 'seed of the shuffled timing order', intOption('--seed', 0), 1)
+    .option('--quiet', 'no progress output', false)
+    .action(async (o: { device: string; space: string; out?: string; resume: boolean; force: boolean; rounds?: number; runs?: number; chunk: number; seed: number; quiet: boolean }) => {
+      const device = loadDevice(o.device);
+      const space = loadSpace(o.space);
+      const out = o.out ?? `latency-tables/${device.name}/${space.name}.json`;
+      const r = await profile({
+        device, space, out, resume: o.resume, force: o.force, chunk: o.chunk, seed: o.seed, quiet: o.quiet,
+        plan: { rounds: o.rounds, runsPerRound: o.runs },
+      });
+      console.log(`${out}: ${Object.keys(r.lut.entries).length} entries (${r.measured} measured now, ${r.skipped} kept) in ${r.seconds.toFixed(1)} s; ` +
+        `${device.name} ${r.lut.provenance.runtime} ${r.lut.provenance.runtimeVersion}, calibration '${r.lut.calibration.method}', estimator ${r.lut.estimator}`);
+    });
+
+  program.command('predict')
+    .description("print an architecture's predicted latency from a lookup table")
+    .requiredOption('--table <path>', 'latency lookup table (JSON)')
+    .requiredOption('--arch <arch>', 'block strings (comma/space separated; short k5_e6 or full ir_k5_e6_c40_s2 forms) or an arch JSON file')
+    .option('--space <name|file>', "search space (default: the table's)")
+    .option('--device <name>', 'refuse a table made for another device')
+    .option('--breakdown', 'print each unit\'s latency', false)
+    .option('--json', 'print JSON', false)
+    .action((o: { table: string; arch: string; space?: string; device?: string; breakdown: boolean; json: boolean }) => {
+      const peek = loadLut(o.table, { device: o.device });
+      const space = loadSpace(o.space ?? peek.space);
+      const lut = loadLut(o.table, { device: o.device, space });
+      const blocks = archFor(space, o.arch);
+      const units = networkUnits(space, blocks);
+      const p = predict(lut, units, o.table);
+      const macs = countMacs(units.flatMap((u) => u.layers), space.input);
+      if (o.json) {
+        console.log(JSON.stringify({ space: space.name, device: lut.device, blocks: blocks.map(formatBlock), predictedMs: p.totalMs, macs, units: p.units, overheadMs: p.overheadMs }));
+        return;
+      }
+      if (o.breakdown) {
+        for (const u of p.units) console.log(`${u.latencyMs.toFixed(4).padStart(10)} ms  ${u.key}`);
+        console.log(`${p.overheadMs.toFixed(4).padStart(10)} ms  (per-network overhead)`);
+      }
+      console.log(`${p.totalMs.toFixed(3)} ms predicted on ${lut.device} (${(macs / 1e6).toFixed(1)} M MACs, space ${space.name})`);
+    });
+
+  program.command('build')
+    .description('write a whole network (random weights) as ONNX, through the same builder the profiler uses')
+    .requiredOption('--space <name|file>', 'search space')
+    .requiredOption('--arch <arch>', 'block strings or an arch JSON file')
+    .requiredOption('--out <path>', 'ONNX file to write')
+    .option('--batch <n|dynamic>', "batch dimension: a number or 'dynamic'", '1')
+    .option('--seed <n>', 'seed of the random weights', intOption('--seed', 0), 1)
+    .action((o: { space: string; arch: string; out: string; batch: string; seed: number }) => {
+      const space = loadSpace(o.space);
+      const blocks = archFor(space, o.arch);
+      let batch: number | string = 'N';
+      if (o.batch !== 'dynamic') {
+        batch = Number(o.batch);
+        if (!Number.isInteger(batch) || batch < 1) fail(`--batch '${o.batch}': expected a positive integer or 'dynamic'`);
+      }
+      const bytes = buildNetworkModel(networkUnits(space, blocks), {
+        batch, weights: new RandomWeights(o.seed), outputName: 'logits',
+        metadata: { 'latnas.space': space.name, 'latnas.arch': JSON.stringify(blocks.map(formatBlock)) },
+      });
+      writeFileAtomic(o.out, bytes);
+      console.log(`${o.out}: ${(bytes.length / 1e6).toFixed(2)} MB, input [${batch}, ${space.input.c}, ${space.input.h}, ${space.input.w}]`);
+    });
+
+  program.command('lut-check')
+    .description('measure random whole networks on a device and score the lookup table\'s predictions')
+    .requiredOption('--device <name|file>', 'device descriptor')
+    .requiredOption('--space <name|file>', 'search space')
+    .option('--table <path>', 'lookup table (default latency-tables/<device>/<space>.json, else the shipped one)')
+    .option('--samples <n>', 'random architectures to measure', intOption('--samples', 2), 100)
+    .option('--seed <n>', 'seed of the sampled architectures', intOption('--seed', 0), 1)
+    .option('--rounds <n>', 'interleaved rounds (default: the device\'s)', intOption('--rounds', 1))
+    .option('--runs <n>', 'timed runs per net per round (default: the device\'s)', intOption('--runs', 1))
+    .option('--out <path>', 'write the full result (every net) as JSON')
+    .option('--json', 'print the summary as one JSON line', false)
+    .option('--quiet', 'no progress output', false)
+    .action(async (o: { device: string; space: string; table?: string; samples: number; seed: number; rounds?: number; runs?: number; out?: string; json: boolean; quiet: boolean }) => {
+      const device = loadDevice(o.device);
+      const space = loadSpace(o.space);
+      const path = o.table ?? defaultLutPath(device.name, space.name);
+      const lut = loadLut(path, { device: device.name, space });
+      const r = await lutCheck({ device, space, lut, lutPath: path, samples: o.samples, seed: o.seed, quiet: o.quiet || o.json, rounds: o.rounds, runsPerRound: o.runs });
+      if (o.out) writeJsonAtomic(o.out, r);
+      const { report: m } = r;
+      if (o.json) {
+        console.log(JSON.stringify({ device: r.device, space: r.space, samples: r.samples, seed: r.seed, calibration: r.calibration, estimator: r.estimator, ...m, seconds: r.seconds, alternatives: r.alternatives }));
+        return;
+      }
+      const ms = r.nets.map((n) => n.measuredMs);
+      console.log(`lut-check ${r.device}/${r.space}: ${r.samples} random nets (seed ${r.seed}), measured ${Math.min(...ms).toFixed(3)}-${Math.max(...ms).toFixed(3)} ms, ${r.seconds.toFixed(0)} s`);
+      console.log(`  MAPE ${m.mapePct.toFixed(2)}%  max |err| ${m.maxAbsErrPct.toFixed(2)}%  within ±5% ${m.within5Pct.toFixed(1)}%  within ±10% ${m.within10Pct.toFixed(1)}%  Spearman ${m.spearman.toFixed(4)}  Kendall ${m.kendall.toFixed(4)}`);
+      console.log(`  (calibration '${r.calibration}', estimator ${r.estimator}; other corrections on the same measurements:)`);
+      for (const [name, a] of Object.entries(r.alternatives)) {
+        console.log(`    ${name.padEnd(14)} MAPE ${a.mapePct.toFixed(2).padStart(6)}%  max ${a.maxAbsErrPct.toFixed(2).padStart(6)}%  ±5% ${a.within5Pct.toFixed(0).padStart(3)}%  ±10% ${a.within10Pct.toFixed(0).padStart(3)}%  Spearman ${a.spearman.toFixed(4)}`);
+      }
+    });
+
+  program.command('spaces')
+    .description('list the built-in search spaces, or show one space\'s layers and candidates')
+    .argument('[space]', 'a space name or JSON file')
+    .action((name?: string) => {
+      if (!name) {
+        for (const s of Object.values(BUILTIN_SPACES)) console.log(`${s.name.padEnd(12)} ${searchableLayers(s).length} layers  ${s.description ?? ''}`);
+        return;
+      }
+      const space = loadSpace(name);
+      console.log(`${space.name}: input ${space.input.c}x${space.input.h}x${space.input.w}, ${space.classes} classes`);
+      for (const l of searchableLayers(space)) {
+        console.log(`  layer ${String(l.index).padStart(2)} stage ${l.stage} in ${l.input.c}x${l.input.h}x${l.input.w}: ${l.candidates.map(formatBlock).join(' ')}`);
+      }
+    });
+
+  program.command('devices')
+    .description('list device descriptors (./devices and the shipped ones)')
+    .action(() => {
+      for (const name of listDevices()) {
+        const d = loadDevice(name);
+        console.log(`${d.name.padEnd(14)} ${d.runtime} ${d.executionProvider} ${d.threads}t  ${d.description ?? ''}`);
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof LatnasError) {
+      process.stderr.write(`latnas: ${e.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw e;
+  }
+}

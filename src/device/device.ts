@@ -1,0 +1,61 @@
+/**
+ * A device is a JSON descriptor in devices/: which runtime and settings time the models, and how
+ * (warm-up, rounds, runs per round, estimator). `--device NAME` reads devices/NAME.json from the
+ * current folder or the package; `--device path.json` reads a user's file.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { fail } from '../errors.js';
+import { PACKAGE_ROOT } from '../paths.js';
+import { parseWith, readJsonFile } from '../util/validate.js';
+
+export const DeviceSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+  description: z.string().optional(),
+  runtime: z.enum(['onnxruntime-node', 'onnxruntime-web']),
+  executionProvider: z.enum(['cpu', 'wasm']),
+  threads: z.number().int().min(1).max(256),
+  graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']),
+  /** Untimed runs per session before measuring. */
+  warmup: z.number().int().min(0).default(10),
+  /** Interleaved rounds: every model is timed once per round, in a fresh shuffled order. */
+  rounds: z.number().int().min(1).default(8),
+  runsPerRound: z.number().int().min(1).default(10),
+  /** Which statistic of the pooled samples stands for a model's latency. */
+  estimator: z.enum(['p10', 'median']).default('p10'),
+  notes: z.string().optional(),
+}).strict().superRefine((d, ctx) => {
+  if (d.runtime === 'onnxruntime-web' && d.executionProvider !== 'wasm') {
+    ctx.addIssue({ code: 'custom', path: ['executionProvider'], message: "onnxruntime-web in Node supports only 'wasm'" });
+  }
+  if (d.runtime === 'onnxruntime-node' && d.executionProvider !== 'cpu') {
+    ctx.addIssue({ code: 'custom', path: ['executionProvider'], message: "onnxruntime-node here supports only 'cpu'" });
+  }
+});
+
+export type Device = z.infer<typeof DeviceSchema>;
+
+function deviceDirs(): string[] {
+  return [join(process.cwd(), 'devices'), join(PACKAGE_ROOT, 'devices')];
+}
+
+export function listDevices(): string[] {
+  const names = new Set<string>();
+  for (const dir of deviceDirs()) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) if (f.endsWith('.json')) names.add(f.slice(0, -5));
+  }
+  return [...names].sort();
+}
+
+export function loadDevice(nameOrPath: string): Device {
+  let path: string | undefined;
+  if (nameOrPath.endsWith('.json') || nameOrPath.includes('/')) {
+    path = nameOrPath;
+  } else {
+    path = deviceDirs().map((d) => join(d, `${nameOrPath}.json`)).find((p) => existsSync(p));
+    if (!path) fail(`unknown device '${nameOrPath}': use one of ${listDevices().join(', ')} or a path to a device JSON file`);
+  }
+  return parseWith(DeviceSchema, readJsonFile(path, 'device'), `device file '${path}'`, 'see devices/ort-cpu-1t.json for a valid descriptor');
+}

@@ -1,0 +1,141 @@
+/**
+ * Lowers IR layers to an ONNX graph (NCHW, opset 17). The one ONNX implementation of every block:
+ * the profiler times what this emits, `latnas build` writes it, the exporter reuses it.
+ */
+import { convOutSize, type Act, type Layer, type Shape } from '../space/ir.js';
+import { onnx, type OnnxTypes } from './proto.js';
+import type { WeightSource } from './weights.js';
+
+type NodeProto = OnnxTypes.INodeProto;
+type TensorProto = OnnxTypes.ITensorProto;
+type AttributeProto = OnnxTypes.IAttributeProto;
+
+export const OPSET = 17;
+const AT = onnx.AttributeProto.AttributeType;
+
+function bytes(a: Float32Array | BigInt64Array): Uint8Array {
+  // onnx-proto wants a byte view; a typed array passed directly is written one byte per element.
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+export function intsAttr(name: string, ints: number[]): AttributeProto {
+  return { name, type: AT.INTS, ints };
+}
+export function intAttr(name: string, i: number): AttributeProto {
+  return { name, type: AT.INT, i };
+}
+export function floatAttr(name: string, f: number): AttributeProto {
+  return { name, type: AT.FLOAT, f };
+}
+
+/** Accumulates nodes and initializers with unique value names. */
+export class GraphBuilder {
+  readonly nodes: NodeProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  private counter = 0;
+
+  fresh(hint: string): string {
+    return `${hint}_${this.counter++}`;
+  }
+
+  node(opType: string, inputs: string[], attributes: AttributeProto[] = [], hint = opType.toLowerCase()): string {
+    const out = this.fresh(hint);
+    this.nodes.push({ opType, input: inputs, output: [out], name: out, attribute: attributes });
+    return out;
+  }
+
+  floatInit(name: string, dims: number[], data: Float32Array): string {
+    this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: bytes(data) });
+    return name;
+  }
+
+  int64Init(name: string, values: number[]): string {
+    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.initializers.push({ name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: bytes(data) });
+    return name;
+  }
+}
+
+/** TF-style 'same' padding [begin, end] for one spatial axis; matches TF.js so both agree exactly. */
+export function samePads(size: number, k: number, stride: number): [number, number] {
+  const out = convOutSize(size, stride);
+  const total = Math.max((out - 1) * stride + k - size, 0);
+  const begin = Math.floor(total / 2);
+  return [begin, total - begin];
+}
+
+function activation(g: GraphBuilder, x: string, act: Act): string {
+  if (act === 'relu') return g.node('Relu', [x]);
+  if (act === 'hswish') return g.node('HardSwish', [x]);
+  return x;
+}
+
+/** Emits `layers` on value `x` of shape `shape`; returns the output value and shape. */
+export function lowerLayers(g: GraphBuilder, layers: readonly Layer[], x: string, shape: Shape, weights: WeightSource): { out: string; shape: Shape } {
+  let cur = x;
+  let s = shape;
+  for (const layer of layers) {
+    switch (layer.op) {
+      case 'conv': {
+        const cinPerGroup = s.c / layer.groups;
+        const p = weights.conv(layer.name, layer.cout, cinPerGroup, layer.k);
+        const w = g.floatInit(`${layer.name}.weight`, [layer.cout, cinPerGroup, layer.k, layer.k], p.weight);
+        const b = g.floatInit(`${layer.name}.bias`, [layer.cout], p.bias);
+        const [pt, pb] = samePads(s.h, layer.k, layer.stride);
+        const [pl, pr] = samePads(s.w, layer.k, layer.stride);
+        cur = g.node('Conv', [cur, w, b], [
+          intsAttr('kernel_shape', [layer.k, layer.k]),
+          intsAttr('strides', [layer.stride, layer.stride]),
+          intsAttr('pads', [pt, pl, pb, pr]),
+          intsAttr('dilations', [1, 1]),
+          intAttr('group', layer.groups),
+        ], 'conv');
+        cur = activation(g, cur, layer.act);
+        s = { c: layer.cout, h: convOutSize(s.h, layer.stride), w: convOutSize(s.w, layer.stride) };
+        break;
+      }
+      case 'shuffle': {
+        const split = g.int64Init(g.fresh('shuffle_split'), [0, layer.groups, s.c / layer.groups, s.h, s.w]);
+        const merge = g.int64Init(g.fresh('shuffle_merge'), [0, s.c, s.h, s.w]);
+        cur = g.node('Reshape', [cur, split]);
+        cur = g.node('Transpose', [cur], [intsAttr('perm', [0, 2, 1, 3, 4])]);
+        cur = g.node('Reshape', [cur, merge]);
+        break;
+      }
+      case 'se': {
+        const pooled = g.node('GlobalAveragePool', [cur]);
+        const r = weights.conv(`${layer.name}.reduce`, layer.reduced, s.c, 1);
+        const e = weights.conv(`${layer.name}.expand`, s.c, layer.reduced, 1);
+        const wr = g.floatInit(`${layer.name}.reduce.weight`, [layer.reduced, s.c, 1, 1], r.weight);
+        const br = g.floatInit(`${layer.name}.reduce.bias`, [layer.reduced], r.bias);
+        const we = g.floatInit(`${layer.name}.expand.weight`, [s.c, layer.reduced, 1, 1], e.weight);
+        const be = g.floatInit(`${layer.name}.expand.bias`, [s.c], e.bias);
+        let gate = g.node('Conv', [pooled, wr, br], [intsAttr('kernel_shape', [1, 1])], 'conv');
+        gate = g.node('Relu', [gate]);
+        gate = g.node('Conv', [gate, we, be], [intsAttr('kernel_shape', [1, 1])], 'conv');
+        gate = g.node('HardSigmoid', [gate], [floatAttr('alpha', 1 / 6), floatAttr('beta', 0.5)]);
+        cur = g.node('Mul', [cur, gate]);
+        break;
+      }
+      case 'residual': {
+        const body = lowerLayers(g, layer.body, cur, s, weights);
+        cur = g.node('Add', [cur, body.out]);
+        break;
+      }
+      case 'gap':
+        cur = g.node('GlobalAveragePool', [cur]);
+        s = { c: s.c, h: 1, w: 1 };
+        break;
+      case 'fc': {
+        const p = weights.fc(layer.name, layer.cout, s.c);
+        const w = g.floatInit(`${layer.name}.weight`, [layer.cout, s.c], p.weight);
+        const b = g.floatInit(`${layer.name}.bias`, [layer.cout], p.bias);
+        cur = g.node('Flatten', [cur], [intAttr('axis', 1)]);
+        cur = g.node('Gemm', [cur, w, b], [intAttr('transB', 1)]);
+        s = { c: layer.cout, h: 1, w: 1 };
+        break;
+      }
+    }
+  }
+  return { out: cur, shape: s };
+}

@@ -1,0 +1,91 @@
+/**
+ * The layer IR every stage lowers from: the profiler and exporter to ONNX, the trainer to TF.js.
+ * A block is defined once as a list of these primitives (see blocks.ts); nothing downstream
+ * knows block names.
+ */
+export type Act = 'relu' | 'hswish' | 'none';
+
+/** Convolution followed by BatchNorm (`bn`) or a bias, then an activation. */
+export interface ConvLayer {
+  op: 'conv';
+  name: string;
+  cout: number;
+  k: number;
+  stride: number;
+  groups: number; // groups === cin means depthwise
+  bn: boolean;
+  act: Act;
+}
+export interface ShuffleLayer { op: 'shuffle'; groups: number }
+/** Squeeze-excite: global pool, 1x1 reduce + ReLU, 1x1 expand + hard-sigmoid, scale the input. */
+export interface SeLayer { op: 'se'; name: string; reduced: number }
+/** `body` applied to x, then added to x (shapes must match). */
+export interface ResidualLayer { op: 'residual'; body: Layer[] }
+export interface PoolLayer { op: 'gap' }
+/** Fully connected classifier on a pooled [N, C, 1, 1] tensor; output [N, cout]. */
+export interface FcLayer { op: 'fc'; name: string; cout: number }
+
+export type Layer = ConvLayer | ShuffleLayer | SeLayer | ResidualLayer | PoolLayer | FcLayer;
+
+/** Per-sample activation shape, NCHW without the batch dimension. */
+export interface Shape { c: number; h: number; w: number }
+
+export function shapeKey(s: Shape): string {
+  return `${s.c}x${s.h}x${s.w}`;
+}
+
+/** 'same' padding output size (TF semantics), used by both ONNX and TF.js lowering. */
+export function convOutSize(size: number, stride: number): number {
+  return Math.ceil(size / stride);
+}
+
+export function outputShape(layers: readonly Layer[], input: Shape): Shape {
+  let s = input;
+  for (const l of layers) {
+    switch (l.op) {
+      case 'conv':
+        s = { c: l.cout, h: convOutSize(s.h, l.stride), w: convOutSize(s.w, l.stride) };
+        break;
+      case 'residual': {
+        const o = outputShape(l.body, s);
+        if (o.c !== s.c || o.h !== s.h || o.w !== s.w) {
+          throw new Error(`residual body changes shape ${shapeKey(s)} -> ${shapeKey(o)}`);
+        }
+        break;
+      }
+      case 'gap':
+        s = { c: s.c, h: 1, w: 1 };
+        break;
+      case 'fc':
+        s = { c: l.cout, h: 1, w: 1 };
+        break;
+      case 'shuffle':
+      case 'se':
+        break;
+    }
+  }
+  return s;
+}
+
+/** Multiply-accumulate count of a layer list at a given input shape (for reports and sanity checks). */
+export function countMacs(layers: readonly Layer[], input: Shape): number {
+  let s = input;
+  let macs = 0;
+  for (const l of layers) {
+    if (l.op === 'conv') {
+      const o = outputShape([l], s);
+      macs += o.c * o.h * o.w * (s.c / l.groups) * l.k * l.k;
+      s = o;
+    } else if (l.op === 'residual') {
+      macs += countMacs(l.body, s);
+    } else if (l.op === 'se') {
+      macs += 2 * s.c * l.reduced + s.c * s.h * s.w;
+    } else if (l.op === 'fc') {
+      macs += s.c * l.cout;
+      s = outputShape([l], s);
+    } else {
+      s = outputShape([l], s);
+    }
+  }
+  return macs;
+}

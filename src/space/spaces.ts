@@ -1,0 +1,154 @@
+/**
+ * Search spaces are data: a macro-architecture (stem, stages, head) and the candidate blocks of
+ * each searchable layer. Built-in spaces are below; `--space path.json` loads a user's space
+ * through the same schema.
+ */
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { fail } from '../errors.js';
+import { parseWith, readJsonFile } from '../util/validate.js';
+import { completeBlock, formatBlock, type Block, type BlockAct } from './blocks.js';
+import { convOutSize, type Shape } from './ir.js';
+
+const positiveInt = z.number().int().positive();
+const act = z.enum(['re', 'hs']);
+
+const StageSchema = z.object({
+  c: positiveInt,
+  n: positiveInt,
+  s: z.union([z.literal(1), z.literal(2)]),
+  candidates: z.array(z.string().min(1)).min(1),
+  /** Overrides `candidates` for the stage's first layer (e.g. no skip where depth must be >= 1). */
+  firstCandidates: z.array(z.string().min(1)).min(1).optional(),
+  se: z.number().min(0).max(1).default(0),
+  act: act.default('re'),
+}).strict();
+
+export const SpaceSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+  description: z.string().optional(),
+  input: z.object({ c: positiveInt, h: positiveInt, w: positiveInt }).strict(),
+  classes: positiveInt,
+  stem: z.object({ c: positiveInt, k: positiveInt, s: z.union([z.literal(1), z.literal(2)]), act }).strict(),
+  stages: z.array(StageSchema).min(1),
+  head: z.object({
+    /** 1x1 conv + BN + act before pooling. */
+    c: positiveInt,
+    act,
+    /** Optional 1x1 conv (bias, no BN) + act after pooling, as in MobileNetV3. */
+    preFc: z.object({ c: positiveInt, act }).strict().optional(),
+  }).strict(),
+}).strict();
+
+export type Space = z.infer<typeof SpaceSchema>;
+
+const FBNET_CANDIDATES = ['k3_e1', 'k3_e1_g2', 'k3_e3', 'k3_e6', 'k5_e1', 'k5_e1_g2', 'k5_e3', 'k5_e6', 'skip'];
+const MBV3_CANDIDATES = ['k3_e3', 'k3_e4', 'k3_e6', 'k5_e3', 'k5_e4', 'k5_e6', 'k7_e3', 'k7_e4', 'k7_e6'];
+
+function fbnetStages(c: number[], n: number[], s: (1 | 2)[]): Space['stages'] {
+  return c.map((ci, i) => ({ c: ci, n: n[i]!, s: s[i]!, candidates: FBNET_CANDIDATES, se: 0, act: 're' as const }));
+}
+
+/** MobileNetV3/OFA stages: kernel and expansion searched, depth searched via skip (not in a stage's first layer). */
+function mbv3Stages(c: number[], n: number[], s: (1 | 2)[], se: number[], acts: BlockAct[]): Space['stages'] {
+  return c.map((ci, i) => ({
+    c: ci, n: n[i]!, s: s[i]!, candidates: [...MBV3_CANDIDATES, 'skip'], firstCandidates: MBV3_CANDIDATES,
+    se: se[i]!, act: acts[i]!,
+  }));
+}
+
+export const BUILTIN_SPACES: Record<string, Space> = {
+  fbnet: {
+    name: 'fbnet',
+    description: 'FBNet (Wu et al. 2019) macro-architecture at 224x224: 22 searchable layers, 9 candidates each',
+    input: { c: 3, h: 224, w: 224 },
+    classes: 1000,
+    stem: { c: 16, k: 3, s: 2, act: 're' },
+    stages: fbnetStages([16, 24, 32, 64, 112, 184, 352], [1, 4, 4, 4, 4, 4, 1], [1, 2, 2, 2, 1, 2, 1]),
+    head: { c: 1984, act: 're' },
+  },
+  'fbnet-mini': {
+    name: 'fbnet-mini',
+    description: 'FBNet candidates on a 28x28x1 macro-architecture (MNIST, Fashion-MNIST): 12 searchable layers',
+    input: { c: 1, h: 28, w: 28 },
+    classes: 10,
+    stem: { c: 16, k: 3, s: 1, act: 're' },
+    stages: fbnetStages([16, 24, 32, 64, 112], [1, 2, 3, 4, 2], [2, 1, 2, 2, 1]),
+    head: { c: 512, act: 're' },
+  },
+  mbv3: {
+    name: 'mbv3',
+    description: 'MobileNetV3-Large / OFA macro-architecture at 224x224: 20 searchable layers (k, e, depth)',
+    input: { c: 3, h: 224, w: 224 },
+    classes: 1000,
+    stem: { c: 16, k: 3, s: 2, act: 'hs' },
+    stages: mbv3Stages([24, 40, 80, 112, 160], [4, 4, 4, 4, 4], [2, 2, 2, 1, 2], [0, 0.25, 0, 0.25, 0.25], ['re', 're', 'hs', 'hs', 'hs']),
+    head: { c: 960, act: 'hs', preFc: { c: 1280, act: 'hs' } },
+  },
+  'mbv3-mini': {
+    name: 'mbv3-mini',
+    description: 'MobileNetV3 candidates on a 32x32x3 macro-architecture (CIFAR-10): 12 searchable layers',
+    input: { c: 3, h: 32, w: 32 },
+    classes: 10,
+    stem: { c: 16, k: 3, s: 1, act: 'hs' },
+    stages: mbv3Stages([24, 40, 80, 112], [3, 3, 3, 3], [2, 2, 2, 1], [0, 0.25, 0, 0.25], ['re', 're', 'hs', 'hs']),
+    head: { c: 480, act: 'hs', preFc: { c: 640, act: 'hs' } },
+  },
+};
+
+/** One searchable layer of a space: where it is, its input shape, and its candidates as full blocks. */
+export interface SearchableLayer {
+  index: number;
+  stage: number;
+  input: Shape;
+  candidates: Block[];
+}
+
+/** Loads a built-in space by name or a user space from a JSON file. */
+export function loadSpace(nameOrPath: string): Space {
+  const builtin = BUILTIN_SPACES[nameOrPath];
+  if (builtin) return checkSpace(builtin, `space '${nameOrPath}'`);
+  if (!nameOrPath.endsWith('.json') && !existsSync(nameOrPath)) {
+    fail(`unknown space '${nameOrPath}': use one of ${Object.keys(BUILTIN_SPACES).join(', ')} or a path to a space JSON file`);
+  }
+  const data = readJsonFile(nameOrPath, 'space');
+  const space = parseWith(SpaceSchema, data, `space file '${nameOrPath}'`, 'see src/space/spaces.ts for the format');
+  return checkSpace(space, `space file '${nameOrPath}'`);
+}
+
+/** Checks what the schema cannot: every candidate parses and fits its layer. */
+function checkSpace(space: Space, source: string): Space {
+  searchableLayers(space, source);
+  return space;
+}
+
+export function stemOutput(space: Space): Shape {
+  return { c: space.stem.c, h: convOutSize(space.input.h, space.stem.s), w: convOutSize(space.input.w, space.stem.s) };
+}
+
+export function searchableLayers(space: Space, source = `space '${space.name}'`): SearchableLayer[] {
+  const layers: SearchableLayer[] = [];
+  let shape = stemOutput(space);
+  space.stages.forEach((stage, si) => {
+    for (let j = 0; j < stage.n; j++) {
+      const s = j === 0 ? stage.s : 1;
+      const names = j === 0 && stage.firstCandidates ? stage.firstCandidates : stage.candidates;
+      const candidates = names.map((name, ci) => {
+        try {
+          return completeBlock(name, { c: stage.c, s, se: stage.se, act: stage.act });
+        } catch (e) {
+          fail(`${source}: field 'stages.${si}.candidates.${ci}': ${(e as Error).message}`);
+        }
+      });
+      const seen = new Set<string>();
+      for (const b of candidates) {
+        const f = formatBlock(b);
+        if (seen.has(f)) fail(`${source}: stage ${si} lists candidate '${f}' twice`);
+        seen.add(f);
+      }
+      layers.push({ index: layers.length, stage: si, input: shape, candidates });
+      shape = { c: stage.c, h: convOutSize(shape.h, s), w: convOutSize(shape.w, s) };
+    }
+  });
+  return layers;
+}
