@@ -6,14 +6,15 @@
 import type { Device } from '../device/device.js';
 import { openRuntime } from '../device/runtime.js';
 import { buildNetworkModel } from '../onnx/model.js';
-import { measureJobs } from '../profiler/profile.js';
+import { archBlocks, measureJobs, networkJob, timingPlan } from '../profiler/profile.js';
 import { archToJson, randomArch } from '../space/arch.js';
 import { networkUnits } from '../space/network.js';
 import type { Space } from '../space/spaces.js';
 import { progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { errorReport, type ErrorReport } from '../util/stats.js';
-import { CALIBRATION_METHODS, calibrationFor, overheadFor, predict, type CalibrationMethod, type Lut } from './lut.js';
+import { globalFit } from './fit.js';
+import { predict, type Lut } from './lut.js';
 
 export interface CheckOptions {
   device: Device;
@@ -32,6 +33,8 @@ export interface CheckNet {
   blocks: string[];
   predictedMs: number;
   measuredMs: number;
+  /** Unscaled by the reference network. */
+  rawMs: number;
   errPct: number;
 }
 
@@ -41,11 +44,13 @@ export interface CheckResult {
   samples: number;
   seed: number;
   estimator: string;
-  calibration: CalibrationMethod;
+  calibration: string;
   report: ErrorReport;
-  /** The same measurements scored under every calibration method and estimator the LUT's raw data allows. */
+  /** The same measurements scored without the fit: the raw sum of standalone units, and a global scale + intercept. */
   alternatives: Record<string, ErrorReport>;
   nets: CheckNet[];
+  /** How much slower (+) or faster (-) the reference network ran now than when the table was made. */
+  referenceDriftPct: number;
   seconds: number;
 }
 
@@ -58,37 +63,43 @@ export async function lutCheck(opts: CheckOptions): Promise<CheckResult> {
   const predicted = unitsOf.map((u) => predict(lut, u, opts.lutPath).totalMs);
 
   const runtime = await openRuntime(device);
-  const plan = { rounds: opts.rounds ?? device.rounds, runsPerRound: opts.runsPerRound ?? device.runsPerRound, warmup: device.warmup };
+  const plan = timingPlan(device, { rounds: opts.rounds, runsPerRound: opts.runsPerRound });
   const chunk = opts.chunk ?? 20;
   const measuredStats = [];
+  const rawStats = [];
+  const referenceMs: number[] = [];
   const bar = progress(`lut-check ${device.name}/${space.name}`, archs.length * plan.rounds, opts.quiet);
   const timingRng = new Rng(opts.seed + 1);
   try {
     for (let i = 0; i < unitsOf.length; i += chunk) {
       const part = unitsOf.slice(i, i + chunk);
-      const jobs = part.map((units) => ({ id: '', input: space.input, model: () => buildNetworkModel(units) }));
-      measuredStats.push(...await measureJobs(runtime, jobs, plan, timingRng, () => bar.increment(part.length)));
+      const jobs = part.map((units) => ({ input: space.input, model: () => buildNetworkModel(units) }));
+      const m = await measureJobs(runtime, jobs, networkJob(space, lut.reference.arch), plan, timingRng, lut.reference.anchorMs, () => bar.increment(part.length));
+      measuredStats.push(...m.stats);
+      rawStats.push(...m.rawStats);
+      referenceMs.push(m.referenceMs);
     }
   } finally {
     bar.stop();
   }
   const measured = measuredStats.map((s) => s[lut.estimator]);
+  const measuredRaw = rawStats.map((s) => s[lut.estimator]);
 
-  const alternatives: Record<string, ErrorReport> = {};
-  for (const est of ['p10', 'median'] as const) {
-    for (const method of CALIBRATION_METHODS) {
-      const preds = unitsOf.map((units) => {
-        let total = overheadFor(method, space.input, lut.calibration.models, est);
-        for (const u of units) {
-          if (u.identity) continue;
-          const e = lut.entries[u.key]!;
-          total += Math.max(0, e[est] - calibrationFor(method, u, lut.calibration.models, est));
-        }
-        return total;
-      });
-      alternatives[`${method}/${est}`] = errorReport(preds, measuredStats.map((s) => s[est]));
-    }
-  }
+  // What the fit adds: the same measurements against the standalone sum and a global linear fix.
+  const est = lut.estimator;
+  const standaloneSum = unitsOf.map((units) => units.reduce((s, u) => s + (u.identity ? 0 : lut.entries[u.key]![est]), 0));
+  const keys = Object.keys(lut.entries);
+  const index = new Map(keys.map((k, i) => [k, i]));
+  const g = globalFit(
+    lut.calibration.nets.map((n) => ({ units: networkUnits(space, archBlocks(space, n.arch)).filter((u) => !u.identity).map((u) => index.get(u.key)!), measuredMs: n[est] })),
+    Float64Array.from(keys.map((k) => lut.entries[k]![est])),
+  );
+  const alternatives: Record<string, ErrorReport> = {
+    'standalone sum': errorReport(standaloneSum, measured),
+    'global a*sum+b': errorReport(standaloneSum.map((t) => g.a * t + g.b), measured),
+    'per-unit fit': errorReport(predicted, measured),
+    'fit vs unscaled clock': errorReport(predicted, measuredRaw),
+  };
 
   return {
     device: device.name,
@@ -103,8 +114,10 @@ export async function lutCheck(opts: CheckOptions): Promise<CheckResult> {
       blocks: archToJson(space, a).blocks,
       predictedMs: predicted[i]!,
       measuredMs: measured[i]!,
+      rawMs: measuredRaw[i]!,
       errPct: (100 * (predicted[i]! - measured[i]!)) / measured[i]!,
     })),
+    referenceDriftPct: 100 * (referenceMs.reduce((a, b) => a + b, 0) / referenceMs.length / lut.reference.anchorMs - 1),
     seconds: (Date.now() - started) / 1000,
   };
 }

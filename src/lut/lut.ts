@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { fail } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { shapeKey, type Shape } from '../space/ir.js';
+import type { Shape } from '../space/ir.js';
 import type { Unit } from '../space/network.js';
 import type { Space } from '../space/spaces.js';
-import type { Summary } from '../util/stats.js';
 import { firstIssue, readJsonFile } from '../util/validate.js';
 
 export const LUT_SCHEMA_VERSION = 1;
@@ -36,8 +35,10 @@ const EntrySchema = SummarySchema.extend({
   latencyMs: z.number().nonnegative(),
 });
 
-export const CALIBRATION_METHODS = ['none', 'in', 'inout'] as const;
-export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
+const FitNetSchema = SummarySchema.extend({
+  /** Candidate index per searchable layer. */
+  arch: z.array(z.number().int().nonnegative()),
+});
 
 export const LutSchema = z.object({
   format: z.literal('latnas-lut'),
@@ -63,11 +64,27 @@ export const LutSchema = z.object({
   }),
   estimator: z.enum(['p10', 'median']),
   calibration: z.object({
-    method: z.enum(CALIBRATION_METHODS),
+    method: z.literal('fit'),
     description: z.string(),
-    /** Added once per network: the run overhead and layout reorder a whole network pays once. */
+    /** Added once per network (the intercept of the fit). */
     overheadMs: z.number(),
-    models: z.record(z.string(), SummarySchema),
+    /** Global scale a of `measured ~ a * sum(standalone) + b`: the fit's prior. */
+    scale: z.number(),
+    lambda: z.number(),
+    /** Cross-validated mean absolute error of the fit on its own networks, percent. */
+    cvMapePct: z.number(),
+    /** The fit set: random whole networks measured on the device, and their statistics. */
+    nets: z.array(FitNetSchema),
+  }),
+  /**
+   * The reference network timed in every round of whole-network timing; the fit networks' statistics
+   * are scaled to `anchorMs`, its latency in the first fit chunk. `chunks`: its unscaled latency in
+   * each fit chunk. lut-check scales its measurements to the same anchor.
+   */
+  reference: z.object({
+    arch: z.array(z.number().int().nonnegative()),
+    anchorMs: z.number().nonnegative(),
+    chunks: z.array(z.number()),
   }),
   entries: z.record(z.string(), EntrySchema),
 });
@@ -135,23 +152,6 @@ export function loadLut(path: string, opts: LoadLutOptions = {}): Lut {
 
 export function shapeTuple(s: Shape): [number, number, number] {
   return [s.c, s.h, s.w];
-}
-
-/** Per-unit correction under a calibration method, from the table's calibration models. */
-export function calibrationFor(method: CalibrationMethod, unit: { input: Shape; output: Shape }, models: Record<string, Summary>, estimator: 'p10' | 'median'): number {
-  if (method === 'none') return 0;
-  const at = (s: Shape): number => {
-    const m = models[shapeKey(s)];
-    if (!m) throw new Error(`no calibration model for shape ${shapeKey(s)}`);
-    return m[estimator];
-  };
-  if (method === 'in') return at(unit.input);
-  return (at(unit.input) + at(unit.output)) / 2;
-}
-
-export function overheadFor(method: CalibrationMethod, networkInput: Shape, models: Record<string, Summary>, estimator: 'p10' | 'median'): number {
-  if (method === 'none') return 0;
-  return models[shapeKey(networkInput)]?.[estimator] ?? 0;
 }
 
 export interface Prediction {

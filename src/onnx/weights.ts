@@ -17,24 +17,29 @@ export interface WeightSource {
 }
 
 /**
- * He-normal weights and small biases, seeded. Variance-preserving, so activations of deep random
- * nets stay normal floats: denormals would make timings unrepresentative.
+ * He-normal weights and small biases, seeded per layer name, so a layer gets the same numbers
+ * whatever order layers are asked for in. Variance-preserving, so activations of deep random nets
+ * stay normal floats: denormals would make timings unrepresentative.
  */
 export class RandomWeights implements WeightSource {
-  private readonly rng: Rng;
-  constructor(seed = 1) {
-    this.rng = new Rng(seed);
+  constructor(private readonly seed = 1) {}
+  private rng(name: string): Rng {
+    let h = 2166136261 ^ this.seed;
+    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+    return new Rng(h);
   }
-  private fill(n: number, std: number): Float32Array {
+  private static fill(rng: Rng, n: number, std: number): Float32Array {
     const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = this.rng.normal() * std;
+    for (let i = 0; i < n; i++) a[i] = rng.normal() * std;
     return a;
   }
-  conv(_name: string, cout: number, cinPerGroup: number, k: number): Params {
+  conv(name: string, cout: number, cinPerGroup: number, k: number): Params {
     const fanIn = cinPerGroup * k * k;
-    return { weight: this.fill(cout * fanIn, Math.sqrt(2 / fanIn)), bias: this.fill(cout, 0.01) };
+    const rng = this.rng(name);
+    return { weight: RandomWeights.fill(rng, cout * fanIn, Math.sqrt(2 / fanIn)), bias: RandomWeights.fill(rng, cout, 0.01) };
   }
-  fc(_name: string, cout: number, cin: number): Params {
-    return { weight: this.fill(cout * cin, Math.sqrt(1 / cin)), bias: this.fill(cout, 0.01) };
+  fc(name: string, cout: number, cin: number): Params {
+    const rng = this.rng(name);
+    return { weight: RandomWeights.fill(rng, cout * cin, Math.sqrt(1 / cin)), bias: RandomWeights.fill(rng, cout, 0.01) };
   }
 }

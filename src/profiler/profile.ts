@@ -1,55 +1,31 @@
 /**
- * `latnas profile`: times every distinct unit of a space on a device and writes its LUT.
+ * `latnas profile`: times every distinct unit of a space on a device, then a fit set of whole
+ * networks, and writes the LUT with in-network unit latencies fitted to them (see lut/fit.ts).
  *
  * Work goes in chunks: each chunk's models are built, loaded, warmed up and timed in interleaved
- * shuffled rounds, then the table is rewritten atomically with the chunk's entries. A killed run
- * loses at most one chunk; `--resume` re-measures nothing already written.
+ * shuffled rounds, then the table is rewritten atomically. A killed run loses at most one chunk;
+ * `--resume` re-measures nothing already written.
  */
+import { existsSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
 import pLimit from 'p-limit';
 import type { Device } from '../device/device.js';
 import { openRuntime, type Runtime, type TimedSession } from '../device/runtime.js';
 import { fail } from '../errors.js';
-import { calibrationFor, LUT_SCHEMA_VERSION, overheadFor, shapeTuple, spaceFingerprint, loadLut, type CalibrationMethod, type Lut } from '../lut/lut.js';
-import { buildModel, buildUnitModel } from '../onnx/model.js';
+import { fitLatencies } from '../lut/fit.js';
+import { loadLut, LUT_SCHEMA_VERSION, shapeTuple, spaceFingerprint, type Lut } from '../lut/lut.js';
+import { buildNetworkModel, buildUnitModel } from '../onnx/model.js';
 import { LATNAS_VERSION } from '../paths.js';
-import { shapeKey, type Layer, type Shape } from '../space/ir.js';
-import { spaceUnits, type Unit } from '../space/network.js';
-import type { Space } from '../space/spaces.js';
+import type { Shape } from '../space/ir.js';
+import { networkUnits, spaceUnits } from '../space/network.js';
+import { searchableLayers, type Space } from '../space/spaces.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
-import { summarize, type Summary } from '../util/stats.js';
+import { quantile, summarize, type Summary } from '../util/stats.js';
 import { timeInterleaved, warmUp, type TimingPlan } from './timing.js';
-import { existsSync } from 'node:fs';
 
-/**
- * The calibration chosen from measurements (see README, "Calibration"): ORT wraps each
- * single-unit model in NCHWc layout reorders and pays a per-run overhead that a whole network pays
- * once. A 1x1 depthwise conv gets the same reorders at a given shape; half of its time at the unit's
- * input plus half at its output stands for what a standalone unit pays on top of its work.
- */
-export const DEFAULT_CALIBRATION: CalibrationMethod = 'inout';
-
-const CALIBRATION_DESCRIPTIONS: Record<CalibrationMethod, string> = {
-  none: 'raw estimator of each single-unit model; no correction',
-  in: 'minus a 1x1 depthwise conv model at the unit input shape; plus one at the network input',
-  inout: 'minus the mean of 1x1 depthwise conv models at the unit input and output shapes; plus one at the network input',
-};
-
-/** A model that pays what any standalone model pays at `shape`, and does almost no work. */
-export function calibrationLayers(shape: Shape): Layer[] {
-  return [{ op: 'conv', name: 'calibration', cout: shape.c, k: 1, stride: 1, groups: shape.c, bn: true, act: 'none' }];
-}
-
-export function calibrationShapes(space: Space, units: readonly Unit[]): Shape[] {
-  const byKey = new Map<string, Shape>([[shapeKey(space.input), space.input]]);
-  for (const u of units) {
-    byKey.set(shapeKey(u.input), u.input);
-    byKey.set(shapeKey(u.output), u.output);
-  }
-  return [...byKey.values()];
-}
+const FIT_DESCRIPTION = 'in-network unit latencies fitted (ridge, relative error, lambda by 5-fold CV) to the whole networks in `nets`; standalone statistics kept per entry';
 
 export interface ProfileOptions {
   device: Device;
@@ -59,6 +35,8 @@ export interface ProfileOptions {
   force?: boolean;
   chunk?: number;
   seed?: number;
+  /** Whole networks timed for the fit (default max(300, 3 x units)). */
+  fitNets?: number;
   quiet?: boolean;
   /** Overrides the device's timing plan (tests use tiny plans). */
   plan?: Partial<TimingPlan>;
@@ -73,8 +51,7 @@ export interface ProfileResult {
   seconds: number;
 }
 
-interface Job {
-  id: string;
+export interface Job {
   input: Shape;
   model: () => Uint8Array;
 }
@@ -98,38 +75,90 @@ function provenance(device: Device, runtime: Runtime, created: string, seconds: 
   };
 }
 
-/** Builds, loads and warms up a chunk's models (bounded concurrency), times them, releases them. */
-export async function measureJobs(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan, rng: Rng, onRound?: () => void): Promise<Summary[]> {
+export function timingPlan(device: Device, override: Partial<TimingPlan> = {}): TimingPlan {
+  return {
+    rounds: override.rounds ?? device.rounds,
+    runsPerRound: override.runsPerRound ?? device.runsPerRound,
+    warmup: override.warmup ?? device.warmup,
+  };
+}
+
+export interface Measured {
+  stats: Summary[];
+  /** Statistics of the unscaled samples. */
+  rawStats: Summary[];
+  /** The reference's unscaled median over the chunk: how fast the machine ran. */
+  referenceMs: number;
+  anchorMs: number;
+}
+
+/**
+ * Builds, loads and warms up a chunk's models (bounded concurrency), times them interleaved with
+ * the reference network, releases them. Samples are scaled to `anchorMs` (see timing.ts).
+ */
+export async function measureJobs(runtime: Runtime, jobs: readonly Job[], reference: Job | undefined, plan: TimingPlan, rng: Rng, anchorMs: number | undefined, onRound?: () => void): Promise<Measured> {
   const limit = pLimit(2);
-  const sessions: TimedSession[] = await Promise.all(jobs.map((j) => limit(() => runtime.createSession(j.model(), j.input))));
+  const all = reference ? [reference, ...jobs] : [...jobs];
+  const sessions: TimedSession[] = await Promise.all(all.map((j) => limit(() => runtime.createSession(j.model(), j.input))));
   try {
     for (const s of sessions) await warmUp(s, plan.warmup);
-    const samples = await timeInterleaved(sessions, plan, rng, onRound);
-    return samples.map((s) => summarize(s));
+    const ref = reference ? sessions[0] : undefined;
+    const t = await timeInterleaved(reference ? sessions.slice(1) : sessions, ref, plan, rng, anchorMs, onRound);
+    return { stats: t.samples.map((x) => summarize(x)), rawStats: t.raw.map((x) => summarize(x)), referenceMs: quantile(t.referenceRounds, 0.5), anchorMs: t.anchorMs };
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
   }
 }
 
+/** The reference network of a space: a fixed random architecture, timed in every round. */
+export function referenceArch(space: Space): number[] {
+  const rng = new Rng(7);
+  return searchableLayers(space).map((l) => rng.int(l.candidates.length));
+}
+
+export function networkJob(space: Space, arch: readonly number[]): Job {
+  return { input: space.input, model: () => buildNetworkModel(networkUnits(space, archBlocks(space, arch))) };
+}
+
+/**
+ * The fit set, deterministic for a seed so a resumed run continues the same list: first one
+ * network per candidate position (every layer the same op: the extremes a search may pick),
+ * then uniform random networks.
+ */
+export function fitArchs(space: Space, count: number, seed: number): number[][] {
+  const layers = searchableLayers(space);
+  const widest = Math.max(...layers.map((l) => l.candidates.length));
+  const archs: number[][] = [];
+  for (let j = 0; j < widest && archs.length < count; j++) archs.push(layers.map((l) => (j < l.candidates.length ? j : 0)));
+  const rng = new Rng(1_000_003 + seed);
+  while (archs.length < count) archs.push(layers.map((l) => rng.int(l.candidates.length)));
+  return archs;
+}
+
+export function archBlocks(space: Space, arch: readonly number[]) {
+  const layers = searchableLayers(space);
+  return layers.map((l, i) => {
+    const b = l.candidates[arch[i]!];
+    if (!b) fail(`fit network candidate index ${arch[i]} out of range at layer ${i} of space '${space.name}'`);
+    return b;
+  });
+}
+
 export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   const { device, space, out } = opts;
   const started = Date.now();
-  const plan: TimingPlan = {
-    rounds: opts.plan?.rounds ?? device.rounds,
-    runsPerRound: opts.plan?.runsPerRound ?? device.runsPerRound,
-    warmup: opts.plan?.warmup ?? device.warmup,
-  };
+  const plan = timingPlan(device, opts.plan);
   const runtime = await openRuntime(device);
   const units = spaceUnits(space).filter((u) => !u.identity);
-  const method = DEFAULT_CALIBRATION;
   const est = device.estimator;
+  const seed = opts.seed ?? 1;
 
   let lut: Lut;
   let priorSeconds = 0;
   if (existsSync(out) && opts.resume) {
     lut = loadLut(out, { device: device.name, space, allowIncomplete: true });
-    if (lut.estimator !== est || lut.calibration.method !== method) {
-      fail(`LUT file '${out}' was made with estimator '${lut.estimator}' and calibration '${lut.calibration.method}', this run uses '${est}' and '${method}'; profile into a new file or pass --force`);
+    if (lut.estimator !== est) {
+      fail(`LUT file '${out}' was made with estimator '${lut.estimator}', device '${device.name}' now uses '${est}'; profile into a new file or pass --force`);
     }
     priorSeconds = lut.provenance.profileSeconds;
   } else {
@@ -145,7 +174,8 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
       complete: false,
       provenance: provenance(device, runtime, new Date().toISOString(), 0),
       estimator: est,
-      calibration: { method, description: CALIBRATION_DESCRIPTIONS[method], overheadMs: 0, models: {} },
+      calibration: { method: 'fit', description: FIT_DESCRIPTION, overheadMs: 0, scale: 1, lambda: 0, cvMapePct: 0, nets: [] },
+      reference: { arch: referenceArch(space), anchorMs: 0, chunks: [] },
       entries: {},
     };
   }
@@ -155,53 +185,80 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
     writeJsonAtomic(out, lut);
   };
 
-  const calibJobs: Job[] = calibrationShapes(space, units)
-    .filter((s) => !lut.calibration.models[shapeKey(s)])
-    .map((s) => ({ id: shapeKey(s), input: s, model: () => buildModel(calibrationLayers(s), s) }));
   const todo = units.filter((u) => !lut.entries[u.key]);
   const skipped = units.length - todo.length;
-  const chunkSize = opts.chunk ?? 24;
-  const chunks: { kind: 'calibration' | 'units'; jobs: Job[]; units: Unit[] }[] = [];
-  for (let i = 0; i < calibJobs.length; i += chunkSize) chunks.push({ kind: 'calibration', jobs: calibJobs.slice(i, i + chunkSize), units: [] });
+  const fitTotal = opts.fitNets ?? Math.max(300, 3 * units.length);
+  const fitTodo = fitArchs(space, fitTotal, seed).slice(lut.calibration.nets.length);
+  const chunkSize = opts.chunk ?? 32;
+  type Chunk = { apply: (stats: Summary[]) => void; jobs: Job[]; networks: boolean };
+  const chunks: Chunk[] = [];
   for (let i = 0; i < todo.length; i += chunkSize) {
     const part = todo.slice(i, i + chunkSize);
-    chunks.push({ kind: 'units', units: part, jobs: part.map((u) => ({ id: u.key, input: u.input, model: () => buildUnitModel(u) })) });
+    chunks.push({
+      networks: false,
+      jobs: part.map((u) => ({ input: u.input, model: () => buildUnitModel(u) })),
+      apply: (stats) => part.forEach((u, k) => {
+        const st = stats[k]!;
+        // Standalone until the fit replaces latencyMs and calibrationMs.
+        lut.entries[u.key] = { op: u.op, kind: u.kind, input: shapeTuple(u.input), output: shapeTuple(u.output), ...st, calibrationMs: 0, latencyMs: st[est] };
+      }),
+    });
   }
-  if (skipped > 0 && !opts.quiet) process.stderr.write(`resuming: ${skipped} of ${units.length} entries already in ${out}\n`);
+  for (let i = 0; i < fitTodo.length; i += chunkSize) {
+    const part = fitTodo.slice(i, i + chunkSize);
+    chunks.push({
+      networks: true,
+      jobs: part.map((arch) => networkJob(space, arch)),
+      apply: (stats) => part.forEach((arch, k) => lut.calibration.nets.push({ arch, ...stats[k]! })),
+    });
+  }
+  if ((skipped > 0 || lut.calibration.nets.length > 0) && !opts.quiet) {
+    process.stderr.write(`resuming ${out}: ${skipped} of ${units.length} units and ${lut.calibration.nets.length} of ${fitTotal} fit networks already measured\n`);
+  }
 
-  const rng = new Rng(opts.seed ?? 1);
+  const rng = new Rng(seed);
   const total = chunks.reduce((s, c) => s + c.jobs.length * plan.rounds, 0);
   const bar = progress(`profile ${device.name}/${space.name}`, total, opts.quiet);
   let chunksDone = 0;
-  let measured = 0;
   try {
     for (const chunk of chunks) {
       if (opts.maxChunks !== undefined && chunksDone >= opts.maxChunks) break;
-      const stats = await measureJobs(runtime, chunk.jobs, plan, rng, () => bar.increment(chunk.jobs.length, chunk.kind));
-      if (chunk.kind === 'calibration') {
-        chunk.jobs.forEach((j, i) => { lut.calibration.models[j.id] = stats[i]!; });
-      } else {
-        chunk.units.forEach((u, i) => {
-          const st = stats[i]!;
-          const calibrationMs = calibrationFor(method, u, lut.calibration.models, est);
-          lut.entries[u.key] = {
-            op: u.op, kind: u.kind, input: shapeTuple(u.input), output: shapeTuple(u.output),
-            ...st, calibrationMs, latencyMs: Math.max(0, st[est] - calibrationMs),
-          };
-        });
-        measured += chunk.units.length;
+      const anchor = lut.reference.anchorMs > 0 ? lut.reference.anchorMs : undefined;
+      const reference = chunk.networks ? networkJob(space, lut.reference.arch) : undefined;
+      const m = await measureJobs(runtime, chunk.jobs, reference, plan, rng, anchor, () => bar.increment(chunk.jobs.length));
+      if (reference) {
+        lut.reference.anchorMs = m.anchorMs;
+        lut.reference.chunks.push(Math.round(m.referenceMs * 1e6) / 1e6);
       }
+      chunk.apply(m.stats);
       chunksDone++;
       save();
     }
   } finally {
     bar.stop();
   }
-  const done = units.every((u) => lut.entries[u.key]);
-  if (done) {
-    lut.calibration.overheadMs = overheadFor(method, space.input, lut.calibration.models, est);
+  const measured = Object.keys(lut.entries).length - skipped;
+  if (units.every((u) => lut.entries[u.key]) && lut.calibration.nets.length >= fitTotal && !lut.complete) {
+    applyFit(lut, space, units.map((u) => u.key));
     lut.complete = true;
     save();
   }
   return { lut, measured, skipped, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Replaces standalone latencies by the fit to the table's whole networks. */
+export function applyFit(lut: Lut, space: Space, keys: readonly string[]): void {
+  const index = new Map(keys.map((k, i) => [k, i]));
+  const standalone = Float64Array.from(keys.map((k) => lut.entries[k]![lut.estimator]));
+  const nets = lut.calibration.nets.map((n) => ({
+    units: networkUnits(space, archBlocks(space, n.arch)).filter((u) => !u.identity).map((u) => index.get(u.key)!),
+    measuredMs: n[lut.estimator],
+  }));
+  const fit = fitLatencies(nets, standalone);
+  keys.forEach((k, i) => {
+    const e = lut.entries[k]!;
+    e.latencyMs = fit.latencyMs[i]!;
+    e.calibrationMs = e[lut.estimator] - e.latencyMs;
+  });
+  Object.assign(lut.calibration, { overheadMs: fit.overheadMs, scale: fit.scale, lambda: fit.lambda, cvMapePct: Math.round(fit.cvMapePct * 1000) / 1000 });
 }
