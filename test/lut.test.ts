@@ -33,8 +33,8 @@ test('profile writes a complete, valid LUT with provenance that round-trips', as
   assert.ok(lut.provenance.cpu.length > 0);
   for (const e of Object.values(lut.entries)) {
     assert.equal(e.samples, plan.rounds * plan.runsPerRound);
-    assert.ok(e.p10 <= e.median && e.median <= e.p90);
-    assert.ok(Math.abs(e.p10 - e.calibrationMs - e.latencyMs) < 1e-9, 'calibrationMs is what was subtracted');
+    assert.ok(e.p10 <= e.p25 && e.p25 <= e.median && e.median <= e.p90);
+    assert.ok(Math.abs(e[lut.estimator] - e.calibrationMs - e.latencyMs) < 1e-9, 'calibrationMs is what was subtracted');
   }
   // JSON round-trip is lossless.
   const again = JSON.parse(JSON.stringify(lut)) as Lut;

@@ -6,7 +6,7 @@ test('quantiles interpolate linearly', () => {
   assert.equal(quantile([4, 1, 3, 2, 5], 0.5), 3);
   assert.equal(quantile([1, 2, 3, 4], 0.5), 2.5);
   assert.ok(Math.abs(quantile([0, 10], 0.1) - 1) < 1e-12);
-  assert.deepEqual(summarize([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), { median: 6, p10: 2, p90: 10, samples: 11 });
+  assert.deepEqual(summarize([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), { median: 6, p10: 2, p25: 3.5, p90: 10, samples: 11 });
 });
 
 test('rank correlations: perfect, reversed, and a known mixed case', () => {

@@ -19,6 +19,7 @@ export const LUT_SCHEMA_VERSION = 1;
 const SummarySchema = z.object({
   median: z.number().nonnegative(),
   p10: z.number().nonnegative(),
+  p25: z.number().nonnegative(),
   p90: z.number().nonnegative(),
   samples: z.number().int().positive(),
 });
@@ -62,7 +63,7 @@ export const LutSchema = z.object({
     updated: z.string(),
     profileSeconds: z.number().nonnegative(),
   }),
-  estimator: z.enum(['p10', 'median']),
+  estimator: z.enum(['p10', 'p25', 'median']),
   calibration: z.object({
     method: z.literal('fit'),
     description: z.string(),

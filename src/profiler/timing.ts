@@ -12,6 +12,9 @@
  *   time depends on what ran before it (cache state): measured here, the same 0.09 ms reference
  *   ran 0.16 ms interleaved with single-unit models. Whole networks are only scaled against
  *   whole-network rounds.
+ * - Each model's turn in a round starts with one untimed run. The first run after switching models
+ *   is cold (measured on mbv3-mini: 0.36 ms, then 0.31 ms steady); with a few runs per round those
+ *   cold runs were 20-33% of the samples and made low quantiles jump between cold and warm.
  * - Timed runs never overlap: one await at a time.
  */
 import type { TimedSession } from '../device/runtime.js';
@@ -61,12 +64,14 @@ export async function timeInterleaved(
     const base = r * plan.runsPerRound;
     for (const i of order) {
       if (i < 0) {
+        await reference!.timeOnce();
         for (let k = 0; k < plan.runsPerRound; k++) refRound[k] = await reference!.timeOnce();
         referenceRounds.push(quantile(refRound, 0.5));
         continue;
       }
       const s = sessions[i]!;
       const out = samples[i]!;
+      await s.timeOnce();
       for (let k = 0; k < plan.runsPerRound; k++) out[base + k] = await s.timeOnce();
     }
     onRound?.(r);

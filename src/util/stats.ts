@@ -13,10 +13,10 @@ export function quantile(samples: ArrayLike<number>, q: number): number {
   return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
 }
 
-export interface Summary { median: number; p10: number; p90: number; samples: number }
+export interface Summary { median: number; p10: number; p25: number; p90: number; samples: number }
 
 export function summarize(samples: ArrayLike<number>): Summary {
-  return { median: quantile(samples, 0.5), p10: quantile(samples, 0.1), p90: quantile(samples, 0.9), samples: samples.length };
+  return { median: quantile(samples, 0.5), p10: quantile(samples, 0.1), p25: quantile(samples, 0.25), p90: quantile(samples, 0.9), samples: samples.length };
 }
 
 /** Average ranks (ties share the mean rank). */
