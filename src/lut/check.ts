@@ -6,7 +6,7 @@
 import type { Device } from '../device/device.js';
 import { openRuntime } from '../device/runtime.js';
 import { buildNetworkModel } from '../onnx/model.js';
-import { archBlocks, measureJobs, networkJob, timingPlan } from '../profiler/profile.js';
+import { fitProblem, measureJobs, networkJob, timingPlan } from '../profiler/profile.js';
 import { archToJson, randomArch } from '../space/arch.js';
 import { networkUnits } from '../space/network.js';
 import type { Space } from '../space/spaces.js';
@@ -64,7 +64,7 @@ export async function lutCheck(opts: CheckOptions): Promise<CheckResult> {
 
   const runtime = await openRuntime(device);
   const plan = timingPlan(device, { rounds: opts.rounds, runsPerRound: opts.runsPerRound });
-  const chunk = opts.chunk ?? 20;
+  const chunk = opts.chunk ?? 32;
   const measuredStats = [];
   const rawStats = [];
   const referenceMs: number[] = [];
@@ -74,7 +74,7 @@ export async function lutCheck(opts: CheckOptions): Promise<CheckResult> {
     for (let i = 0; i < unitsOf.length; i += chunk) {
       const part = unitsOf.slice(i, i + chunk);
       const jobs = part.map((units) => ({ input: space.input, model: () => buildNetworkModel(units) }));
-      const m = await measureJobs(runtime, jobs, networkJob(space, lut.reference.arch), plan, timingRng, lut.reference.anchorMs, () => bar.increment(part.length));
+      const m = await measureJobs(runtime, jobs, networkJob(space, lut.reference.arch), plan, lut.estimator, timingRng, lut.reference.anchorMs, () => bar.increment(part.length));
       measuredStats.push(...m.stats);
       rawStats.push(...m.rawStats);
       referenceMs.push(m.referenceMs);
@@ -88,12 +88,8 @@ export async function lutCheck(opts: CheckOptions): Promise<CheckResult> {
   // What the fit adds: the same measurements against the standalone sum and a global linear fix.
   const est = lut.estimator;
   const standaloneSum = unitsOf.map((units) => units.reduce((s, u) => s + (u.identity ? 0 : lut.entries[u.key]![est]), 0));
-  const keys = Object.keys(lut.entries);
-  const index = new Map(keys.map((k, i) => [k, i]));
-  const g = globalFit(
-    lut.calibration.nets.map((n) => ({ units: networkUnits(space, archBlocks(space, n.arch)).filter((u) => !u.identity).map((u) => index.get(u.key)!), measuredMs: n[est] })),
-    Float64Array.from(keys.map((k) => lut.entries[k]![est])),
-  );
+  const problem = fitProblem(lut, space);
+  const g = globalFit(problem.nets, problem.standalone);
   const alternatives: Record<string, ErrorReport> = {
     'standalone sum': errorReport(standaloneSum, measured),
     'global a*sum+b': errorReport(standaloneSum.map((t) => g.a * t + g.b), measured),

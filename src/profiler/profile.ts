@@ -12,7 +12,7 @@ import pLimit from 'p-limit';
 import type { Device } from '../device/device.js';
 import { openRuntime, type Runtime, type TimedSession } from '../device/runtime.js';
 import { fail } from '../errors.js';
-import { fitLatencies } from '../lut/fit.js';
+import { fitLatencies, type FitNet } from '../lut/fit.js';
 import { loadLut, LUT_SCHEMA_VERSION, shapeTuple, spaceFingerprint, type Lut } from '../lut/lut.js';
 import { buildNetworkModel, buildUnitModel } from '../onnx/model.js';
 import { LATNAS_VERSION } from '../paths.js';
@@ -35,7 +35,7 @@ export interface ProfileOptions {
   force?: boolean;
   chunk?: number;
   seed?: number;
-  /** Whole networks timed for the fit (default max(300, 3 x units)). */
+  /** Whole networks timed for the fit (default max(400, 4 x units)). */
   fitNets?: number;
   quiet?: boolean;
   /** Overrides the device's timing plan (tests use tiny plans). */
@@ -84,27 +84,36 @@ export function timingPlan(device: Device, override: Partial<TimingPlan> = {}): 
 }
 
 export interface Measured {
+  /** Statistics of each job's samples, scaled to the anchor where there is a reference. */
   stats: Summary[];
   /** Statistics of the unscaled samples. */
   rawStats: Summary[];
-  /** The reference's unscaled median over the chunk: how fast the machine ran. */
+  /** The reference's estimator over the chunk (unscaled): how fast the machine ran. */
   referenceMs: number;
   anchorMs: number;
 }
 
+const QUANTILE: Record<Device['estimator'], number> = { p10: 0.1, p25: 0.25, median: 0.5 };
+
 /**
  * Builds, loads and warms up a chunk's models (bounded concurrency), times them interleaved with
- * the reference network, releases them. Samples are scaled to `anchorMs` (see timing.ts).
+ * the reference network if given, releases them. With a reference, samples are scaled by
+ * anchor / (reference's estimator over the chunk); the anchor defaults to that value itself.
  */
-export async function measureJobs(runtime: Runtime, jobs: readonly Job[], reference: Job | undefined, plan: TimingPlan, rng: Rng, anchorMs: number | undefined, onRound?: () => void): Promise<Measured> {
+export async function measureJobs(runtime: Runtime, jobs: readonly Job[], reference: Job | undefined, plan: TimingPlan, estimator: Device['estimator'], rng: Rng, anchorMs?: number, onRound?: () => void): Promise<Measured> {
   const limit = pLimit(2);
   const all = reference ? [reference, ...jobs] : [...jobs];
   const sessions: TimedSession[] = await Promise.all(all.map((j) => limit(() => runtime.createSession(j.model(), j.input))));
   try {
     for (const s of sessions) await warmUp(s, plan.warmup);
-    const ref = reference ? sessions[0] : undefined;
-    const t = await timeInterleaved(reference ? sessions.slice(1) : sessions, ref, plan, rng, anchorMs, onRound);
-    return { stats: t.samples.map((x) => summarize(x)), rawStats: t.raw.map((x) => summarize(x)), referenceMs: quantile(t.referenceRounds, 0.5), anchorMs: t.anchorMs };
+    const t = await timeInterleaved(reference ? sessions.slice(1) : sessions, reference ? sessions[0] : undefined, plan, rng, onRound);
+    const rawStats = t.samples.map((x) => summarize(x));
+    if (!reference) return { stats: rawStats, rawStats, referenceMs: 0, anchorMs: 0 };
+    const referenceMs = quantile(t.reference, QUANTILE[estimator]);
+    const anchor = anchorMs ?? referenceMs;
+    const f = anchor / referenceMs;
+    const stats = t.samples.map((x) => summarize(x.map((v) => v * f)));
+    return { stats, rawStats, referenceMs, anchorMs: anchor };
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
   }
@@ -187,7 +196,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
 
   const todo = units.filter((u) => !lut.entries[u.key]);
   const skipped = units.length - todo.length;
-  const fitTotal = opts.fitNets ?? Math.max(300, 3 * units.length);
+  const fitTotal = opts.fitNets ?? Math.max(400, 4 * units.length);
   const fitTodo = fitArchs(space, fitTotal, seed).slice(lut.calibration.nets.length);
   const chunkSize = opts.chunk ?? 32;
   type Chunk = { apply: (stats: Summary[]) => void; jobs: Job[]; networks: boolean };
@@ -225,7 +234,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
       if (opts.maxChunks !== undefined && chunksDone >= opts.maxChunks) break;
       const anchor = lut.reference.anchorMs > 0 ? lut.reference.anchorMs : undefined;
       const reference = chunk.networks ? networkJob(space, lut.reference.arch) : undefined;
-      const m = await measureJobs(runtime, chunk.jobs, reference, plan, rng, anchor, () => bar.increment(chunk.jobs.length));
+      const m = await measureJobs(runtime, chunk.jobs, reference, plan, est, rng, anchor, () => bar.increment(chunk.jobs.length));
       if (reference) {
         lut.reference.anchorMs = m.anchorMs;
         lut.reference.chunks.push(Math.round(m.referenceMs * 1e6) / 1e6);
@@ -239,21 +248,30 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   }
   const measured = Object.keys(lut.entries).length - skipped;
   if (units.every((u) => lut.entries[u.key]) && lut.calibration.nets.length >= fitTotal && !lut.complete) {
-    applyFit(lut, space, units.map((u) => u.key));
+    applyFit(lut, space);
     lut.complete = true;
     save();
   }
   return { lut, measured, skipped, seconds: (Date.now() - started) / 1000 };
 }
 
-/** Replaces standalone latencies by the fit to the table's whole networks. */
-export function applyFit(lut: Lut, space: Space, keys: readonly string[]): void {
+/** The regression the fit solves: each entry's standalone time, and each fit network's units and time. */
+export function fitProblem(lut: Lut, space: Space): { keys: string[]; standalone: Float64Array; nets: FitNet[] } {
+  const keys = Object.keys(lut.entries);
   const index = new Map(keys.map((k, i) => [k, i]));
-  const standalone = Float64Array.from(keys.map((k) => lut.entries[k]![lut.estimator]));
-  const nets = lut.calibration.nets.map((n) => ({
-    units: networkUnits(space, archBlocks(space, n.arch)).filter((u) => !u.identity).map((u) => index.get(u.key)!),
-    measuredMs: n[lut.estimator],
-  }));
+  return {
+    keys,
+    standalone: Float64Array.from(keys.map((k) => lut.entries[k]![lut.estimator])),
+    nets: lut.calibration.nets.map((n) => ({
+      units: networkUnits(space, archBlocks(space, n.arch)).filter((u) => !u.identity).map((u) => index.get(u.key)!),
+      measuredMs: n[lut.estimator],
+    })),
+  };
+}
+
+/** Replaces standalone latencies by the fit to the table's whole networks. */
+export function applyFit(lut: Lut, space: Space): void {
+  const { keys, standalone, nets } = fitProblem(lut, space);
   const fit = fitLatencies(nets, standalone);
   keys.forEach((k, i) => {
     const e = lut.entries[k]!;
