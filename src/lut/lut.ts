@@ -78,14 +78,14 @@ export const LutSchema = z.object({
     nets: z.array(FitNetSchema),
   }),
   /**
-   * The reference network timed in every round of whole-network timing; the fit networks' statistics
-   * are scaled to `anchorMs`, its latency in the first fit chunk. `chunks`: its unscaled latency in
-   * each fit chunk. lut-check scales its measurements to the same anchor.
+   * The reference networks (lightest, heaviest) timed in every round of network timing. Fit
+   * networks' statistics are mapped to `anchorMs`, the references' times in the first fit chunk;
+   * `chunks` holds their unmapped times in each fit chunk. lut-check maps to the same anchors.
    */
   reference: z.object({
-    arch: z.array(z.number().int().nonnegative()),
-    anchorMs: z.number().nonnegative(),
-    chunks: z.array(z.number()),
+    archs: z.array(z.array(z.number().int().nonnegative())).length(2),
+    anchorMs: z.array(z.number().nonnegative()),
+    chunks: z.array(z.array(z.number())),
   }),
   entries: z.record(z.string(), EntrySchema),
 });

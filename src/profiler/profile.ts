@@ -16,14 +16,14 @@ import { fitLatencies, type FitNet } from '../lut/fit.js';
 import { loadLut, LUT_SCHEMA_VERSION, shapeTuple, spaceFingerprint, type Lut } from '../lut/lut.js';
 import { buildNetworkModel, buildUnitModel } from '../onnx/model.js';
 import { LATNAS_VERSION } from '../paths.js';
-import type { Shape } from '../space/ir.js';
-import { networkUnits, spaceUnits } from '../space/network.js';
+import { countMacs, type Shape } from '../space/ir.js';
+import { blockUnit, networkUnits, spaceUnits } from '../space/network.js';
 import { searchableLayers, type Space } from '../space/spaces.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { quantile, summarize, type Summary } from '../util/stats.js';
-import { timeInterleaved, warmUp, type TimingPlan } from './timing.js';
+import { driftMap, timeInterleaved, warmUp, type TimingPlan } from './timing.js';
 
 const FIT_DESCRIPTION = 'in-network unit latencies fitted (ridge, relative error, lambda by 5-fold CV) to the whole networks in `nets`; standalone statistics kept per entry';
 
@@ -84,45 +84,52 @@ export function timingPlan(device: Device, override: Partial<TimingPlan> = {}): 
 }
 
 export interface Measured {
-  /** Statistics of each job's samples, scaled to the anchor where there is a reference. */
+  /** Statistics of each job's samples, mapped to the anchors where there are references. */
   stats: Summary[];
-  /** Statistics of the unscaled samples. */
+  /** Statistics of the unmapped samples. */
   rawStats: Summary[];
-  /** The reference's estimator over the chunk (unscaled): how fast the machine ran. */
-  referenceMs: number;
-  anchorMs: number;
+  /** The references' estimators over the chunk (unmapped): how fast the machine ran. */
+  referenceMs: number[];
+  anchorMs: number[];
 }
 
 const QUANTILE: Record<Device['estimator'], number> = { p10: 0.1, p25: 0.25, median: 0.5 };
 
 /**
  * Builds, loads and warms up a chunk's models (bounded concurrency), times them interleaved with
- * the reference network if given, releases them. With a reference, samples are scaled by
- * anchor / (reference's estimator over the chunk); the anchor defaults to that value itself.
+ * the reference networks, releases them. With references, samples are mapped by `driftMap` from
+ * the references' estimators now to `anchorMs` (default: now, the identity).
  */
-export async function measureJobs(runtime: Runtime, jobs: readonly Job[], reference: Job | undefined, plan: TimingPlan, estimator: Device['estimator'], rng: Rng, anchorMs?: number, onRound?: () => void): Promise<Measured> {
+export async function measureJobs(runtime: Runtime, jobs: readonly Job[], references: readonly Job[], plan: TimingPlan, estimator: Device['estimator'], rng: Rng, anchorMs?: number[], onRound?: () => void): Promise<Measured> {
   const limit = pLimit(2);
-  const all = reference ? [reference, ...jobs] : [...jobs];
+  const all = [...references, ...jobs];
   const sessions: TimedSession[] = await Promise.all(all.map((j) => limit(() => runtime.createSession(j.model(), j.input))));
   try {
     for (const s of sessions) await warmUp(s, plan.warmup);
-    const t = await timeInterleaved(reference ? sessions.slice(1) : sessions, reference ? sessions[0] : undefined, plan, rng, onRound);
+    const t = await timeInterleaved(sessions.slice(references.length), sessions.slice(0, references.length), plan, rng, onRound);
     const rawStats = t.samples.map((x) => summarize(x));
-    if (!reference) return { stats: rawStats, rawStats, referenceMs: 0, anchorMs: 0 };
-    const referenceMs = quantile(t.reference, QUANTILE[estimator]);
-    const anchor = anchorMs ?? referenceMs;
-    const f = anchor / referenceMs;
-    const stats = t.samples.map((x) => summarize(x.map((v) => v * f)));
-    return { stats, rawStats, referenceMs, anchorMs: anchor };
+    if (references.length === 0) return { stats: rawStats, rawStats, referenceMs: [], anchorMs: [] };
+    const referenceMs = t.references.map((x) => quantile(x, QUANTILE[estimator]));
+    const anchors = anchorMs ?? referenceMs;
+    const map = driftMap(referenceMs, anchors);
+    const stats = t.samples.map((x) => summarize(x.map(map)));
+    return { stats, rawStats, referenceMs, anchorMs: anchors };
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
   }
 }
 
-/** The reference network of a space: a fixed random architecture, timed in every round. */
-export function referenceArch(space: Space): number[] {
-  const rng = new Rng(7);
-  return searchableLayers(space).map((l) => rng.int(l.candidates.length));
+/**
+ * The reference networks of a space: per layer the inverted-residual candidate with the fewest,
+ * then the most MACs. Skips are left out: an all-skip net is a stem and a head, unlike any net a
+ * search keeps.
+ */
+export function referenceArchs(space: Space): number[][] {
+  const layers = searchableLayers(space);
+  const macs = layers.map((l) => l.candidates.map((b) => (b.type === 'skip' ? Number.NaN : countMacs(blockUnit(b, l.input, l.index).layers, l.input))));
+  const pick = (m: number[], better: (a: number, b: number) => boolean) =>
+    m.reduce((best, v, i) => (!Number.isNaN(v) && (best < 0 || better(v, m[best]!)) ? i : best), -1);
+  return [macs.map((m) => pick(m, (a, b) => a < b)), macs.map((m) => pick(m, (a, b) => a > b))];
 }
 
 export function networkJob(space: Space, arch: readonly number[]): Job {
@@ -184,7 +191,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
       provenance: provenance(device, runtime, new Date().toISOString(), 0),
       estimator: est,
       calibration: { method: 'fit', description: FIT_DESCRIPTION, overheadMs: 0, scale: 1, lambda: 0, cvMapePct: 0, nets: [] },
-      reference: { arch: referenceArch(space), anchorMs: 0, chunks: [] },
+      reference: { archs: referenceArchs(space), anchorMs: [], chunks: [] },
       entries: {},
     };
   }
@@ -232,12 +239,12 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   try {
     for (const chunk of chunks) {
       if (opts.maxChunks !== undefined && chunksDone >= opts.maxChunks) break;
-      const anchor = lut.reference.anchorMs > 0 ? lut.reference.anchorMs : undefined;
-      const reference = chunk.networks ? networkJob(space, lut.reference.arch) : undefined;
-      const m = await measureJobs(runtime, chunk.jobs, reference, plan, est, rng, anchor, () => bar.increment(chunk.jobs.length));
-      if (reference) {
+      const anchors = lut.reference.anchorMs.length > 0 ? lut.reference.anchorMs : undefined;
+      const references = chunk.networks ? lut.reference.archs.map((a) => networkJob(space, a)) : [];
+      const m = await measureJobs(runtime, chunk.jobs, references, plan, est, rng, anchors, () => bar.increment(chunk.jobs.length));
+      if (chunk.networks) {
         lut.reference.anchorMs = m.anchorMs;
-        lut.reference.chunks.push(Math.round(m.referenceMs * 1e6) / 1e6);
+        lut.reference.chunks.push(m.referenceMs.map((v) => Math.round(v * 1e6) / 1e6));
       }
       chunk.apply(m.stats);
       chunksDone++;

@@ -4,14 +4,16 @@
  * - Every model is timed in each of several rounds, in a fresh shuffled order per round, and
  *   samples are pooled: a burst of load hits a few samples of many models rather than all samples
  *   of one, and a low quantile (the device's estimator) discards it.
- * - Where whole networks are timed, a reference network is timed in every round too. Whole runs drift (measured here: the same 30
- *   fbnet nets ran 4.5% faster in a second run; after removing that one ratio they agreed to 1.7%).
- *   A chunk's samples are scaled by anchor / (reference's estimator over the chunk), so every
- *   figure is in the speed state of the anchor, which the LUT records. Tables and checks made at
- *   different moments then compare like with like. Single units are not scaled: a small network's
+ * - Where whole networks are timed, two reference networks (the space's lightest and heaviest)
+ *   are timed in every round too. Whole runs drift (measured here: the same 30 fbnet nets ran 4.5%
+ *   faster in a second run; after removing that one ratio they agreed to 1.7%), and not by one
+ *   ratio: in one check light nets had slowed 3.5% more than heavy ones. A chunk's samples are
+ *   mapped by the affine function that takes the references' times now to their anchors (see
+ *   `driftMap`), so every figure is in the speed state the LUT records, and tables and checks made
+ *   at different moments compare like with like. Single units are not mapped: a small network's
  *   time depends on what ran before it (cache state): measured here, the same 0.09 ms reference
- *   ran 0.16 ms interleaved with single-unit models. Whole networks are only scaled against
- *   whole-network rounds.
+ *   ran 0.16 ms interleaved with single-unit models. Networks are only mapped against
+ *   network rounds.
  * - Each model's turn in a round starts with one untimed run. The first run after switching models
  *   is cold (measured on mbv3-mini: 0.36 ms, then 0.31 ms steady); with a few runs per round those
  *   cold runs were 20-33% of the samples and made low quantiles jump between cold and warm.
@@ -33,35 +35,49 @@ export async function warmUp(session: TimedSession, runs: number): Promise<void>
 export interface TimingResult {
   /** Each session's samples (ms), in input order, as the clock read them. */
   samples: Float64Array[];
-  /** The reference's samples (ms), empty without a reference. */
-  reference: Float64Array;
+  /** Each reference's samples (ms). */
+  references: Float64Array[];
 }
 
 /**
- * Times `sessions` interleaved, with `reference` if given (see the module comment; the caller
- * scales by it, with its own estimator).
+ * Times `sessions` interleaved with `references` (see the module comment; the caller corrects
+ * drift with them, with its own estimator).
  */
 export async function timeInterleaved(
   sessions: readonly TimedSession[],
-  reference: TimedSession | undefined,
+  references: readonly TimedSession[],
   plan: TimingPlan,
   rng: Rng,
   onRound?: (round: number) => void,
 ): Promise<TimingResult> {
-  const samples = sessions.map(() => new Float64Array(plan.rounds * plan.runsPerRound));
-  const refSamples = new Float64Array(reference ? plan.rounds * plan.runsPerRound : 0);
-  // Index -1 stands for the reference, shuffled in with the others.
-  const order = [...(reference ? [-1] : []), ...sessions.map((_, i) => i)];
+  const all = [...references, ...sessions];
+  const samples = all.map(() => new Float64Array(plan.rounds * plan.runsPerRound));
+  const order = all.map((_, i) => i);
   for (let r = 0; r < plan.rounds; r++) {
     rng.shuffle(order);
     const base = r * plan.runsPerRound;
     for (const i of order) {
-      const s = i < 0 ? reference! : sessions[i]!;
-      const out = i < 0 ? refSamples : samples[i]!;
+      const s = all[i]!;
+      const out = samples[i]!;
       await s.timeOnce();
       for (let k = 0; k < plan.runsPerRound; k++) out[base + k] = await s.timeOnce();
     }
     onRound?.(r);
   }
-  return { samples, reference: refSamples };
+  return { samples: samples.slice(references.length), references: samples.slice(0, references.length) };
+}
+
+/**
+ * The affine map taking the references' times `now` (light, heavy) to `anchors`. Where the two
+ * references are too close to tell a slope (tiny spaces), a ratio of their sums.
+ */
+export function driftMap(now: readonly number[], anchors: readonly number[]): (t: number) => number {
+  const [nl, nh] = now as [number, number];
+  const [al, ah] = anchors as [number, number];
+  if (Math.abs(nh - nl) < 0.2 * Math.max(nh, nl)) {
+    const f = (al + ah) / (nl + nh);
+    return (t) => t * f;
+  }
+  const slope = (ah - al) / (nh - nl);
+  return (t) => al + (t - nl) * slope;
 }
