@@ -88,7 +88,7 @@ export function buildProgram(): Command {
       }
       if (o.breakdown) {
         for (const u of p.units) console.log(`${u.latencyMs.toFixed(4).padStart(10)} ms  ${u.key}`);
-        console.log(`${p.overheadMs.toFixed(4).padStart(10)} ms  (per-network overhead)`);
+        console.log(`${p.overheadMs.toFixed(4).padStart(10)} ms  (per-network intercept of the fit)`);
       }
       console.log(`${p.totalMs.toFixed(3)} ms predicted on ${lut.device} (${(macs / 1e6).toFixed(1)} M MACs, space ${space.name})`);
     });

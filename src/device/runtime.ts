@@ -55,23 +55,27 @@ function ortSession(ort: OrtModule, session: OrtSession, input: Shape): TimedSes
   };
 }
 
+/** A Runtime over either onnxruntime package: they differ only in their module and session options. */
+function ortRuntime(name: string, version: string | undefined, module: unknown, options: Record<string, unknown>): Runtime {
+  const m = module as OrtModule;
+  return {
+    name,
+    version: version ?? 'unknown',
+    async createSession(model, input) {
+      return ortSession(m, await m.InferenceSession.create(model, options), input);
+    },
+  };
+}
+
 async function ortNode(device: Device): Promise<Runtime> {
   const ort = await import('onnxruntime-node');
-  const options = {
+  return ortRuntime('onnxruntime-node', ort.env.versions.node, ort, {
     executionProviders: [device.executionProvider],
     intraOpNumThreads: device.threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: device.graphOptimizationLevel,
     logSeverityLevel: 3,
-  };
-  return {
-    name: 'onnxruntime-node',
-    version: ort.env.versions.node ?? 'unknown',
-    async createSession(model, input) {
-      const m = ort as unknown as OrtModule;
-      return ortSession(m, await m.InferenceSession.create(model, options), input);
-    },
-  };
+  });
 }
 
 async function ortWeb(device: Device): Promise<Runtime> {
@@ -79,15 +83,9 @@ async function ortWeb(device: Device): Promise<Runtime> {
   // Node has no cross-origin-isolated workers for wasm threads: onnxruntime-web runs 1 thread here.
   ort.env.wasm.numThreads = device.threads;
   ort.env.wasm.simd = true;
-  const options = { executionProviders: ['wasm'], graphOptimizationLevel: device.graphOptimizationLevel, logSeverityLevel: 3 };
-  return {
-    name: 'onnxruntime-web',
-    version: ort.env.versions.web ?? 'unknown',
-    async createSession(model, input) {
-      const m = ort as unknown as OrtModule;
-      return ortSession(m, await m.InferenceSession.create(model, options), input);
-    },
-  };
+  return ortRuntime('onnxruntime-web', ort.env.versions.web, ort, {
+    executionProviders: ['wasm'], graphOptimizationLevel: device.graphOptimizationLevel, logSeverityLevel: 3,
+  });
 }
 
 export async function openRuntime(device: Device): Promise<Runtime> {
