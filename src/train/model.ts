@@ -1,0 +1,228 @@
+/**
+ * Lowers the layer IR to a TensorFlow.js model (NHWC), the trainer's side of the one block
+ * registry: the same `Layer[]` the profiler lowers to ONNX. Its weights go back out through
+ * `asWeightSource()` (BatchNorm folded, ONNX layouts), so an exported network is the profiled
+ * lowering with trained numbers, never a second implementation.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Params, WeightSource } from '../onnx/weights.js';
+import { outputShape, type Act, type ConvLayer, type Layer, type Shape } from '../space/ir.js';
+import { Rng } from '../util/rng.js';
+import { batchNormInfer, batchNormTrain, channelShuffle, conv2dSame, hardSigmoid, hardSwish } from './ops.js';
+
+export const BN_EPS = 1e-5;
+/** Weight of the new batch statistics in the running averages (PyTorch's 0.1). */
+export const BN_MOMENTUM = 0.1;
+
+interface BatchNorm {
+  gamma: tf.Variable<tf.Rank.R1>;
+  beta: tf.Variable<tf.Rank.R1>;
+  /** Running statistics: updated in training steps, not trained. */
+  mean: tf.Variable<tf.Rank.R1>;
+  variance: tf.Variable<tf.Rank.R1>;
+}
+
+interface ConvParams {
+  /** [k, k, cin / groups, cout] (HWIO per group). */
+  weight: tf.Variable<tf.Rank.R4>;
+  bias?: tf.Variable<tf.Rank.R1>;
+  bn?: BatchNorm;
+  groups: number;
+}
+
+interface FcParams {
+  /** [cin, cout]. */
+  weight: tf.Variable<tf.Rank.R2>;
+  bias: tf.Variable<tf.Rank.R1>;
+}
+
+function activate(x: tf.Tensor4D, act: Act): tf.Tensor4D {
+  if (act === 'relu') return tf.relu(x);
+  if (act === 'hswish') return hardSwish(x) as tf.Tensor4D;
+  return x;
+}
+
+export class TfModel {
+  private readonly convs = new Map<string, ConvParams>();
+  private readonly fcs = new Map<string, FcParams>();
+  readonly output: Shape;
+
+  constructor(readonly layers: readonly Layer[], readonly input: Shape, seed = 1) {
+    const rng = new Rng(seed);
+    this.create(layers, input, rng);
+    this.output = outputShape(layers, input);
+  }
+
+  private heNormal(rng: Rng, shape: number[], fanIn: number): Float32Array {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const std = Math.sqrt(2 / fanIn);
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = rng.normal() * std;
+    return a;
+  }
+
+  private conv(name: string, cin: number, cout: number, k: number, groups: number, bn: boolean, rng: Rng): void {
+    const shape = [k, k, cin / groups, cout] as [number, number, number, number];
+    const weight = tf.variable(tf.tensor4d(this.heNormal(rng, shape, (cin / groups) * k * k), shape), true, `${name}.weight`);
+    const p: ConvParams = { weight, groups };
+    if (bn) {
+      p.bn = {
+        gamma: tf.variable(tf.ones([cout]), true, `${name}.bn.gamma`) as tf.Variable<tf.Rank.R1>,
+        beta: tf.variable(tf.zeros([cout]), true, `${name}.bn.beta`) as tf.Variable<tf.Rank.R1>,
+        mean: tf.variable(tf.zeros([cout]), false, `${name}.bn.mean`) as tf.Variable<tf.Rank.R1>,
+        variance: tf.variable(tf.ones([cout]), false, `${name}.bn.variance`) as tf.Variable<tf.Rank.R1>,
+      };
+    } else {
+      p.bias = tf.variable(tf.zeros([cout]), true, `${name}.bias`) as tf.Variable<tf.Rank.R1>;
+    }
+    this.convs.set(name, p);
+  }
+
+  private create(layers: readonly Layer[], input: Shape, rng: Rng): void {
+    let s = input;
+    for (const l of layers) {
+      if (l.op === 'conv') this.conv(l.name, s.c, l.cout, l.k, l.groups, l.bn, rng);
+      else if (l.op === 'se') {
+        this.conv(`${l.name}.reduce`, s.c, l.reduced, 1, 1, false, rng);
+        this.conv(`${l.name}.expand`, l.reduced, s.c, 1, 1, false, rng);
+      } else if (l.op === 'residual') this.create(l.body, s, rng);
+      else if (l.op === 'fc') {
+        // std sqrt(1 / cin): the classifier has no ReLU after it, so no He factor of 2.
+        const weight = tf.variable(tf.tensor2d(this.heNormal(rng, [s.c, l.cout], 2 * s.c), [s.c, l.cout]), true, `${l.name}.weight`) as tf.Variable<tf.Rank.R2>;
+        this.fcs.set(l.name, { weight, bias: tf.variable(tf.zeros([l.cout]), true, `${l.name}.bias`) as tf.Variable<tf.Rank.R1> });
+      }
+      s = outputShape([l], s);
+    }
+  }
+
+  /** Every trained variable (BN running statistics excluded). */
+  trainableVariables(): tf.Variable[] {
+    const vars: tf.Variable[] = [];
+    for (const p of this.convs.values()) {
+      vars.push(p.weight);
+      if (p.bias) vars.push(p.bias);
+      if (p.bn) vars.push(p.bn.gamma, p.bn.beta);
+    }
+    for (const p of this.fcs.values()) vars.push(p.weight, p.bias);
+    return vars;
+  }
+
+  /** Every variable, running statistics included (what a checkpoint saves). */
+  allVariables(): tf.Variable[] {
+    const vars = this.trainableVariables();
+    for (const p of this.convs.values()) if (p.bn) vars.push(p.bn.mean, p.bn.variance);
+    return vars;
+  }
+
+  private applyConv(x: tf.Tensor4D, l: ConvLayer, training: boolean): tf.Tensor4D {
+    const p = this.convs.get(l.name)!;
+    let y = conv2dSame(x, p.weight, l.stride, l.groups);
+    if (p.bn) {
+      if (training) {
+        const r = batchNormTrain(y, p.bn.gamma, p.bn.beta, BN_EPS);
+        // Running statistics move outside the gradient tape (they are not trained).
+        const bn = p.bn;
+        const n = y.shape[0] * y.shape[1] * y.shape[2];
+        tf.tidy(() => {
+          bn.mean.assign(tf.add(tf.mul(bn.mean, 1 - BN_MOMENTUM), tf.mul(r.mean, BN_MOMENTUM)));
+          const unbiased = n > 1 ? tf.mul(r.variance, n / (n - 1)) : r.variance;
+          bn.variance.assign(tf.add(tf.mul(bn.variance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
+        });
+        y = r.y;
+      } else {
+        y = batchNormInfer(y, p.bn.gamma, p.bn.beta, p.bn.mean, p.bn.variance, BN_EPS);
+      }
+    } else if (p.bias) {
+      y = tf.add(y, p.bias);
+    }
+    return activate(y, l.act);
+  }
+
+  private run(layers: readonly Layer[], x: tf.Tensor4D, training: boolean): tf.Tensor {
+    let cur: tf.Tensor = x;
+    for (const l of layers) {
+      switch (l.op) {
+        case 'conv':
+          cur = this.applyConv(cur as tf.Tensor4D, l, training);
+          break;
+        case 'shuffle':
+          cur = channelShuffle(cur as tf.Tensor4D, l.groups);
+          break;
+        case 'se': {
+          const pooled = tf.mean(cur, [1, 2], true) as tf.Tensor4D;
+          const reduce = this.convs.get(`${l.name}.reduce`)!;
+          const expand = this.convs.get(`${l.name}.expand`)!;
+          const mid = tf.relu(tf.add(conv2dSame(pooled, reduce.weight, 1, 1), reduce.bias!)) as tf.Tensor4D;
+          const gate = hardSigmoid(tf.add(conv2dSame(mid, expand.weight, 1, 1), expand.bias!));
+          cur = tf.mul(cur, gate);
+          break;
+        }
+        case 'residual':
+          cur = tf.add(cur, this.run(l.body, cur as tf.Tensor4D, training));
+          break;
+        case 'gap':
+          cur = tf.mean(cur, [1, 2], true);
+          break;
+        case 'fc': {
+          const p = this.fcs.get(l.name)!;
+          const flat = tf.reshape(cur, [cur.shape[0]!, -1]) as tf.Tensor2D;
+          cur = tf.add(tf.matMul(flat, p.weight), p.bias);
+          break;
+        }
+      }
+    }
+    return cur;
+  }
+
+  /** Logits [N, classes] for an NHWC batch. `training` uses batch statistics and updates the running ones. */
+  forward(x: tf.Tensor4D, training: boolean): tf.Tensor2D {
+    return this.run(this.layers, x, training) as tf.Tensor2D;
+  }
+
+  /**
+   * The weights as the ONNX lowering wants them: OIHW convs with BatchNorm folded in
+   * (W' = W * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps)), [cout, cin] FC.
+   */
+  asWeightSource(): WeightSource {
+    const convs = new Map<string, Params>();
+    for (const [name, p] of this.convs) {
+      const [k, , cinG, cout] = p.weight.shape;
+      const w = p.weight.dataSync();
+      const scale = new Float32Array(cout).fill(1);
+      const bias = new Float32Array(cout);
+      if (p.bn) {
+        const g = p.bn.gamma.dataSync(), b = p.bn.beta.dataSync(), m = p.bn.mean.dataSync(), v = p.bn.variance.dataSync();
+        for (let o = 0; o < cout; o++) {
+          scale[o] = g[o]! / Math.sqrt(v[o]! + BN_EPS);
+          bias[o] = b[o]! - m[o]! * scale[o]!;
+        }
+      } else if (p.bias) {
+        bias.set(p.bias.dataSync());
+      }
+      const weight = new Float32Array(w.length);
+      // HWIO -> OIHW.
+      for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) for (let i = 0; i < cinG; i++) for (let o = 0; o < cout; o++) {
+        weight[((o * cinG + i) * k + ky) * k + kx] = w[((ky * k + kx) * cinG + i) * cout + o]! * scale[o]!;
+      }
+      convs.set(name, { weight, bias });
+    }
+    const fcs = new Map<string, Params>();
+    for (const [name, p] of this.fcs) {
+      const [cin, cout] = p.weight.shape;
+      const w = p.weight.dataSync();
+      const weight = new Float32Array(w.length);
+      for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) weight[o * cin + i] = w[i * cout + o]!;
+      fcs.set(name, { weight, bias: Float32Array.from(p.bias.dataSync()) });
+    }
+    const get = (m: Map<string, Params>, name: string): Params => {
+      const p = m.get(name);
+      if (!p) throw new Error(`no weights for layer '${name}'`);
+      return p;
+    };
+    return { conv: (name) => get(convs, name), fc: (name) => get(fcs, name) };
+  }
+
+  dispose(): void {
+    for (const v of this.allVariables()) v.dispose();
+  }
+}

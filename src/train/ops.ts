@@ -1,0 +1,131 @@
+/**
+ * The training ops our blocks are made of, as pure functions of tfjs tensors (NHWC, TF 'same'
+ * padding, HWIO filters). They use only ops every backend has (with src/train/wasm-kernels.ts
+ * registered on wasm), so the same code trains on tfjs-node, wasm and cpu.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { fail } from '../errors.js';
+// tfjs-core's Node build registers no gradients; this registers the ones training needs.
+import './kernels/gradients.js';
+
+/**
+ * Convolution with TF 'same' padding. `w` is [k, k, cin / groups, cout] for every `groups` (HWIO
+ * per group, the layout model.ts creates and ONNX Conv's grouping): output channel o reads input
+ * group floor(o / (cout / groups)).
+ * - groups === 1: tf.conv2d.
+ * - groups === cin: depthwise, so w is [k, k, 1, cout] with cout a multiple of cin (cout === cin
+ *   for our blocks). It is the same memory as tf.depthwiseConv2d's [k, k, cin, cout / cin]
+ *   (channel c * m + j comes from input c in both), so it is reshaped, not copied.
+ * - otherwise: the channels split into groups, one conv each, outputs concatenated.
+ */
+export function conv2dSame(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, groups: number): tf.Tensor4D {
+  const cin = x.shape[3];
+  const [kh, kw, cinG, cout] = w.shape;
+  if (!Number.isInteger(groups) || groups < 1 || cin % groups !== 0 || cout % groups !== 0) {
+    fail(`conv2dSame: groups ${groups} must divide input channels ${cin} and output channels ${cout}`);
+  }
+  if (cinG * groups !== cin) {
+    fail(`conv2dSame: filter [${w.shape}] has ${cinG} input channels per group, expected ${cin / groups} (${cin} channels in ${groups} groups)`);
+  }
+  if (groups === 1) return tf.conv2d(x, w, stride, 'same');
+  if (groups === cin) {
+    const dw = tf.reshape(w, [kh, kw, cin, cout / cin]) as tf.Tensor4D;
+    return tf.depthwiseConv2d(x, dw, stride, 'same');
+  }
+  const xs = tf.split(x, groups, 3) as tf.Tensor4D[];
+  const ws = tf.split(w, groups, 3) as tf.Tensor4D[];
+  return tf.concat(xs.map((xi, i) => tf.conv2d(xi, ws[i]!, stride, 'same')), 3);
+}
+
+/**
+ * Per-channel sum over N, H, W in two steps (over W, then over N * H): wasm's Sum transposes the
+ * reduced axes to the end first, and two small transposes beat one big one by 2-3x there.
+ */
+function channelSum(x: tf.Tensor4D): tf.Tensor1D {
+  const [n, h, w, c] = x.shape;
+  return tf.sum(tf.sum(tf.reshape(x, [n * h, w, c]), 1), 0);
+}
+
+/**
+ * BatchNorm with the batch statistics over N, H, W (biased variance, as PyTorch and TF use for
+ * normalising). The gradient w.r.t. x, gamma and beta is the closed form
+ *   dbeta = sum(dy), dgamma = sum(dy * xhat),
+ *   dx = gamma / (sqrt(var + eps) * M) * (M * dy - dbeta - xhat * dgamma),   M = N * H * W,
+ * because the taped one goes through mean's gradient (a broadcast via `tile`-like ops) twice and
+ * took most of a training step on wasm. `mean` and `variance` come out for the running
+ * averages; they carry no gradient.
+ */
+export function batchNormTrain(
+  x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5,
+): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  let mean: tf.Tensor1D | undefined;
+  let variance: tf.Tensor1D | undefined;
+  const f = tf.customGrad((...args) => {
+    const [xi, g, b, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const count = xi.shape[0] * xi.shape[1] * xi.shape[2];
+    const m = tf.div(channelSum(xi), count) as tf.Tensor1D;
+    const centered = tf.sub(xi, m);
+    const v = tf.div(channelSum(tf.square(centered) as tf.Tensor4D), count) as tf.Tensor1D;
+    const invStd = tf.rsqrt(tf.add(v, eps)) as tf.Tensor1D;
+    const xhat = tf.mul(centered, invStd) as tf.Tensor4D;
+    save([xhat, invStd, g]);
+    // customGrad runs f inside a tidy that frees all but `value`; keep the statistics.
+    mean = tf.keep(m);
+    variance = tf.keep(v);
+    return {
+      value: tf.add(tf.mul(xhat, g), b) as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [sx, sInvStd, sGamma] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+        const count = dy.shape[0] * dy.shape[1] * dy.shape[2];
+        const dbeta = channelSum(dy);
+        const dgamma = channelSum(tf.mul(dy, sx));
+        // Per-channel factors first, so only four full-size ops remain.
+        const k = tf.mul(sGamma, sInvStd);
+        const kBeta = tf.mul(k, tf.div(dbeta, count));
+        const kGamma = tf.mul(k, tf.div(dgamma, count));
+        const dx = tf.sub(tf.mul(dy, k), tf.add(tf.mul(sx, kGamma), kBeta)) as tf.Tensor4D;
+        return [dx, dgamma, dbeta];
+      },
+    };
+  });
+  const y = f(x, gamma, beta);
+  // Clones bring the kept statistics back under the caller's tidy scopes.
+  const m = tf.clone(mean!);
+  const v = tf.clone(variance!);
+  mean!.dispose();
+  variance!.dispose();
+  return { y, mean: m, variance: v };
+}
+
+/** BatchNorm with given (running) statistics, as one per-channel scale and shift. */
+export function batchNormInfer(
+  x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps = 1e-5,
+): tf.Tensor4D {
+  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)));
+  const shift = tf.sub(beta, tf.mul(mean, scale));
+  return tf.add(tf.mul(x, scale), shift);
+}
+
+/** x * relu6(x + 3) / 6 (MobileNetV3). */
+export function hardSwish(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, hardSigmoid(x));
+}
+
+/** relu6(x + 3) / 6, the gate of MobileNetV3's squeeze-excite (PyTorch's Hardsigmoid). */
+export function hardSigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.relu6(tf.add(x, 3)), 1 / 6);
+}
+
+/**
+ * ShuffleNet channel shuffle in NHWC: [N, H, W, g, C/g] -> swap the last two axes -> [N, H, W, C].
+ * Channel i of group g moves to position i * groups + g, as ONNX Reshape / Transpose
+ * [0, 2, 1, 3, 4] / Reshape does in NCHW.
+ */
+export function channelShuffle(x: tf.Tensor4D, groups: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) fail(`channelShuffle: groups ${groups} must divide the ${c} channels`);
+  // A reshape, not x itself: the caller may dispose input and output independently.
+  if (groups === 1) return tf.reshape(x, [n, h, w, c]);
+  const split = tf.reshape(x, [n, h, w, groups, c / groups]);
+  return tf.reshape(tf.transpose(split, [0, 1, 2, 4, 3]), [n, h, w, c]);
+}

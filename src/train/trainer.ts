@@ -1,0 +1,189 @@
+/**
+ * `latnas train`: trains an architecture of a space on a dataset and writes a run folder:
+ * `weights.bin` (every variable, running BN statistics included), `arch.json`, `metrics.json`, and
+ * `checkpoint.bin` rewritten atomically after every epoch, so `--resume` loses no finished epoch.
+ * SGD with momentum and a cosine learning rate (Adam optional), optional label smoothing.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { BatchStream } from '../datasets/batches.js';
+import type { Dataset } from '../datasets/dataset.js';
+import { computeNormalization } from '../datasets/normalize.js';
+import { splitTrainVal } from '../datasets/split.js';
+import { fail } from '../errors.js';
+import { archToJson } from '../space/arch.js';
+import type { Block } from '../space/blocks.js';
+import { networkUnits } from '../space/network.js';
+import type { Space } from '../space/spaces.js';
+import { writeJsonAtomic } from '../util/files.js';
+import { progress } from '../util/progress.js';
+import { TfModel } from './model.js';
+import { readTensorFile, writeTensorFile, type StoredTensor } from './tensor-file.js';
+
+export interface TrainOptions {
+  space: Space;
+  blocks: readonly Block[];
+  dataset: Dataset;
+  out: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  optimizer: 'sgd' | 'adam';
+  labelSmoothing: number;
+  valFraction: number;
+  augment: boolean;
+  seed: number;
+  resume: boolean;
+  quiet?: boolean;
+  /** Caps steps per epoch (tests and smoke runs). */
+  maxSteps?: number;
+  backend: string;
+}
+
+export interface EpochMetrics { epoch: number; loss: number; trainAcc: number; valAcc: number; lr: number; seconds: number; imagesPerSecond: number }
+
+export interface TrainResult { epochs: EpochMetrics[]; testAcc: number; resumedFrom: number }
+
+interface CheckpointMeta { epoch: number; history: EpochMetrics[]; seed: number; arch: string[] }
+
+/** Cosine decay from `lr` to 0 over all steps. */
+function cosineLr(lr: number, step: number, total: number): number {
+  return 0.5 * lr * (1 + Math.cos((Math.PI * step) / Math.max(1, total)));
+}
+
+function snapshot(vars: readonly tf.Variable[]): StoredTensor[] {
+  return vars.map((v) => ({ name: v.name, shape: v.shape, data: v.dataSync() as Float32Array }));
+}
+
+function restore(vars: readonly tf.Variable[], stored: Map<string, StoredTensor>, path: string): void {
+  for (const v of vars) {
+    const t = stored.get(v.name);
+    if (!t || t.shape.join('x') !== v.shape.join('x')) {
+      fail(`checkpoint '${path}' does not match the arch: variable '${v.name}' ${t ? `has shape ${t.shape.join('x')}, expected ${v.shape.join('x')}` : 'is missing'}; start without --resume or use the arch it was made with`);
+    }
+    v.assign(tf.tensor(t.data, v.shape));
+  }
+}
+
+/** Top-1 accuracy in inference mode over `stream`'s split. */
+export function evaluate(model: TfModel, stream: BatchStream): number {
+  const { h, w, c } = model.input;
+  let correct = 0, seen = 0;
+  for (const b of stream.epoch()) {
+    const pred = tf.tidy(() => {
+      const x = tf.tensor4d(b.x.subarray(0, b.size * h * w * c), [b.size, h, w, c]);
+      return tf.argMax(model.forward(x, false), 1).dataSync();
+    });
+    for (let i = 0; i < b.size; i++) if (pred[i] === b.y[i]) correct++;
+    seen += b.size;
+  }
+  return seen > 0 ? correct / seen : 0;
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { space, dataset, out } = opts;
+  if (dataset.shape.c !== space.input.c || dataset.shape.h !== space.input.h || dataset.shape.w !== space.input.w) {
+    fail(`dataset '${dataset.name}' has ${dataset.shape.c}x${dataset.shape.h}x${dataset.shape.w} images but space '${space.name}' takes ${space.input.c}x${space.input.h}x${space.input.w}; pick a space for this dataset (e.g. fbnet-mini for 28x28x1, mbv3-mini for 32x32x3)`);
+  }
+  if (dataset.classes.length !== space.classes) {
+    fail(`dataset '${dataset.name}' has ${dataset.classes.length} classes but space '${space.name}' has ${space.classes}`);
+  }
+  mkdirSync(out, { recursive: true });
+  const arch = archToJson(space, opts.blocks);
+  const layers = networkUnits(space, opts.blocks).flatMap((u) => u.layers);
+  const model = new TfModel(layers, space.input, opts.seed);
+  const optimizer = opts.optimizer === 'adam' ? tf.train.adam(opts.lr) : tf.train.momentum(opts.lr, opts.momentum, true);
+  const checkpointPath = join(out, 'checkpoint.bin');
+
+  let history: EpochMetrics[] = [];
+  if (opts.resume && existsSync(checkpointPath)) {
+    const ck = readTensorFile(checkpointPath, 'checkpoint');
+    const meta = ck.meta as CheckpointMeta;
+    if (JSON.stringify(meta.arch) !== JSON.stringify(arch.blocks)) {
+      fail(`checkpoint '${checkpointPath}' was made for another arch; start a new run folder or drop --resume`);
+    }
+    restore(model.allVariables(), ck.tensors, checkpointPath);
+    const optWeights = [...ck.tensors.values()].filter((t) => t.name.startsWith('optimizer/')).map((t) => ({ name: t.name.slice('optimizer/'.length), tensor: tf.tensor(t.data, t.shape) }));
+    if (optWeights.length > 0) await optimizer.setWeights(optWeights);
+    history = meta.history;
+  } else if (existsSync(checkpointPath) && !opts.resume) {
+    fail(`run folder '${out}' already has a checkpoint; pass --resume to continue it or choose another --out`);
+  }
+  const resumedFrom = history.length;
+
+  const split = splitTrainVal(dataset, opts.valFraction, opts.seed);
+  const norm = computeNormalization(dataset, split.train);
+  const valStream = new BatchStream(dataset, { batchSize: 256, norm, seed: opts.seed, indices: split.val, shuffle: false });
+  const { h, w, c } = space.input;
+  const stepsPerEpoch = Math.min(opts.maxSteps ?? Infinity, Math.floor(split.train.length / opts.batch));
+  const totalSteps = stepsPerEpoch * opts.epochs;
+  const vars = model.trainableVariables();
+
+  try {
+    for (let epoch = resumedFrom; epoch < opts.epochs; epoch++) {
+      // A stream per epoch, seeded by the epoch: a resumed run sees the same batches.
+      const stream = new BatchStream(dataset, {
+        batchSize: opts.batch, norm, seed: opts.seed * 1009 + epoch, indices: split.train, dropLast: true,
+        augment: opts.augment ? dataset.augment : null,
+      });
+      const bar = progress(`epoch ${epoch + 1}/${opts.epochs}`, stepsPerEpoch, opts.quiet);
+      const started = Date.now();
+      let lossSum = 0, correct = 0, seen = 0, step = 0, lr = opts.lr;
+      for (const b of stream.epoch()) {
+        if (step >= stepsPerEpoch) break;
+        lr = cosineLr(opts.lr, epoch * stepsPerEpoch + step, totalSteps);
+        if (opts.optimizer === 'sgd') (optimizer as tf.MomentumOptimizer).setLearningRate(lr);
+        const [loss, hits] = tf.tidy(() => {
+          const x = tf.tensor4d(b.x, [b.size, h, w, c]);
+          const y = tf.oneHot(tf.tensor1d(b.y, 'int32'), space.classes);
+          let hit: tf.Tensor | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            const logits = model.forward(x, true);
+            // variableGrads disposes what f made; keep the hit count for the progress line.
+            hit = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
+            const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, opts.labelSmoothing) as tf.Scalar;
+            if (opts.weightDecay === 0) return ce;
+            return tf.add(ce, tf.mul(opts.weightDecay / 2, tf.addN(vars.filter((v) => v.shape.length > 1).map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
+          }, vars);
+          optimizer.applyGradients(grads as tf.NamedTensorMap as Parameters<typeof optimizer.applyGradients>[0]);
+          const hits = hit!.dataSync()[0]!;
+          hit!.dispose();
+          return [value.dataSync()[0]!, hits];
+        });
+        if (!Number.isFinite(loss)) {
+          const kept = history.length > 0 ? `the checkpoint of epoch ${history.length} in '${checkpointPath}' is kept` : 'no epoch had finished, so no checkpoint was written';
+          fail(`loss became ${loss} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr.toPrecision(3)}); training stopped and ${kept}; lower --lr`);
+        }
+        lossSum += loss * b.size;
+        correct += hits;
+        seen += b.size;
+        step++;
+        const secs = (Date.now() - started) / 1000;
+        bar.increment(1, `loss ${(lossSum / seen).toFixed(4)} acc ${(correct / seen).toFixed(3)} ${(seen / Math.max(secs, 1e-3)).toFixed(0)} img/s`);
+      }
+      bar.stop();
+      const seconds = (Date.now() - started) / 1000;
+      const valAcc = split.val.length > 0 ? evaluate(model, valStream) : Number.NaN;
+      history.push({ epoch: epoch + 1, loss: lossSum / seen, trainAcc: correct / seen, valAcc, lr, seconds, imagesPerSecond: seen / seconds });
+      const optState = (await optimizer.getWeights()).map((t) => ({ name: `optimizer/${t.name}`, shape: t.tensor.shape, data: t.tensor.dataSync() as Float32Array }));
+      const meta: CheckpointMeta = { epoch: epoch + 1, history, seed: opts.seed, arch: arch.blocks };
+      writeTensorFile(checkpointPath, meta, [...snapshot(model.allVariables()), ...optState]);
+      if (!opts.quiet) process.stderr.write(`epoch ${epoch + 1}: loss ${(lossSum / seen).toFixed(4)}, train acc ${(correct / seen).toFixed(4)}, val acc ${valAcc.toFixed(4)}, ${(seen / seconds).toFixed(0)} img/s\n`);
+    }
+    const testStream = new BatchStream(dataset, { batchSize: 256, norm, seed: opts.seed, split: 'test', shuffle: false });
+    const testAcc = evaluate(model, testStream);
+    writeTensorFile(join(out, 'weights.bin'), { arch: arch.blocks, space: space.name }, snapshot(model.allVariables()));
+    writeJsonAtomic(join(out, 'arch.json'), arch);
+    writeJsonAtomic(join(out, 'metrics.json'), {
+      space: space.name, dataset: dataset.name, backend: opts.backend, epochs: opts.epochs, batch: opts.batch, lr: opts.lr,
+      optimizer: opts.optimizer, labelSmoothing: opts.labelSmoothing, seed: opts.seed, normalization: norm, testAcc, history,
+    });
+    return { epochs: history, testAcc, resumedFrom };
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
