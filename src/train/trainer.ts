@@ -121,6 +121,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const stepsPerEpoch = Math.min(opts.maxSteps ?? Infinity, Math.floor(split.train.length / opts.batch));
   const totalSteps = stepsPerEpoch * opts.epochs;
   const vars = model.trainableVariables();
+  // Weight decay applies to conv and fc weights only (not biases or BN affine terms); a fixed set.
+  const decayed = vars.filter((v) => v.shape.length > 1);
 
   try {
     for (let epoch = resumedFrom; epoch < opts.epochs; epoch++) {
@@ -146,7 +148,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
             hit = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
             const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, opts.labelSmoothing) as tf.Scalar;
             if (opts.weightDecay === 0) return ce;
-            return tf.add(ce, tf.mul(opts.weightDecay / 2, tf.addN(vars.filter((v) => v.shape.length > 1).map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
+            return tf.add(ce, tf.mul(opts.weightDecay / 2, tf.addN(decayed.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
           }, vars);
           optimizer.applyGradients(grads as tf.NamedTensorMap as Parameters<typeof optimizer.applyGradients>[0]);
           const hits = hit!.dataSync()[0]!;
