@@ -46,6 +46,11 @@ export class TfModel {
   private readonly convs = new Map<string, ConvParams>();
   private readonly fcs = new Map<string, FcParams>();
   readonly output: Shape;
+  /**
+   * Weight of a training batch's statistics in the running averages. The supernet sets 1 / t for
+   * the t-th batch of a BatchNorm recalibration, which makes the running values exact averages.
+   */
+  bnMomentum = BN_MOMENTUM;
 
   constructor(readonly layers: readonly Layer[], readonly input: Shape, seed = 1) {
     const rng = new Rng(seed);
@@ -107,11 +112,16 @@ export class TfModel {
     return vars;
   }
 
-  /** Every variable, running statistics included (what a checkpoint saves). */
-  allVariables(): tf.Variable[] {
-    const vars = this.trainableVariables();
+  /** BatchNorm running statistics (not trained). */
+  runningStatistics(): tf.Variable[] {
+    const vars: tf.Variable[] = [];
     for (const p of this.convs.values()) if (p.bn) vars.push(p.bn.mean, p.bn.variance);
     return vars;
+  }
+
+  /** Every variable, running statistics included (what a checkpoint saves). */
+  allVariables(): tf.Variable[] {
+    return [...this.trainableVariables(), ...this.runningStatistics()];
   }
 
   private applyConv(x: tf.Tensor4D, l: ConvLayer, training: boolean): tf.Tensor4D {
@@ -124,9 +134,10 @@ export class TfModel {
         const bn = p.bn;
         const n = y.shape[0] * y.shape[1] * y.shape[2];
         tf.tidy(() => {
-          bn.mean.assign(tf.add(tf.mul(bn.mean, 1 - BN_MOMENTUM), tf.mul(r.mean, BN_MOMENTUM)));
+          const m = this.bnMomentum;
+          bn.mean.assign(tf.add(tf.mul(bn.mean, 1 - m), tf.mul(r.mean, m)));
           const unbiased = n > 1 ? tf.mul(r.variance, n / (n - 1)) : r.variance;
-          bn.variance.assign(tf.add(tf.mul(bn.variance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
+          bn.variance.assign(tf.add(tf.mul(bn.variance, 1 - m), tf.mul(unbiased, m)));
         });
         y = r.y;
       } else {

@@ -1,0 +1,238 @@
+/**
+ * The supernet: one TF.js model that holds every candidate block of every searchable layer of a
+ * space (its own weights per candidate, as FBNet and SPOS do), plus the shared stem and head.
+ * Every architecture of the space is a path through it and inherits its weights.
+ *
+ * Three ways to run a layer, chosen per call:
+ * - single path: one candidate per layer; a step costs about one subnet (SPOS, OFA, evolution);
+ * - gated path: the same, with the chosen candidate's output scaled by a gate whose value is 1 but
+ *   whose gradient reaches the architecture parameters (straight-through Gumbel, as GDAS and
+ *   ProxylessNAS do): DNAS at the cost of one subnet;
+ * - mixed: the weighted sum of every candidate (FBNet's Gumbel-softmax), about as costly as all
+ *   candidates together, so for small spaces.
+ *
+ * The search drives it through `forward`, `step`, `recalibrate` and `evaluatePath`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BatchStream } from '../datasets/batches.js';
+import { fail } from '../errors.js';
+import { formatBlock, type Block } from '../space/blocks.js';
+import type { Layer } from '../space/ir.js';
+import { blockUnit, headUnit, stemUnit } from '../space/network.js';
+import { searchableLayers, type SearchableLayer, type Space } from '../space/spaces.js';
+import type { Rng } from '../util/rng.js';
+import { BN_MOMENTUM, TfModel } from '../train/model.js';
+
+/** One candidate index per searchable layer. */
+export type Path = readonly number[];
+
+export type Choice =
+  /** Single path; `gates[l]` (value 1) multiplies layer l's output when given. */
+  | { path: Path; gates?: readonly tf.Scalar[] }
+  /** Weighted sum of every candidate: `weights[l]` has one entry per candidate of layer l. */
+  | { mixed: readonly tf.Tensor1D[] };
+
+export interface StepOptions {
+  optimizer: tf.Optimizer;
+  /** The variables this step trains (e.g. a path's weights, or the architecture parameters). */
+  vars: readonly tf.Variable[];
+  weightDecay?: number;
+  labelSmoothing?: number;
+  /** Turns the cross-entropy into the loss (e.g. FBNet's CE · α · log(LAT)^β); default CE. */
+  objective?: (ce: tf.Scalar) => tf.Scalar;
+}
+
+export interface StepResult { loss: number; ce: number; hits: number }
+
+/** Renames a unit's weights so they cannot clash with another model's in tfjs's variable registry. */
+function prefixed(layers: readonly Layer[], prefix: string): Layer[] {
+  return layers.map((l): Layer => {
+    switch (l.op) {
+      case 'conv': case 'se': case 'fc': return { ...l, name: `${prefix}${l.name}` };
+      case 'residual': return { ...l, body: prefixed(l.body, prefix) };
+      default: return l;
+    }
+  });
+}
+
+/** Distinguishes supernets in one process: tfjs variable names are global. */
+let instances = 0;
+
+export class Supernet {
+  readonly layers: SearchableLayer[];
+  private readonly stem: TfModel;
+  private readonly head: TfModel;
+  /** candidates[l][i]: the model of candidate i of layer l (no layers for an identity skip). */
+  private readonly candidates: TfModel[][];
+
+  constructor(readonly space: Space, seed = 1) {
+    const prefix = `supernet${instances++}/`;
+    this.layers = searchableLayers(space);
+    const stem = stemUnit(space);
+    this.stem = new TfModel(prefixed(stem.layers, prefix), space.input, seed);
+    this.candidates = this.layers.map((layer) => layer.candidates.map((b, i) => {
+      const unit = blockUnit(b, layer.input, layer.index);
+      // Seeds differ per candidate so no two candidates start equal.
+      return new TfModel(prefixed(unit.layers, `${prefix}c${i}/`), layer.input, seed * 7919 + layer.index * 131 + i + 1);
+    }));
+    const last = this.layers[this.layers.length - 1];
+    const headInput = last ? blockUnit(last.candidates[0]!, last.input, last.index).output : stem.output;
+    this.head = new TfModel(prefixed(headUnit(space, headInput).layers, prefix), headInput, seed + 104729);
+  }
+
+  /** Number of architectures: the product of the candidate counts. */
+  get size(): number {
+    return this.layers.reduce((n, l) => n * l.candidates.length, 1);
+  }
+
+  blocksOf(path: Path): Block[] {
+    this.checkPath(path);
+    return path.map((i, l) => this.layers[l]!.candidates[i]!);
+  }
+
+  /** The path of an architecture of this space (blocks as resolveArch returns them). */
+  pathOf(blocks: readonly Block[]): number[] {
+    if (blocks.length !== this.layers.length) fail(`arch has ${blocks.length} blocks; space '${this.space.name}' has ${this.layers.length} searchable layers`);
+    return blocks.map((b, l) => {
+      const f = formatBlock(b);
+      const i = this.layers[l]!.candidates.findIndex((c) => formatBlock(c) === f);
+      if (i < 0) fail(`layer ${l}: '${f}' is not a candidate of space '${this.space.name}'`);
+      return i;
+    });
+  }
+
+  randomPath(rng: Rng): number[] {
+    return this.layers.map((l) => rng.int(l.candidates.length));
+  }
+
+  private checkPath(path: Path): void {
+    if (path.length !== this.layers.length) fail(`path has ${path.length} entries; space '${this.space.name}' has ${this.layers.length} searchable layers`);
+    path.forEach((i, l) => {
+      const n = this.layers[l]!.candidates.length;
+      if (!Number.isInteger(i) || i < 0 || i >= n) fail(`path entry ${l} is ${i}; layer ${l} has candidates 0..${n - 1}`);
+    });
+  }
+
+  /** The models a path runs through: stem, one candidate per layer, head. */
+  private pathModels(path: Path): TfModel[] {
+    this.checkPath(path);
+    return [this.stem, ...path.map((i, l) => this.candidates[l]![i]!), this.head];
+  }
+
+  private allModels(): TfModel[] {
+    return [this.stem, ...this.candidates.flat(), this.head];
+  }
+
+  /** Trained variables of a path (what a single-path step should update), or of the whole supernet. */
+  trainableVariables(path?: Path): tf.Variable[] {
+    return (path ? this.pathModels(path) : this.allModels()).flatMap((m) => m.trainableVariables());
+  }
+
+  /** Everything a checkpoint saves: trained variables and BatchNorm running statistics. */
+  allVariables(): tf.Variable[] {
+    return this.allModels().flatMap((m) => m.allVariables());
+  }
+
+  /** Logits [N, classes]. */
+  forward(x: tf.Tensor4D, choice: Choice, training: boolean): tf.Tensor2D {
+    let cur = this.stem.forward(x, training) as unknown as tf.Tensor4D;
+    if ('path' in choice) {
+      this.checkPath(choice.path);
+      if (choice.gates && choice.gates.length !== this.layers.length) fail(`gates has ${choice.gates.length} entries; expected ${this.layers.length}`);
+      choice.path.forEach((i, l) => {
+        const out = this.candidates[l]![i]!.forward(cur, training) as unknown as tf.Tensor4D;
+        const gate = choice.gates?.[l];
+        cur = gate ? tf.mul(out, gate) : out;
+      });
+    } else {
+      if (choice.mixed.length !== this.layers.length) fail(`mixed weights have ${choice.mixed.length} layers; expected ${this.layers.length}`);
+      choice.mixed.forEach((w, l) => {
+        const models = this.candidates[l]!;
+        if (w.shape[0] !== models.length) fail(`mixed weights of layer ${l} have ${w.shape[0]} entries; layer ${l} has ${models.length} candidates`);
+        const parts = tf.unstack(w) as tf.Scalar[];
+        const input = cur;
+        cur = tf.addN(models.map((m, i) => tf.mul(m.forward(input, training) as unknown as tf.Tensor4D, parts[i]!))) as tf.Tensor4D;
+      });
+    }
+    return this.head.forward(cur, training);
+  }
+
+  /**
+   * One optimisation step on a batch: `choice` is called inside the gradient tape, so mixed
+   * weights or gates made there from architecture parameters get gradients.
+   */
+  step(x: tf.Tensor4D, labels: Int32Array, choice: () => Choice, opts: StepOptions): StepResult {
+    const wd = opts.weightDecay ?? 0;
+    const decayed = wd > 0 ? opts.vars.filter((v) => v.shape.length > 1) : [];
+    return tf.tidy(() => {
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), this.space.classes);
+      let hit: tf.Tensor | undefined;
+      let ceKept: tf.Tensor | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = this.forward(x, choice(), true);
+        hit = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
+        const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, opts.labelSmoothing ?? 0) as tf.Scalar;
+        ceKept = tf.keep(tf.clone(ce));
+        let loss = opts.objective ? opts.objective(ce) : ce;
+        if (decayed.length > 0) loss = tf.add(loss, tf.mul(wd / 2, tf.addN(decayed.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
+        return loss;
+      }, [...opts.vars]);
+      opts.optimizer.applyGradients(grads as Parameters<tf.Optimizer['applyGradients']>[0]);
+      return { loss: value.dataSync()[0]!, ce: ceKept!.dataSync()[0]!, hits: hit!.dataSync()[0]! };
+    });
+  }
+
+  /**
+   * Recomputes a path's BatchNorm statistics as exact averages over `batches` training batches
+   * (SPOS): running statistics gathered while training random paths do not fit any one path.
+   */
+  recalibrate(path: Path, stream: BatchStream, batches: number): void {
+    const models = this.pathModels(path);
+    const { h, w, c } = this.space.input;
+    for (const m of models) {
+      for (const v of m.runningStatistics()) {
+        // Momentum 1 on the first batch overwrites these; zero them only for tidiness.
+        v.assign(tf.zerosLike(v));
+      }
+    }
+    let t = 0;
+    try {
+      for (const b of stream.epoch()) {
+        if (t >= batches) break;
+        t++;
+        for (const m of models) m.bnMomentum = 1 / t;
+        tf.tidy(() => { this.forward(tf.tensor4d(b.x.subarray(0, b.size * h * w * c), [b.size, h, w, c]), { path }, true); });
+      }
+    } finally {
+      for (const m of models) m.bnMomentum = BN_MOMENTUM;
+    }
+    if (t === 0) fail('BatchNorm recalibration got no batches; the calibration split is empty');
+  }
+
+  /** Top-1 accuracy of a path on `stream` (inference mode), optionally at most `limit` samples. */
+  accuracy(path: Path, stream: BatchStream, limit = Infinity): number {
+    const { h, w, c } = this.space.input;
+    let correct = 0, seen = 0;
+    for (const b of stream.epoch()) {
+      if (seen >= limit) break;
+      const n = Math.min(b.size, limit - seen);
+      const pred = tf.tidy(() => {
+        const x = tf.tensor4d(b.x.subarray(0, n * h * w * c), [n, h, w, c]);
+        return tf.argMax(this.forward(x, { path }, false), 1).dataSync();
+      });
+      for (let i = 0; i < n; i++) if (pred[i] === b.y[i]) correct++;
+      seen += n;
+    }
+    return seen > 0 ? correct / seen : 0;
+  }
+
+  /** Validation accuracy of a path with inherited weights and its own BatchNorm statistics. */
+  evaluatePath(path: Path, data: { calibration: BatchStream; calibrationBatches: number; validation: BatchStream; limit?: number }): number {
+    this.recalibrate(path, data.calibration, data.calibrationBatches);
+    return this.accuracy(path, data.validation, data.limit);
+  }
+
+  dispose(): void {
+    for (const m of this.allModels()) m.dispose();
+  }
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { BatchStream } from '../src/datasets/batches.js';
+import { loadDataset } from '../src/datasets/load.js';
+import { computeNormalization } from '../src/datasets/normalize.js';
+import { loadSpace } from '../src/space/spaces.js';
+import { Supernet } from '../src/supernet/supernet.js';
+import { initBackend } from '../src/train/backend.js';
+import { ROOT } from './helpers.js';
+
+const space = () => loadSpace(join(ROOT, 'test/fixtures/tiny28-space.json'));
+
+/** A few real MNIST digits, normalised, as one NHWC tensor and labels. */
+function digits(n: number, offset = 0): { x: tf.Tensor4D; y: Int32Array; stream: BatchStream } {
+  const data = loadDataset('mnist');
+  const norm = computeNormalization(data, Uint32Array.from({ length: 2000 }, (_, i) => i));
+  const indices = Uint32Array.from({ length: n }, (_, i) => offset + i);
+  const stream = new BatchStream(data, { batchSize: n, norm, seed: 1, indices, shuffle: false });
+  const b = stream.epoch().next().value!;
+  return { x: tf.tensor4d(b.x.slice(0, n * 784), [n, 28, 28, 1]), y: b.y.slice(0, n), stream };
+}
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 0, diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(a[i]!));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  }
+  return diff / scale;
+}
+
+test('mixed mode with one-hot weights computes the single path; other weights mix the candidates', async () => {
+  await initBackend('cpu');
+  const net = new Supernet(space(), 3);
+  const { x } = digits(4);
+  try {
+    assert.equal(net.size, 6);
+    for (const path of [[0, 0], [1, 1], [2, 0]]) {
+      const single = tf.tidy(() => net.forward(x, { path }, false).dataSync());
+      const mixed = tf.tidy(() => net.forward(x, { mixed: path.map((i, l) => tf.cast(tf.oneHot(i, net.layers[l]!.candidates.length), 'float32') as tf.Tensor1D) }, false).dataSync());
+      assert.ok(maxRelDiff(single, mixed) < 1e-5, `path ${path}`);
+    }
+    // Layer 1 at 50/50 between its two candidates: logits differ from both pure paths.
+    const half = tf.tidy(() => net.forward(x, { mixed: [tf.tensor1d([1, 0, 0]), tf.tensor1d([0.5, 0.5])] }, false).dataSync());
+    const a = tf.tidy(() => net.forward(x, { path: [0, 0] }, false).dataSync());
+    assert.ok(maxRelDiff(half, a) > 1e-3);
+  } finally {
+    net.dispose();
+    x.dispose();
+  }
+});
+
+test('a gate of value 1 leaves the path unchanged and its gradient matches finite differences', async () => {
+  await initBackend('cpu');
+  const net = new Supernet(space(), 4);
+  const { x, y } = digits(4);
+  const path = [1, 1];
+  const loss = (g0: number, g1: number) => tf.tidy(() => {
+    const logits = net.forward(x, { path, gates: [tf.scalar(g0), tf.scalar(g1)] }, false);
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, 'int32'), 10), logits).dataSync()[0]!;
+  });
+  try {
+    const plain = tf.tidy(() => net.forward(x, { path }, false).dataSync());
+    const gated = tf.tidy(() => net.forward(x, { path, gates: [tf.scalar(1), tf.scalar(1)] }, false).dataSync());
+    assert.ok(maxRelDiff(plain, gated) < 1e-6);
+    const grads = tf.tidy(() => {
+      const f = (g0: tf.Scalar, g1: tf.Scalar) => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, 'int32'), 10), net.forward(x, { path, gates: [g0, g1] }, false)) as tf.Scalar;
+      return tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([tf.scalar(1), tf.scalar(1)]).map((g) => g.dataSync()[0]!);
+    });
+    const eps = 1e-2;
+    const fd = [(loss(1 + eps, 1) - loss(1 - eps, 1)) / (2 * eps), (loss(1, 1 + eps) - loss(1, 1 - eps)) / (2 * eps)];
+    for (let l = 0; l < 2; l++) {
+      assert.ok(Math.abs(grads[l]!) > 1e-4, `gate ${l} gradient is ${grads[l]}`);
+      assert.ok(Math.abs(grads[l]! - fd[l]!) < 2e-2 * Math.abs(fd[l]!) + 1e-4, `gate ${l}: autodiff ${grads[l]} vs finite difference ${fd[l]}`);
+    }
+  } finally {
+    net.dispose();
+    x.dispose();
+  }
+});
+
+test('a single-path step trains only that path and lowers the loss on real digits (wasm)', async () => {
+  await initBackend('wasm');
+  const net = new Supernet(space(), 5);
+  const { x, y } = digits(32);
+  const path = [1, 0];
+  const optimizer = tf.train.momentum(0.1, 0.9, true);
+  try {
+    const onPath = new Set(net.trainableVariables(path).map((v) => v.name));
+    const off = net.trainableVariables().filter((v) => !onPath.has(v.name));
+    assert.ok(off.length > 0);
+    const before = off.map((v) => v.dataSync().slice());
+    const first = net.step(x, y, () => ({ path }), { optimizer, vars: net.trainableVariables(path), weightDecay: 4e-5 });
+    let last = first;
+    for (let i = 0; i < 19; i++) last = net.step(x, y, () => ({ path }), { optimizer, vars: net.trainableVariables(path) });
+    assert.ok(last.ce < first.ce * 0.85, `cross-entropy ${first.ce} -> ${last.ce}`);
+    assert.ok(last.hits > first.hits);
+    off.forEach((v, i) => assert.deepEqual(v.dataSync(), before[i], `${v.name} changed off the path`));
+  } finally {
+    net.dispose();
+    optimizer.dispose();
+    x.dispose();
+  }
+});
+
+test('BatchNorm recalibration makes a path’s running statistics the averages over its calibration batches', async () => {
+  await initBackend('cpu');
+  const net = new Supernet(space(), 6);
+  const { x, stream } = digits(16, 100);
+  const path = [0, 1];
+  try {
+    const train = tf.tidy(() => net.forward(x, { path }, true).dataSync());
+    const stale = tf.tidy(() => net.forward(x, { path }, false).dataSync());
+    assert.ok(maxRelDiff(train, stale) > 0.05, 'fresh running statistics should not fit the batch');
+    net.recalibrate(path, stream, 1);
+    const inference = tf.tidy(() => net.forward(x, { path }, false).dataSync());
+    // Equal up to the unbiased-variance factor n / (n - 1) the running variance carries.
+    assert.ok(maxRelDiff(train, inference) < 1e-2, `after recalibration: ${maxRelDiff(train, inference)}`);
+    assert.throws(() => net.recalibrate([0, 5], stream, 1), /path entry 1 is 5; layer 1 has candidates 0..1/);
+  } finally {
+    net.dispose();
+    x.dispose();
+  }
+});
