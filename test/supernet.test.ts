@@ -8,6 +8,7 @@ import { computeNormalization } from '../src/datasets/normalize.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { Supernet } from '../src/supernet/supernet.js';
 import { initBackend } from '../src/train/backend.js';
+import { SgdMomentum } from '../src/train/optim.js';
 import { ROOT } from './helpers.js';
 
 const space = () => loadSpace(join(ROOT, 'test/fixtures/tiny28-space.json'));
@@ -86,7 +87,7 @@ test('a single-path step trains only that path and lowers the loss on real digit
   const net = new Supernet(space(), 5);
   const { x, y } = digits(32);
   const path = [1, 0];
-  const optimizer = tf.train.momentum(0.1, 0.9, true);
+  const optimizer = new SgdMomentum(0.1, 0.9, true);
   try {
     const onPath = new Set(net.trainableVariables(path).map((v) => v.name));
     const off = net.trainableVariables().filter((v) => !onPath.has(v.name));
@@ -98,6 +99,19 @@ test('a single-path step trains only that path and lowers the loss on real digit
     assert.ok(last.ce < first.ce * 0.85, `cross-entropy ${first.ce} -> ${last.ce}`);
     assert.ok(last.hits > first.hits);
     off.forEach((v, i) => assert.deepEqual(v.dataSync(), before[i], `${v.name} changed off the path`));
+    // Alternating paths (different variables each step, as single-path supernet training does)
+    // keeps each variable's momentum its own: a path left alone stays exactly where it was.
+    const other = [0, 1];
+    const frozen = net.trainableVariables(path).map((v) => v.dataSync().slice());
+    for (let i = 0; i < 3; i++) net.step(x, y, () => ({ path: other }), { optimizer, vars: net.trainableVariables(other) });
+    const onlyPath = net.trainableVariables(path).filter((v) => !net.trainableVariables(other).some((o) => o.name === v.name));
+    assert.ok(onlyPath.length > 0);
+    for (const v of onlyPath) {
+      const i = net.trainableVariables(path).findIndex((p) => p.name === v.name);
+      assert.deepEqual(v.dataSync(), frozen[i], `${v.name} moved while another path trained`);
+    }
+    const back = net.step(x, y, () => ({ path }), { optimizer, vars: net.trainableVariables(path) });
+    assert.ok(Number.isFinite(back.loss));
   } finally {
     net.dispose();
     optimizer.dispose();

@@ -32,8 +32,12 @@ export type Choice =
   /** Weighted sum of every candidate: `weights[l]` has one entry per candidate of layer l. */
   | { mixed: readonly tf.Tensor1D[] };
 
+/** What a step needs of an optimizer: tfjs's (same variables every step) or SgdMomentum (any path). */
+export interface GradientApplier { applyGradients(grads: tf.NamedTensorMap): void }
+
 export interface StepOptions {
-  optimizer: tf.Optimizer;
+  /** Use SgdMomentum for weights trained along changing paths (see src/train/optim.ts). */
+  optimizer: GradientApplier;
   /** The variables this step trains (e.g. a path's weights, or the architecture parameters). */
   vars: readonly tf.Variable[];
   weightDecay?: number;
@@ -177,7 +181,7 @@ export class Supernet {
         if (decayed.length > 0) loss = tf.add(loss, tf.mul(wd / 2, tf.addN(decayed.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
         return loss;
       }, [...opts.vars]);
-      opts.optimizer.applyGradients(grads as Parameters<tf.Optimizer['applyGradients']>[0]);
+      opts.optimizer.applyGradients(grads);
       return { loss: value.dataSync()[0]!, ce: ceKept!.dataSync()[0]!, hits: hit!.dataSync()[0]! };
     });
   }

@@ -50,15 +50,15 @@ export interface TrainResult { epochs: EpochMetrics[]; testAcc: number; resumedF
 interface CheckpointMeta { epoch: number; history: EpochMetrics[]; seed: number; arch: string[] }
 
 /** Cosine decay from `lr` to 0 over all steps. */
-function cosineLr(lr: number, step: number, total: number): number {
+export function cosineLr(lr: number, step: number, total: number): number {
   return 0.5 * lr * (1 + Math.cos((Math.PI * step) / Math.max(1, total)));
 }
 
-function snapshot(vars: readonly tf.Variable[]): StoredTensor[] {
+export function snapshot(vars: readonly tf.Variable[]): StoredTensor[] {
   return vars.map((v) => ({ name: v.name, shape: v.shape, data: v.dataSync() as Float32Array }));
 }
 
-function restore(vars: readonly tf.Variable[], stored: Map<string, StoredTensor>, path: string): void {
+export function restore(vars: readonly tf.Variable[], stored: Map<string, StoredTensor>, path: string): void {
   for (const v of vars) {
     const t = stored.get(v.name);
     if (!t || t.shape.join('x') !== v.shape.join('x')) {
@@ -83,14 +83,19 @@ export function evaluate(model: TfModel, stream: BatchStream): number {
   return seen > 0 ? correct / seen : 0;
 }
 
-export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const { space, dataset, out } = opts;
+/** Fails with one line when a dataset's images or classes do not fit a space. */
+export function checkDatasetFits(space: Space, dataset: Dataset): void {
   if (dataset.shape.c !== space.input.c || dataset.shape.h !== space.input.h || dataset.shape.w !== space.input.w) {
     fail(`dataset '${dataset.name}' has ${dataset.shape.c}x${dataset.shape.h}x${dataset.shape.w} images but space '${space.name}' takes ${space.input.c}x${space.input.h}x${space.input.w}; pick a space for this dataset (e.g. fbnet-mini for 28x28x1, mbv3-mini for 32x32x3)`);
   }
   if (dataset.classes.length !== space.classes) {
     fail(`dataset '${dataset.name}' has ${dataset.classes.length} classes but space '${space.name}' has ${space.classes}`);
   }
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { space, dataset, out } = opts;
+  checkDatasetFits(space, dataset);
   mkdirSync(out, { recursive: true });
   const arch = archToJson(space, opts.blocks);
   const layers = networkUnits(space, opts.blocks).flatMap((u) => u.layers);

@@ -4,6 +4,10 @@ export class Rng {
   constructor(seed: number) {
     this.state = seed >>> 0;
   }
+  /** The generator's position: `new Rng(r.snapshot())` continues the same sequence (resume). */
+  snapshot(): number {
+    return this.state;
+  }
   /** Uniform in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

@@ -1,0 +1,129 @@
+/**
+ * Regularised (aging) evolution (Real et al. 2019) over paths of a supernet, as SPOS and OFA run
+ * it: tournament selection from the population, mutation and crossover, the oldest member dies.
+ * With the hard constraint a child over the budget is rejected and redrawn (OFA); the MnasNet
+ * objective scores ACC · (LAT / T)^w instead. Pure of tensors: the caller supplies accuracy and
+ * latency, so the loop is testable and its state is plain JSON for checkpoints.
+ */
+import { fail } from '../errors.js';
+import { Rng } from '../util/rng.js';
+import { reward, type EvolutionObjective } from './objective.js';
+
+export interface Scored {
+  path: number[];
+  latencyMs: number;
+  acc: number;
+  score: number;
+  /** -1 for the initial population. */
+  cycle: number;
+}
+
+export interface EvolutionState {
+  /** Oldest first. */
+  population: Scored[];
+  /** Every distinct path evaluated, in order. */
+  history: Scored[];
+  /** Cycles finished. */
+  cycle: number;
+  rng: number;
+}
+
+export interface EvolutionOptions {
+  /** Candidates per layer. */
+  sizes: readonly number[];
+  population: number;
+  cycles: number;
+  sampleSize: number;
+  /** Per-layer probability of redrawing a layer's candidate. */
+  mutationProb: number;
+  /** Probability that a child comes from crossing the two best of the tournament. */
+  crossoverProb: number;
+  objective: EvolutionObjective;
+  targetMs: number;
+  latency: (path: readonly number[]) => number;
+  accuracy: (path: readonly number[]) => number;
+  /** Called after the initial population and after every cycle (checkpoints, progress). */
+  onCycle?: (state: EvolutionState) => void;
+  /** Redraws of a child over the budget before it is repaired instead; default 100. */
+  maxTries?: number;
+}
+
+export const pathKey = (p: readonly number[]): string => p.join(',');
+
+export function initialState(seed: number): EvolutionState {
+  return { population: [], history: [], cycle: 0, rng: new Rng(seed).snapshot() };
+}
+
+export function runEvolution(o: EvolutionOptions, state: EvolutionState): { state: EvolutionState; best: Scored } {
+  if (o.sampleSize < 1 || o.sampleSize > o.population) fail(`evolution: sample size ${o.sampleSize} must be between 1 and the population ${o.population}`);
+  const hard = o.objective === 'hard';
+  const rng = new Rng(state.rng);
+  const known = new Map(state.history.map((s) => [pathKey(s.path), s]));
+  const fits = (p: readonly number[]) => !hard || o.latency(p) <= o.targetMs;
+
+  const score = (path: number[], cycle: number): Scored => {
+    const seen = known.get(pathKey(path));
+    if (seen) return { ...seen, cycle };
+    const latencyMs = o.latency(path);
+    const acc = o.accuracy(path);
+    const s: Scored = { path, latencyMs, acc, score: reward(o.objective, acc, latencyMs, o.targetMs), cycle };
+    known.set(pathKey(path), s);
+    state.history.push(s);
+    return s;
+  };
+  /** Swaps random layers to cheaper candidates until the path fits: always ends, at worst at the fastest path. */
+  const repair = (path: number[]): number[] => {
+    while (!fits(path)) {
+      const now = o.latency(path);
+      const moves: [number, number][] = [];
+      o.sizes.forEach((n, l) => {
+        for (let i = 0; i < n; i++) { const p = path.slice(); p[l] = i; if (o.latency(p) < now) moves.push([l, i]); }
+      });
+      if (moves.length === 0) fail(`evolution: no architecture meets the target ${o.targetMs} ms`);
+      const [l, i] = rng.pick(moves);
+      path[l] = i;
+    }
+    return path;
+  };
+  const draw = (make: () => number[]): number[] => {
+    for (let t = 0; t < (o.maxTries ?? 100); t++) {
+      const p = make();
+      if (fits(p)) return p;
+    }
+    return repair(make());
+  };
+
+  while (state.population.length < o.population) {
+    state.population.push(score(draw(() => o.sizes.map((n) => rng.int(n))), -1));
+    state.rng = rng.snapshot();
+    if (state.population.length === o.population) o.onCycle?.(state);
+  }
+  for (; state.cycle < o.cycles;) {
+    const tournament = rng.shuffle([...state.population.keys()]).slice(0, o.sampleSize).map((i) => state.population[i]!);
+    tournament.sort((a, b) => b.score - a.score);
+    const [first, second] = [tournament[0]!, tournament[1] ?? tournament[0]!];
+    const child = draw(() => {
+      const p = rng.next() < o.crossoverProb ? first.path.map((v, l) => (rng.next() < 0.5 ? v : second.path[l]!)) : first.path.slice();
+      for (let l = 0; l < p.length; l++) if (rng.next() < o.mutationProb) p[l] = rng.int(o.sizes[l]!);
+      // A child equal to its parent teaches nothing: force one change.
+      if (pathKey(p) === pathKey(first.path)) {
+        const l = rng.int(p.length);
+        if (o.sizes[l]! > 1) p[l] = (p[l]! + 1 + rng.int(o.sizes[l]! - 1)) % o.sizes[l]!;
+      }
+      return p;
+    });
+    state.population.push(score(child, state.cycle));
+    state.population.shift();
+    state.cycle++;
+    state.rng = rng.snapshot();
+    o.onCycle?.(state);
+  }
+  return { state, best: bestOf(state.history, o.objective === 'hard' || state.history.some((s) => s.latencyMs <= o.targetMs) ? o.targetMs : Infinity) };
+}
+
+/** Highest score among those within the budget (`limitMs`). */
+export function bestOf(history: readonly Scored[], limitMs: number): Scored {
+  const ok = history.filter((s) => s.latencyMs <= limitMs);
+  if (ok.length === 0) fail('evolution evaluated no architecture within the target');
+  return ok.reduce((a, b) => (b.score > a.score ? b : a));
+}

@@ -1,0 +1,53 @@
+/**
+ * SGD with (Nesterov) momentum whose state is keyed by variable name. tfjs's MomentumOptimizer
+ * matches accumulators to gradients by position in the gradient list, which is right only when
+ * every step trains the same variables; a supernet trains a different path each step, so its
+ * momentum would land on other candidates' weights (or fail on their shapes). Variables without
+ * a gradient in a step are left alone, as PyTorch's SGD leaves parameters whose grad is None.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { StoredTensor } from './tensor-file.js';
+
+export class SgdMomentum {
+  private readonly velocity = new Map<string, tf.Variable>();
+
+  constructor(public learningRate: number, readonly momentum = 0.9, readonly nesterov = true) {}
+
+  applyGradients(grads: tf.NamedTensorMap): void {
+    for (const [name, g] of Object.entries(grads)) {
+      const value = tf.engine().registeredVariables[name];
+      if (!value || !g) continue;
+      let v = this.velocity.get(name);
+      if (!v) {
+        v = tf.variable(tf.zerosLike(value), false, `${name}/velocity`);
+        this.velocity.set(name, v);
+      }
+      const vel = v;
+      tf.tidy(() => {
+        const next = tf.add(tf.mul(this.momentum, vel), g);
+        const direction = this.nesterov ? tf.add(g, tf.mul(this.momentum, next)) : next;
+        vel.assign(next);
+        value.assign(tf.sub(value, tf.mul(this.learningRate, direction)));
+      });
+    }
+  }
+
+  /** State for a checkpoint, named `<variable>/velocity`. */
+  state(): StoredTensor[] {
+    return [...this.velocity].map(([name, v]) => ({ name: `${name}/velocity`, shape: v.shape, data: v.dataSync() as Float32Array }));
+  }
+
+  restore(stored: Iterable<StoredTensor>): void {
+    for (const t of stored) {
+      if (!t.name.endsWith('/velocity')) continue;
+      const name = t.name.slice(0, -'/velocity'.length);
+      this.velocity.get(name)?.dispose();
+      this.velocity.set(name, tf.variable(tf.tensor(t.data, t.shape), false, t.name));
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.velocity.values()) v.dispose();
+    this.velocity.clear();
+  }
+}
