@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../src/datasets/batches.js';
 import { loadDataset } from '../src/datasets/load.js';
 import { computeNormalization } from '../src/datasets/normalize.js';
-import { loadSpace } from '../src/space/spaces.js';
+import { loadSpace, SpaceSchema } from '../src/space/spaces.js';
 import { Supernet } from '../src/supernet/supernet.js';
 import { initBackend } from '../src/train/backend.js';
 import { SgdMomentum } from '../src/train/optim.js';
@@ -133,6 +133,42 @@ test('BatchNorm recalibration makes a path’s running statistics the averages o
     // Equal up to the unbiased-variance factor n / (n - 1) the running variance carries.
     assert.ok(maxRelDiff(train, inference) < 1e-2, `after recalibration: ${maxRelDiff(train, inference)}`);
     assert.throws(() => net.recalibrate([0, 5], stream, 1), /path entry 1 is 5; layer 1 has candidates 0..1/);
+  } finally {
+    net.dispose();
+    x.dispose();
+  }
+});
+
+test('a grouped candidate computes its dense sibling with the off-diagonal blocks zeroed (shared weights)', async () => {
+  await initBackend('cpu');
+  const space = SpaceSchema.parse({
+    name: 'grouped', input: { c: 1, h: 28, w: 28 }, classes: 10, stem: { c: 8, k: 3, s: 2, act: 're' },
+    stages: [{ c: 8, n: 1, s: 1, candidates: ['k3_e4', 'k3_e4_g2', 'k5_e2'] }], head: { c: 16, act: 're' },
+  });
+  const net = new Supernet(space, 9);
+  const { x } = digits(4);
+  try {
+    const dense = () => tf.tidy(() => net.forward(x, { path: [0] }, true).dataSync());
+    const grouped = () => tf.tidy(() => net.forward(x, { path: [1] }, true).dataSync());
+    assert.ok(maxRelDiff(dense(), grouped()) > 1e-3, 'with full dense weights the two differ');
+    // Zero the blocks a 2-group 1x1 conv cannot see: input half j only feeds output half j.
+    for (const v of net.allVariables()) {
+      const m = v.name.match(/l0\.(pw|pwl)\.weight$/);
+      if (!m) continue;
+      const [, , cin, cout] = v.shape as number[];
+      const w = v.dataSync().slice();
+      for (let i = 0; i < cin!; i++) for (let o = 0; o < cout!; o++) {
+        // pw output channel o lands, after the shuffle, in group o mod 2; pwl's groups are halves.
+        const inGroup = Math.floor(i / (cin! / 2));
+        const outGroup = m[1] === 'pw' ? o % 2 : Math.floor(o / (cout! / 2));
+        if (inGroup !== outGroup) w[i * cout! + o] = 0;
+      }
+      v.assign(tf.tensor(w, v.shape));
+    }
+    assert.ok(maxRelDiff(dense(), grouped()) < 1e-4, `${maxRelDiff(dense(), grouped())}`);
+    // Candidates of one layer share their convolutions: k5_e2 adds no weights of its own.
+    const own = (p: number[]) => net.trainableVariables(p).filter((v) => v.name.includes('/c')).map((v) => v.name);
+    assert.ok(own([2]).every((n) => /bn\.(gamma|beta)$/.test(n)), own([2]).join(' '));
   } finally {
     net.dispose();
     x.dispose();

@@ -1,7 +1,15 @@
 /**
  * The supernet: one TF.js model that holds every candidate block of every searchable layer of a
- * space (its own weights per candidate, as FBNet and SPOS do), plus the shared stem and head.
- * Every architecture of the space is a path through it and inherits its weights.
+ * space, plus the shared stem and head. Every architecture of the space is a path through it and
+ * inherits its weights.
+ *
+ * Weights are shared within a layer as in Once-for-All: the inverted-residual candidates with the
+ * same groups slice one set of convolutions (a k3 depthwise kernel is the centre of the k5 one; e3
+ * uses the first 3·cin channels of e6's expansion). BatchNorm stays private to each candidate
+ * (switchable BN, Yu et al. 2019), so each keeps its own statistics. Measured on Fashion-MNIST
+ * with uniform single-path sampling over fbnet-mini's 9 candidates, independent weights per
+ * candidate stayed at chance for 100+ steps: each layer then feeds the next 9 unrelated feature
+ * sets; sliced weights give every candidate the same features to build on.
  *
  * Three ways to run a layer, chosen per call:
  * - single path: one candidate per layer; a step costs about one subnet (SPOS, OFA, evolution);
@@ -21,7 +29,8 @@ import type { Layer } from '../space/ir.js';
 import { blockUnit, headUnit, stemUnit } from '../space/network.js';
 import { searchableLayers, type SearchableLayer, type Space } from '../space/spaces.js';
 import type { Rng } from '../util/rng.js';
-import { BN_MOMENTUM, TfModel } from '../train/model.js';
+import { BN_MOMENTUM, TfModel, type SharedConv } from '../train/model.js';
+import { Rng as WeightRng } from '../util/rng.js';
 
 /** One candidate index per searchable layer. */
 export type Path = readonly number[];
@@ -62,23 +71,125 @@ function prefixed(layers: readonly Layer[], prefix: string): Layer[] {
 /** Distinguishes supernets in one process: tfjs variable names are global. */
 let instances = 0;
 
+const ROLES = ['pw', 'dw', 'se.reduce', 'se.expand', 'pwl'] as const;
+type Role = typeof ROLES[number];
+
+/**
+ * The largest version of each conv of a layer's inverted-residual candidates with one group
+ * count; a candidate takes the leading corner of each (the centre, for depthwise kernels).
+ */
+class SharedFamily {
+  private readonly weights = new Map<Role, tf.Variable<tf.Rank.R4>>();
+  private readonly biases = new Map<Role, tf.Variable<tf.Rank.R1>>();
+
+  constructor(name: string, shapes: Map<Role, [number, number, number, number]>, seed: number) {
+    const rng = new WeightRng(seed);
+    for (const [role, shape] of shapes) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const fanIn = shape[0] * shape[1] * shape[2];
+      const std = Math.sqrt(2 / fanIn);
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+      this.weights.set(role, tf.variable(tf.tensor4d(data, shape), true, `${name}.${role}.weight`));
+      if (role.startsWith('se.')) this.biases.set(role, tf.variable(tf.zeros([shape[3]]), true, `${name}.${role}.bias`) as tf.Variable<tf.Rank.R1>);
+    }
+  }
+
+  /**
+   * A candidate's conv as a view of the shared one. With g groups the 1x1 convs are the dense
+   * ones with their off-diagonal blocks dropped, so a grouped candidate computes what the dense
+   * one would with those blocks zeroed: the expansion's output channels are taken in the order
+   * the channel shuffle after it undoes (pre-shuffle channel i of group j is dense channel
+   * i·g + j), so the depthwise conv and the projection see dense-ordered channels.
+   */
+  conv(role: Role, shape: [number, number, number, number], g: number): SharedConv {
+    const full = this.weights.get(role)!;
+    const bias = this.biases.get(role);
+    const [kh, kw, cinG, cout] = shape;
+    let weight: () => tf.Tensor4D;
+    if (role === 'dw') {
+      const off = (full.shape[0] - kh) / 2;
+      weight = () => (kh === full.shape[0] && cout === full.shape[3] ? full : tf.slice(full, [off, off, 0, 0], shape));
+    } else if (g === 1 || role.startsWith('se.')) {
+      weight = () => (shape.every((d, i) => d === full.shape[i]) ? full : tf.slice(full, [0, 0, 0, 0], shape));
+    } else if (role === 'pw') {
+      const perGroup = cout / g;
+      const columns = Array.from({ length: g }, (_, j) => Int32Array.from({ length: perGroup }, (_, i) => i * g + j));
+      weight = () => tf.concat(columns.map((cols, j) => tf.gather(tf.slice(full, [0, 0, j * cinG, 0], [kh, kw, cinG, full.shape[3]]), tf.tensor1d(cols, 'int32'), 3)), 3) as tf.Tensor4D;
+    } else {
+      const outPerGroup = cout / g;
+      weight = () => tf.concat(Array.from({ length: g }, (_, j) => tf.slice(full, [0, 0, j * cinG, j * outPerGroup], [kh, kw, cinG, outPerGroup])), 3) as tf.Tensor4D;
+    }
+    return {
+      weight,
+      bias: bias ? () => (bias.shape[0] === cout ? bias : tf.slice(bias, [0], [cout])) : undefined,
+    };
+  }
+
+  variables(): tf.Variable[] {
+    return [...this.weights.values(), ...this.biases.values()];
+  }
+
+  dispose(): void {
+    for (const v of this.variables()) v.dispose();
+  }
+}
+
+function roleOf(name: string): Role | undefined {
+  return [...ROLES].sort((a, b) => b.length - a.length).find((r) => name.endsWith(`.${r}`));
+}
+
+/** HWIO shape of every conv of a unit's layers, by name. */
+function convShapes(layers: readonly Layer[], input: { c: number }, into = new Map<string, [number, number, number, number]>()): Map<string, [number, number, number, number]> {
+  let c = input.c;
+  for (const l of layers) {
+    if (l.op === 'conv') { into.set(l.name, [l.k, l.k, c / l.groups, l.cout]); c = l.cout; }
+    else if (l.op === 'se') { into.set(`${l.name}.reduce`, [1, 1, c, l.reduced]); into.set(`${l.name}.expand`, [1, 1, l.reduced, c]); }
+    else if (l.op === 'residual') convShapes(l.body, { c }, into);
+  }
+  return into;
+}
+
 export class Supernet {
   readonly layers: SearchableLayer[];
   private readonly stem: TfModel;
   private readonly head: TfModel;
   /** candidates[l][i]: the model of candidate i of layer l (no layers for an identity skip). */
   private readonly candidates: TfModel[][];
+  /** families[l][i]: the shared weights candidate i of layer l slices, if any. */
+  private readonly families: (SharedFamily | undefined)[][];
 
   constructor(readonly space: Space, seed = 1) {
     const prefix = `supernet${instances++}/`;
     this.layers = searchableLayers(space);
     const stem = stemUnit(space);
     this.stem = new TfModel(prefixed(stem.layers, prefix), space.input, seed);
-    this.candidates = this.layers.map((layer) => layer.candidates.map((b, i) => {
-      const unit = blockUnit(b, layer.input, layer.index);
-      // Seeds differ per candidate so no two candidates start equal.
-      return new TfModel(prefixed(unit.layers, `${prefix}c${i}/`), layer.input, seed * 7919 + layer.index * 131 + i + 1);
-    }));
+    this.families = [];
+    this.candidates = this.layers.map((layer) => {
+      const units = layer.candidates.map((b, i) => prefixed(blockUnit(b, layer.input, layer.index).layers, `${prefix}c${i}/`));
+      // One family for the layer's inverted-residual candidates, sized for the largest (dense) one.
+      const groupOf = (i: number) => { const b = layer.candidates[i]!; return b.type === 'ir' ? b.g : undefined; };
+      const shapes = new Map<Role, [number, number, number, number]>();
+      units.forEach((layers, i) => {
+        const g = groupOf(i);
+        if (g === undefined) return;
+        for (const [name, grouped] of convShapes(layers, layer.input)) {
+          const role = roleOf(name)!;
+          // Dense equivalent: a grouped 1x1 conv's input axis holds one group's channels.
+          const shape: [number, number, number, number] = role === 'pw' || role === 'pwl' ? [grouped[0], grouped[1], grouped[2] * g, grouped[3]] : grouped;
+          const cur = shapes.get(role);
+          shapes.set(role, cur ? cur.map((d, j) => Math.max(d, shape[j]!)) as [number, number, number, number] : shape);
+        }
+      });
+      const family = shapes.size > 0 ? new SharedFamily(`${prefix}l${layer.index}`, shapes, seed * 7919 + layer.index * 131) : undefined;
+      this.families.push(layer.candidates.map((_, i) => (groupOf(i) === undefined ? undefined : family)));
+      return units.map((layers, i) => {
+        const family = this.families[layer.index]![i];
+        const g = groupOf(i) ?? 1;
+        const shared = family ? (name: string, shape: [number, number, number, number]) => family.conv(roleOf(name)!, shape, g) : undefined;
+        return new TfModel(layers, layer.input, seed * 7919 + layer.index * 131 + i + 1, shared);
+      });
+    });
     const last = this.layers[this.layers.length - 1];
     const headInput = last ? blockUnit(last.candidates[0]!, last.input, last.index).output : stem.output;
     this.head = new TfModel(prefixed(headUnit(space, headInput).layers, prefix), headInput, seed + 104729);
@@ -127,14 +238,19 @@ export class Supernet {
     return [this.stem, ...this.candidates.flat(), this.head];
   }
 
+  private sharedOf(path?: Path): SharedFamily[] {
+    const all = path ? path.map((i, l) => this.families[l]![i]) : this.families.flat();
+    return [...new Set(all.filter((f): f is SharedFamily => f !== undefined))];
+  }
+
   /** Trained variables of a path (what a single-path step should update), or of the whole supernet. */
   trainableVariables(path?: Path): tf.Variable[] {
-    return (path ? this.pathModels(path) : this.allModels()).flatMap((m) => m.trainableVariables());
+    return [...(path ? this.pathModels(path) : this.allModels()).flatMap((m) => m.trainableVariables()), ...this.sharedOf(path).flatMap((f) => f.variables())];
   }
 
   /** Everything a checkpoint saves: trained variables and BatchNorm running statistics. */
   allVariables(): tf.Variable[] {
-    return this.allModels().flatMap((m) => m.allVariables());
+    return [...this.allModels().flatMap((m) => m.allVariables()), ...this.sharedOf().flatMap((f) => f.variables())];
   }
 
   /** Logits [N, classes]. */
@@ -238,5 +354,6 @@ export class Supernet {
 
   dispose(): void {
     for (const m of this.allModels()) m.dispose();
+    for (const f of this.sharedOf()) f.dispose();
   }
 }

@@ -22,10 +22,24 @@ interface BatchNorm {
   variance: tf.Variable<tf.Rank.R1>;
 }
 
+/**
+ * Weights a model borrows instead of owning (a supernet's candidates slice one shared tensor):
+ * called inside the forward pass, so gradients reach the shared variables.
+ */
+export interface SharedConv {
+  weight: () => tf.Tensor4D;
+  /** For convs without BatchNorm. */
+  bias?: () => tf.Tensor1D;
+}
+
+/** Given a conv's name and HWIO shape, the shared weights to use, or undefined to own them. */
+export type SharedConvs = (name: string, shape: [number, number, number, number], hasBias: boolean) => SharedConv | undefined;
+
 interface ConvParams {
-  /** [k, k, cin / groups, cout] (HWIO per group). */
-  weight: tf.Variable<tf.Rank.R4>;
+  /** [k, k, cin / groups, cout] (HWIO per group): owned, or borrowed through `shared`. */
+  weight?: tf.Variable<tf.Rank.R4>;
   bias?: tf.Variable<tf.Rank.R1>;
+  shared?: SharedConv;
   bn?: BatchNorm;
   groups: number;
 }
@@ -34,6 +48,14 @@ interface FcParams {
   /** [cin, cout]. */
   weight: tf.Variable<tf.Rank.R2>;
   bias: tf.Variable<tf.Rank.R1>;
+}
+
+function convWeight(p: ConvParams): tf.Tensor4D {
+  return p.weight ?? p.shared!.weight();
+}
+
+function convBias(p: ConvParams): tf.Tensor1D | undefined {
+  return p.bias ?? p.shared?.bias?.();
 }
 
 function activate(x: tf.Tensor4D, act: Act): tf.Tensor4D {
@@ -52,7 +74,7 @@ export class TfModel {
    */
   bnMomentum = BN_MOMENTUM;
 
-  constructor(readonly layers: readonly Layer[], readonly input: Shape, seed = 1) {
+  constructor(readonly layers: readonly Layer[], readonly input: Shape, seed = 1, private readonly sharedConvs?: SharedConvs) {
     const rng = new Rng(seed);
     this.create(layers, input, rng);
     this.output = outputShape(layers, input);
@@ -68,8 +90,10 @@ export class TfModel {
 
   private conv(name: string, cin: number, cout: number, k: number, groups: number, bn: boolean, rng: Rng): void {
     const shape = [k, k, cin / groups, cout] as [number, number, number, number];
-    const weight = tf.variable(tf.tensor4d(this.heNormal(rng, shape, (cin / groups) * k * k), shape), true, `${name}.weight`);
-    const p: ConvParams = { weight, groups };
+    const shared = this.sharedConvs?.(name, shape, !bn);
+    const p: ConvParams = shared
+      ? { shared, groups }
+      : { weight: tf.variable(tf.tensor4d(this.heNormal(rng, shape, (cin / groups) * k * k), shape), true, `${name}.weight`), groups };
     if (bn) {
       p.bn = {
         gamma: tf.variable(tf.ones([cout]), true, `${name}.bn.gamma`) as tf.Variable<tf.Rank.R1>,
@@ -77,7 +101,7 @@ export class TfModel {
         mean: tf.variable(tf.zeros([cout]), false, `${name}.bn.mean`) as tf.Variable<tf.Rank.R1>,
         variance: tf.variable(tf.ones([cout]), false, `${name}.bn.variance`) as tf.Variable<tf.Rank.R1>,
       };
-    } else {
+    } else if (!shared?.bias) {
       p.bias = tf.variable(tf.zeros([cout]), true, `${name}.bias`) as tf.Variable<tf.Rank.R1>;
     }
     this.convs.set(name, p);
@@ -100,11 +124,11 @@ export class TfModel {
     }
   }
 
-  /** Every trained variable (BN running statistics excluded). */
+  /** Every trained variable this model owns (BN running statistics and shared weights excluded). */
   trainableVariables(): tf.Variable[] {
     const vars: tf.Variable[] = [];
     for (const p of this.convs.values()) {
-      vars.push(p.weight);
+      if (p.weight) vars.push(p.weight);
       if (p.bias) vars.push(p.bias);
       if (p.bn) vars.push(p.bn.gamma, p.bn.beta);
     }
@@ -126,7 +150,7 @@ export class TfModel {
 
   private applyConv(x: tf.Tensor4D, l: ConvLayer, training: boolean): tf.Tensor4D {
     const p = this.convs.get(l.name)!;
-    let y = conv2dSame(x, p.weight, l.stride, l.groups);
+    let y = conv2dSame(x, convWeight(p), l.stride, l.groups);
     if (p.bn) {
       if (training) {
         const r = batchNormTrain(y, p.bn.gamma, p.bn.beta, BN_EPS);
@@ -143,8 +167,9 @@ export class TfModel {
       } else {
         y = batchNormInfer(y, p.bn.gamma, p.bn.beta, p.bn.mean, p.bn.variance, BN_EPS);
       }
-    } else if (p.bias) {
-      y = tf.add(y, p.bias);
+    } else {
+      const bias = convBias(p);
+      if (bias) y = tf.add(y, bias);
     }
     return activate(y, l.act);
   }
@@ -163,8 +188,8 @@ export class TfModel {
           const pooled = tf.mean(cur, [1, 2], true) as tf.Tensor4D;
           const reduce = this.convs.get(`${l.name}.reduce`)!;
           const expand = this.convs.get(`${l.name}.expand`)!;
-          const mid = tf.relu(tf.add(conv2dSame(pooled, reduce.weight, 1, 1), reduce.bias!)) as tf.Tensor4D;
-          const gate = hardSigmoid(tf.add(conv2dSame(mid, expand.weight, 1, 1), expand.bias!));
+          const mid = tf.relu(tf.add(conv2dSame(pooled, convWeight(reduce), 1, 1), convBias(reduce)!)) as tf.Tensor4D;
+          const gate = hardSigmoid(tf.add(conv2dSame(mid, convWeight(expand), 1, 1), convBias(expand)!));
           cur = tf.mul(cur, gate);
           break;
         }
@@ -197,8 +222,10 @@ export class TfModel {
   asWeightSource(): WeightSource {
     const convs = new Map<string, Params>();
     for (const [name, p] of this.convs) {
-      const [k, , cinG, cout] = p.weight.shape;
-      const w = p.weight.dataSync();
+      const wt = p.weight ?? tf.tidy(() => p.shared!.weight());
+      const [k, , cinG, cout] = wt.shape;
+      const w = wt.dataSync();
+      if (!p.weight) wt.dispose();
       const scale = new Float32Array(cout).fill(1);
       const bias = new Float32Array(cout);
       if (p.bn) {
@@ -207,8 +234,10 @@ export class TfModel {
           scale[o] = g[o]! / Math.sqrt(v[o]! + BN_EPS);
           bias[o] = b[o]! - m[o]! * scale[o]!;
         }
-      } else if (p.bias) {
-        bias.set(p.bias.dataSync());
+      } else {
+        const b = tf.tidy(() => convBias(p));
+        if (b) bias.set(b.dataSync());
+        if (b && !p.bias) b.dispose();
       }
       const weight = new Float32Array(w.length);
       // HWIO -> OIHW.
