@@ -226,6 +226,7 @@ export function buildProgram(): Command {
     .option('--samples <n>', 'dnas: archs sampled from the learned distribution at the end', intOption('--samples', 1), 20)
     .option('--tau0 <x>', 'dnas: initial Gumbel-softmax temperature', floatOption('--tau0', 0), 5)
     .option('--tau-decay <x>', 'dnas: temperature × exp(-decay) per epoch', floatOption('--tau-decay', 0), 0.045)
+    .option('--supernet <run>', 'evolution: reuse the trained supernet of another search run folder (train once, search many targets)')
     .option('--objective <name>', 'evolution: hard (LAT ≤ T, OFA) or mnas (ACC · (LAT/T)^-0.07)', 'hard')
     .option('--population <n>', 'evolution: population size', intOption('--population', 2), 50)
     .option('--cycles <n>', 'evolution: cycles (children evaluated)', intOption('--cycles', 0), 200)
@@ -241,7 +242,7 @@ export function buildProgram(): Command {
       batch: number; lr: number; momentum: number; wd: number; valFraction: number; calibrationBatches: number; evalImages: number;
       mode: string; alpha: number; beta: number; penalty: number; thetaLr: number; warmup: number; samples: number; tau0: number; tauDecay: number;
       objective: string; population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number;
-      backend: string; seed: number; resume: boolean; quiet: boolean;
+      backend: string; seed: number; resume: boolean; quiet: boolean; supernet?: string;
     }) => {
       const { initBackend, BACKEND_CHOICES } = await import('./train/backend.js');
       const { loadDataset } = await import('./datasets/load.js');
@@ -268,6 +269,7 @@ export function buildProgram(): Command {
         resume: o.resume, quiet: o.quiet, backend: backend.name, epochs: o.epochs, batch: o.batch, lr: o.lr, momentum: o.momentum,
         weightDecay: o.wd, stepsPerEpoch: o.stepsPerEpoch, valFraction: o.valFraction, calibrationBatches: o.calibrationBatches, evalImages: o.evalImages,
         dnas: { mode: o.mode, alpha: o.alpha, beta: o.beta, penalty: o.penalty, thetaLr: o.thetaLr, warmup: o.warmup, samples: o.samples, tau0: o.tau0, tauDecay: o.tauDecay },
+        supernetFrom: o.supernet,
         evolution: { population: o.population, cycles: o.cycles, sampleSize: o.sampleSize, mutationProb: o.mutationProb, crossoverProb: o.crossoverProb, objective: o.objective },
       });
       console.log(`${o.out}/arch.json: ${r.blocks.join(',')}; ${r.predictedMs.toFixed(4)} ms predicted (target ${r.targetMs.toFixed(4)} ms), ${(100 * r.valAcc).toFixed(2)}% validation accuracy with supernet weights${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}`);

@@ -67,6 +67,8 @@ export interface SearchOptions {
   /** BatchNorm recalibration batches per evaluated arch, and validation images used to score it. */
   calibrationBatches: number;
   evalImages: number;
+  /** evolution: start from the trained supernet of another run folder (OFA: train once, search many targets). */
+  supernetFrom?: string;
   dnas: { mode: 'gated' | 'mixed'; alpha: number; beta: number; penalty: number; thetaLr: number; warmup: number; samples: number; tau0: number; tauDecay: number };
   evolution: { population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number; objective: EvolutionObjective };
 }
@@ -108,7 +110,7 @@ function identityOf(o: SearchOptions, targetMs: number): Record<string, unknown>
     space: o.space.name, spaceFingerprint: spaceFingerprint(o.space), lutDevice: o.lut.device, lutCreated: o.lut.provenance,
     strategy: o.strategy, targetMs, seed: o.seed, dataset: o.dataset.spec, epochs: o.epochs, batch: o.batch, lr: o.lr,
     stepsPerEpoch: o.stepsPerEpoch ?? null, valFraction: o.valFraction,
-    ...(o.strategy === 'dnas' ? { dnas: o.dnas } : { evolution: o.evolution }),
+    ...(o.strategy === 'dnas' ? { dnas: o.dnas } : { evolution: o.evolution, supernetFrom: o.supernetFrom ?? null }),
   };
 }
 
@@ -157,7 +159,7 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
     const saved = st.meta as StateMeta;
     const change = describeChange(saved.identity, identity);
     if (change) fail(`cannot resume '${o.out}': the search settings changed (${change}); rerun with the original settings or choose another --out`);
-    restore([...net.allVariables(), ...theta], st.tensors, statePath);
+    restore([...net.allVariables(), ...theta], st.tensors, statePath, 'it was made by another supernet layout (an older latnas?); start a new --out');
     wOpt.restore(st.tensors.values());
     const adam = [...st.tensors.values()].filter((t) => t.name.startsWith('adam/')).map((t) => ({ name: t.name.slice('adam/'.length), tensor: tf.tensor(t.data, t.shape) }));
     if (adam.length > 0) await thetaOpt.setWeights(adam);
@@ -165,6 +167,19 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
     say(`search: resumed after epoch ${meta.epochsDone} of ${o.epochs}`);
   }
   const resumedFrom = meta.epochsDone;
+  if (o.supernetFrom && meta.epochsDone === 0) {
+    if (o.strategy !== 'evolution') fail('--supernet applies to --strategy evolution only (dnas trains its supernet with its own θ)');
+    const from = join(o.supernetFrom, STATE_FILE);
+    if (!existsSync(from)) fail(`--supernet '${o.supernetFrom}' has no ${STATE_FILE}; give the run folder of a search of space '${o.space.name}'`);
+    const st = readTensorFile(from, 'search state');
+    const other = (st.meta as StateMeta).identity;
+    if (other['spaceFingerprint'] !== identity['spaceFingerprint']) fail(`--supernet '${o.supernetFrom}' was trained for another space (${String(other['space'])}); use a run of space '${o.space.name}'`);
+    restore(net.allVariables(), st.tensors, from, 'it was made by another supernet layout (an older latnas?); search again to train a new one');
+    const fromMeta = st.meta as StateMeta;
+    meta.log = fromMeta.log;
+    meta.epochsDone = o.epochs;
+    say(`search: supernet from '${o.supernetFrom}' (${fromMeta.epochsDone} epochs, ${String(other['strategy'])}); no supernet training`);
+  }
 
   // Splits: validation for scoring archs; the rest trains (dnas: 80% weights, 20% θ).
   const split = splitTrainVal(o.dataset, o.valFraction, o.seed);

@@ -58,11 +58,11 @@ export function snapshot(vars: readonly tf.Variable[]): StoredTensor[] {
   return vars.map((v) => ({ name: v.name, shape: v.shape, data: v.dataSync() as Float32Array }));
 }
 
-export function restore(vars: readonly tf.Variable[], stored: Map<string, StoredTensor>, path: string): void {
+export function restore(vars: readonly tf.Variable[], stored: Map<string, StoredTensor>, path: string, fix = 'start without --resume or use the arch it was made with'): void {
   for (const v of vars) {
     const t = stored.get(v.name);
     if (!t || t.shape.join('x') !== v.shape.join('x')) {
-      fail(`checkpoint '${path}' does not match the arch: variable '${v.name}' ${t ? `has shape ${t.shape.join('x')}, expected ${v.shape.join('x')}` : 'is missing'}; start without --resume or use the arch it was made with`);
+      fail(`checkpoint '${path}' does not match the arch: variable '${v.name}' ${t ? `has shape ${t.shape.join('x')}, expected ${v.shape.join('x')}` : 'is missing'}; ${fix}`);
     }
     v.assign(tf.tensor(t.data, v.shape));
   }
