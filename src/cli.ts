@@ -220,7 +220,8 @@ export function buildProgram(): Command {
     .option('--mode <name>', 'dnas: gated (one sampled path per step, straight-through Gumbel) or mixed (every candidate, FBNet)', 'gated')
     .option('--alpha <x>', 'dnas: α of CE · α · log(LAT)^β', floatOption('--alpha', 0), 0.2)
     .option('--beta <x>', 'dnas: β of CE · α · log(LAT)^β', floatOption('--beta', 0), 0.6)
-    .option('--penalty <x>', 'dnas: weight μ of the hinge μ · max(0, LAT/T - 1)', floatOption('--penalty', 0), 2)
+    .option('--penalty <x>', 'dnas: weight μ of the target penalty', floatOption('--penalty', 0), 2)
+    .option('--penalty-mode <name>', 'dnas: two-sided μ·|LAT/T - 1| (TuNAS: use the budget) or hinge μ·max(0, LAT/T - 1)', 'two-sided')
     .option('--theta-lr <x>', 'dnas: Adam learning rate of the architecture parameters', floatOption('--theta-lr', 0), 0.01)
     .option('--warmup <n>', 'dnas: epochs of weight training before θ updates', intOption('--warmup', 0), 1)
     .option('--samples <n>', 'dnas: archs sampled from the learned distribution at the end', intOption('--samples', 1), 20)
@@ -240,7 +241,7 @@ export function buildProgram(): Command {
     .action(async (o: {
       table: string; dataset: string; out: string; space?: string; targetMs: string; strategy: string; epochs: number; stepsPerEpoch?: number;
       batch: number; lr: number; momentum: number; wd: number; valFraction: number; calibrationBatches: number; evalImages: number;
-      mode: string; alpha: number; beta: number; penalty: number; thetaLr: number; warmup: number; samples: number; tau0: number; tauDecay: number;
+      mode: string; alpha: number; beta: number; penalty: number; penaltyMode: string; thetaLr: number; warmup: number; samples: number; tau0: number; tauDecay: number;
       objective: string; population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number;
       backend: string; seed: number; resume: boolean; quiet: boolean; supernet?: string;
     }) => {
@@ -250,6 +251,7 @@ export function buildProgram(): Command {
       if (!(STRATEGIES as readonly string[]).includes(o.strategy)) fail(`--strategy '${o.strategy}': use one of ${STRATEGIES.join(', ')}`);
       if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) fail(`--backend '${o.backend}': use one of ${BACKEND_CHOICES.join(', ')}`);
       if (o.mode !== 'gated' && o.mode !== 'mixed') fail(`--mode '${o.mode}': use gated or mixed`);
+      if (o.penaltyMode !== 'two-sided' && o.penaltyMode !== 'hinge') fail(`--penalty-mode '${o.penaltyMode}': use two-sided or hinge`);
       if (o.objective !== 'hard' && o.objective !== 'mnas') fail(`--objective '${o.objective}': use hard or mnas`);
       if (o.valFraction <= 0 || o.valFraction >= 1) fail(`--val-fraction ${o.valFraction}: must be between 0 and 1 (archs are scored on it)`);
       if (o.sampleSize > o.population) fail(`--sample-size ${o.sampleSize} is larger than --population ${o.population}`);
@@ -268,7 +270,7 @@ export function buildProgram(): Command {
         space, lut, lutPath: o.table, dataset, strategy: o.strategy as 'dnas' | 'evolution', target, out: o.out, seed: o.seed,
         resume: o.resume, quiet: o.quiet, backend: backend.name, epochs: o.epochs, batch: o.batch, lr: o.lr, momentum: o.momentum,
         weightDecay: o.wd, stepsPerEpoch: o.stepsPerEpoch, valFraction: o.valFraction, calibrationBatches: o.calibrationBatches, evalImages: o.evalImages,
-        dnas: { mode: o.mode, alpha: o.alpha, beta: o.beta, penalty: o.penalty, thetaLr: o.thetaLr, warmup: o.warmup, samples: o.samples, tau0: o.tau0, tauDecay: o.tauDecay },
+        dnas: { mode: o.mode, alpha: o.alpha, beta: o.beta, penalty: o.penalty, penaltyMode: o.penaltyMode as 'two-sided' | 'hinge', thetaLr: o.thetaLr, warmup: o.warmup, samples: o.samples, tau0: o.tau0, tauDecay: o.tauDecay },
         supernetFrom: o.supernet,
         evolution: { population: o.population, cycles: o.cycles, sampleSize: o.sampleSize, mutationProb: o.mutationProb, crossoverProb: o.crossoverProb, objective: o.objective },
       });

@@ -64,7 +64,7 @@ test('the latency term\'s gradient in θ matches finite differences', async () =
   };
   const lossOf = (th: Float64Array[]) => {
     const lat = latOf(th);
-    return ce * 0.2 * Math.pow(Math.log(Math.max(lat, targetMs) * 1000), 0.6) + 2 * Math.max(0, lat / targetMs - 1);
+    return ce * 0.2 * Math.pow(Math.log(Math.max(lat, targetMs) * 1000), 0.6) + 2 * Math.abs(lat / targetMs - 1);
   };
   const theta = thetaValues.map((t) => tf.variable(tf.tensor1d(Float32Array.from(t))));
   try {
@@ -87,12 +87,13 @@ test('the latency term\'s gradient in θ matches finite differences', async () =
     assert.equal(checked, 12 * 9);
     // The hinge is live: this θ's expected latency is over the target.
     assert.ok(latOf(thetaValues) > targetMs, `expected latency ${latOf(thetaValues)} ms`);
-    // Under the target the latency terms are flat: θ follows the CE alone.
-    const below = tf.tidy(() => {
+    // Under the target, FBNet's term is flat; the two-sided penalty pulls latency up to T, the hinge does not.
+    const below = (penaltyMode: 'two-sided' | 'hinge') => tf.tidy(() => {
       const t = theta.map((v) => tf.softmax(v) as tf.Tensor1D);
-      return tf.grad((s: tf.Tensor) => fbnetLoss(tf.scalar(ce), latency.expected(t.map((p, l) => (l === 0 ? tf.mul(p, s) as tf.Tensor1D : p))), { alpha: 0.2, beta: 0.6, penalty: 2, targetMs: 1 }))(tf.scalar(1)).dataSync()[0]!;
+      return tf.grad((s: tf.Tensor) => fbnetLoss(tf.scalar(ce), latency.expected(t.map((p, l) => (l === 0 ? tf.mul(p, s) as tf.Tensor1D : p))), { alpha: 0.2, beta: 0.6, penalty: 2, targetMs: 1, penaltyMode }))(tf.scalar(1)).dataSync()[0]!;
     });
-    assert.equal(below, 0);
+    assert.equal(below('hinge'), 0);
+    assert.ok(below('two-sided') < 0, 'more latency should lower the loss under the target');
   } finally {
     tf.dispose(theta);
     latency.dispose();

@@ -36,7 +36,7 @@ import { baselinePath } from './baseline.js';
 import { initialState, pathKey, runEvolution, type EvolutionState } from './evolution.js';
 import { gumbelNoise, gumbelSoftmax, hardGumbel, sampleCategorical, temperature } from './gumbel.js';
 import { checkTarget, LatencyModel } from './latency.js';
-import { fbnetLoss, type EvolutionObjective } from './objective.js';
+import { fbnetLoss, type EvolutionObjective, type TargetPenalty } from './objective.js';
 import { curvesSvg, paretoFront, paretoSvg, type ParetoPoint } from './plots.js';
 
 export type Strategy = 'dnas' | 'evolution';
@@ -69,7 +69,7 @@ export interface SearchOptions {
   evalImages: number;
   /** evolution: start from the trained supernet of another run folder (OFA: train once, search many targets). */
   supernetFrom?: string;
-  dnas: { mode: 'gated' | 'mixed'; alpha: number; beta: number; penalty: number; thetaLr: number; warmup: number; samples: number; tau0: number; tauDecay: number };
+  dnas: { mode: 'gated' | 'mixed'; alpha: number; beta: number; penalty: number; penaltyMode: TargetPenalty; thetaLr: number; warmup: number; samples: number; tau0: number; tauDecay: number };
   evolution: { population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number; objective: EvolutionObjective };
 }
 
@@ -258,7 +258,7 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
             const samples = theta.map((t) => hardGumbel(t, gumbelNoise(rng, t.shape[0]), tau));
             lat = latency.expected(samples.map((s) => s.soft));
             return { path: samples.map((s) => s.index), gates: samples.map((s) => s.gate) };
-          }, { optimizer: thetaApplier, vars: theta, objective: (ce) => fbnetLoss(ce, lat!, { alpha: o.dnas.alpha, beta: o.dnas.beta, penalty: o.dnas.penalty, targetMs }) });
+          }, { optimizer: thetaApplier, vars: theta, objective: (ce) => fbnetLoss(ce, lat!, { alpha: o.dnas.alpha, beta: o.dnas.beta, penalty: o.dnas.penalty, penaltyMode: o.dnas.penaltyMode, targetMs }) });
           x.dispose();
           ls += r.loss; cs += r.ce; n++;
           tBar.increment(1, `loss ${(ls / n).toFixed(4)}`);
