@@ -220,7 +220,7 @@ export function buildProgram(): Command {
     .option('--mode <name>', 'dnas: gated (one sampled path per step, straight-through Gumbel) or mixed (every candidate, FBNet)', 'gated')
     .option('--alpha <x>', 'dnas: α of CE · α · log(LAT)^β', floatOption('--alpha', 0), 0.2)
     .option('--beta <x>', 'dnas: β of CE · α · log(LAT)^β', floatOption('--beta', 0), 0.6)
-    .option('--penalty <x>', 'dnas: weight μ of the target penalty', floatOption('--penalty', 0), 2)
+    .option('--penalty <x>', 'dnas: weight μ of the target penalty', floatOption('--penalty', 0), 10)
     .option('--penalty-mode <name>', 'dnas: two-sided μ·|LAT/T - 1| (TuNAS: use the budget) or hinge μ·max(0, LAT/T - 1)', 'two-sided')
     .option('--theta-lr <x>', 'dnas: Adam learning rate of the architecture parameters', floatOption('--theta-lr', 0), 0.01)
     .option('--warmup <n>', 'dnas: epochs of weight training before θ updates', intOption('--warmup', 0), 1)
