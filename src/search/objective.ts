@@ -10,9 +10,8 @@
  * fbnet-mini with T at the baseline's latency, it drove the expected latency from 0.11 to 0.05 ms
  * in 8 epochs and the argmax arch to all-skip, leaving most of the budget unused. With a target
  * T the term therefore sees max(LAT, T): flat under the budget, FBNet's pull over it; plus a
- * penalty on the distance to T (below). μ = 10: with μ = 2 the CE's pull toward heavier blocks
- * won, and expected latency rose through T to 10% over it (0.113 → 0.202 ms for T = 0.183 ms in
- * 7 epochs).
+ * penalty on the distance to T (below), μ = 10. LAT is the expectation under softmax(θ), the
+ * distribution the Gumbel-max sampler draws paths from.
  *
  * MnasNet (Tan et al. 2019): reward = ACC · (LAT / T)^w, w = -0.07, for evolution; or a hard
  * constraint LAT ≤ T (OFA).
