@@ -339,6 +339,12 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
     await writeOutputs(o, { chosen, visited, targetMs, baseline: { blocks: blocksOf(baseline), latencyMs: baselineMs, acc: baselineAcc }, log: meta.log, searchSeconds, fastestMs: latency.fastest().ms });
     say(`search: chose ${chosen.blocks.join(',')}: ${chosen.latencyMs.toFixed(4)} ms predicted (target ${targetMs.toFixed(4)}), ${(100 * chosen.acc).toFixed(2)}% validation accuracy with supernet weights (baseline ${(100 * baselineAcc).toFixed(2)}% at ${baselineMs.toFixed(4)} ms)`);
     return { blocks: chosen.blocks, predictedMs: chosen.latencyMs, targetMs, valAcc: chosen.acc, resumedFrom };
+  } catch (e) {
+    // The wasm heap is capped; mixed mode keeps every candidate's activations for backprop.
+    if (o.strategy === 'dnas' && o.dnas.mode === 'mixed' && /Aborted|memory/i.test(String((e as Error)?.message ?? e))) {
+      fail(`--mode mixed ran out of memory at batch ${o.batch} (every candidate's activations are kept for backprop); ${meta.epochsDone > 0 ? `the state of epoch ${meta.epochsDone} in '${statePath}' is kept` : 'no epoch had finished'}; lower --batch (16 runs on fbnet-mini) or use --mode gated`);
+    }
+    throw e;
   } finally {
     net.dispose();
     latency.dispose();
