@@ -200,6 +200,35 @@ export function buildProgram(): Command {
         `${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}; last epoch ${last ? `${last.imagesPerSecond.toFixed(0)} img/s on ${backend.name}` : 'none'}`);
     });
 
+  program.command('export')
+    .description('export a trained run to ONNX (BatchNorm folded), verified against TF.js on test images and timed on the LUT\'s device')
+    .requiredOption('--run <dir>', 'run folder written by `latnas train`')
+    .requiredOption('--out <path>', 'model file to write (e.g. runs/NAME/model.onnx); a report goes beside it (NAME.export.json)')
+    .option('--opset <n>', 'ONNX opset (14-21)', intOption('--opset', 1), 17)
+    .option('--quantize <mode>', 'int8: static QDQ quantisation calibrated on training images')
+    .option('--table <path>', 'LUT for the predicted latency (default: the one the arch was searched with, else ort-cpu-1t\'s)')
+    .option('--dataset <spec>', 'dataset for verification and calibration (default: the run\'s)')
+    .option('--verify-images <n>', 'test images compared between TF.js and onnxruntime (default: the whole test split)', intOption('--verify-images', 1))
+    .option('--calibration-images <n>', 'int8: training images for the activation ranges', intOption('--calibration-images', 1), 512)
+    .option('--rounds <n>', 'latency timing rounds (default: the device\'s)', intOption('--rounds', 1))
+    .option('--no-latency', 'do not time the model on the device')
+    .option('--backend <name>', 'TF.js backend for the reference run: auto, tensorflow, wasm or cpu', 'auto')
+    .option('--quiet', 'no progress output', false)
+    .action(async (o: { run: string; out: string; opset: number; quantize?: string; table?: string; dataset?: string; verifyImages?: number; calibrationImages: number; rounds?: number; latency: boolean; backend: string; quiet: boolean }) => {
+      const { BACKEND_CHOICES } = await import('./train/backend.js');
+      if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) fail(`--backend '${o.backend}': use one of ${BACKEND_CHOICES.join(', ')}`);
+      if (o.quantize !== undefined && o.quantize !== 'int8') fail(`--quantize '${o.quantize}' is not supported; use --quantize int8 or leave it out for float32`);
+      const { exportOnnx, reportPath } = await import('../exporters/onnx/export.js');
+      const r = await exportOnnx({
+        run: o.run, out: o.out, opset: o.opset, quantize: o.quantize as 'int8' | undefined, table: o.table, dataset: o.dataset,
+        verifyImages: o.verifyImages, calibrationImages: o.calibrationImages, rounds: o.rounds, skipLatency: !o.latency,
+        backend: o.backend as Parameters<typeof exportOnnx>[0]['backend'], quiet: o.quiet,
+      });
+      const acc = r.int8 ? `int8 accuracy ${(100 * r.int8.ortAccuracy).toFixed(2)}% (fp32 ${(100 * r.parity.ortAccuracy).toFixed(2)}%)` : `accuracy ${(100 * r.parity.ortAccuracy).toFixed(2)}%`;
+      const lat = r.latency ? `, ${(r.int8 ? r.latency.int8Ms! : r.latency.measuredMs).toFixed(4)} ms on ${r.latency.device} (predicted ${r.latency.predictedMs.toFixed(4)} ms for fp32)` : '';
+      console.log(`${o.out}: ${(r.bytes / 1024).toFixed(0)} KiB, opset ${r.opset}, ${acc} on ${r.parity.images} test images${lat}; report ${reportPath(o.out)}`);
+    });
+
   program.command('search')
     .description('search the most accurate arch of a space whose LUT latency meets --target-ms (FBNet DNAS or MnasNet/SPOS-style evolution)')
     .requiredOption('--table <path>', 'latency lookup table of the target device (JSON)')

@@ -13,9 +13,17 @@ export interface ModelOptions {
   outputName?: string;
   metadata?: Record<string, string>;
   graphName?: string;
+  /** ONNX opset to declare (default OPSET, 17); see SUPPORTED_OPSETS. */
+  opset?: number;
 }
 
-function valueInfo(name: string, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
+/**
+ * Opsets the lowering is valid for: HardSwish and Reshape's current form need 14; 21 is the
+ * newest onnxruntime-node 1.30 and Debian's onnx checker both know.
+ */
+export const SUPPORTED_OPSETS = { min: 14, max: 21 } as const;
+
+export function valueInfo(name: string, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
   return {
     name,
     type: {
@@ -29,6 +37,15 @@ function valueInfo(name: string, dims: (number | string)[]): OnnxTypes.IValueInf
 
 /** Builds a model computing `layers` on an input of `shape`; returns the encoded protobuf bytes. */
 export function buildModel(layers: readonly Layer[], shape: Shape, opts: ModelOptions = {}): Uint8Array {
+  return encodeModel(buildModelProto(layers, shape, opts));
+}
+
+export function encodeModel(model: OnnxTypes.IModelProto): Uint8Array {
+  return onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
+}
+
+/** The model as a protobuf object, for passes that rewrite the graph (quantisation) before encoding. */
+export function buildModelProto(layers: readonly Layer[], shape: Shape, opts: ModelOptions = {}): OnnxTypes.IModelProto {
   const batch = opts.batch ?? 1;
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? 'output';
@@ -46,7 +63,7 @@ export function buildModel(layers: readonly Layer[], shape: Shape, opts: ModelOp
   const model: OnnxTypes.IModelProto = {
     irVersion: 8,
     producerName: 'latnas',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: opts.opset ?? OPSET }],
     graph: {
       name: opts.graphName ?? 'latnas',
       node: g.nodes,
@@ -56,7 +73,7 @@ export function buildModel(layers: readonly Layer[], shape: Shape, opts: ModelOp
     },
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
   };
-  return onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
+  return model;
 }
 
 /** A model of one unit (what the profiler times). */

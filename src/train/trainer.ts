@@ -58,11 +58,11 @@ export function snapshot(vars: readonly tf.Variable[]): StoredTensor[] {
   return vars.map((v) => ({ name: v.name, shape: v.shape, data: v.dataSync() as Float32Array }));
 }
 
-export function restore(vars: readonly tf.Variable[], stored: Map<string, StoredTensor>, path: string, fix = 'start without --resume or use the arch it was made with'): void {
+export function restore(vars: readonly tf.Variable[], stored: Map<string, StoredTensor>, path: string, fix = 'start without --resume or use the arch it was made with', what = 'checkpoint'): void {
   for (const v of vars) {
     const t = stored.get(v.name);
     if (!t || t.shape.join('x') !== v.shape.join('x')) {
-      fail(`checkpoint '${path}' does not match the arch: variable '${v.name}' ${t ? `has shape ${t.shape.join('x')}, expected ${v.shape.join('x')}` : 'is missing'}; ${fix}`);
+      fail(`${what} '${path}' does not match the arch: variable '${v.name}' ${t ? `has shape ${t.shape.join('x')}, expected ${v.shape.join('x')}` : 'is missing'}; ${fix}`);
     }
     v.assign(tf.tensor(t.data, v.shape));
   }
@@ -184,8 +184,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const testAcc = evaluate(model, testStream);
     writeTensorFile(join(out, 'weights.bin'), { arch: arch.blocks, space: space.name }, snapshot(model.allVariables()));
     writeJsonAtomic(join(out, 'arch.json'), arch);
+    // The space definition itself, so the run folder is self-contained (exporting needs no --space).
+    writeJsonAtomic(join(out, 'space.json'), space);
     writeJsonAtomic(join(out, 'metrics.json'), {
-      space: space.name, dataset: dataset.name, backend: opts.backend, epochs: opts.epochs, batch: opts.batch, lr: opts.lr,
+      space: space.name, dataset: dataset.name, datasetSpec: dataset.spec, classes: dataset.classes, backend: opts.backend, epochs: opts.epochs, batch: opts.batch, lr: opts.lr,
       optimizer: opts.optimizer, labelSmoothing: opts.labelSmoothing, seed: opts.seed, normalization: norm, testAcc, history,
     });
     return { epochs: history, testAcc, resumedFrom };

@@ -1,0 +1,293 @@
+/**
+ * `latnas export`: a trained run -> a deployable ONNX model, proven to be the same model and timed.
+ *
+ * The graph comes from src/onnx/lower.ts, the code the profiler timed to build the LUT, fed the
+ * trained weights with BatchNorm folded (TfModel.asWeightSource). Before anything is written the
+ * model is loaded in onnxruntime-node and compared with the TF.js model on real test images, then
+ * timed on the LUT's device beside the LUT's reference networks (as lut-check times networks), so
+ * predicted and measured latency are comparable. The file is written atomically, last: a failed
+ * check or an unwritable path leaves nothing behind.
+ */
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { BatchStream } from '../../src/datasets/batches.js';
+import type { Dataset } from '../../src/datasets/dataset.js';
+import { loadDataset } from '../../src/datasets/load.js';
+import { splitTrainVal } from '../../src/datasets/split.js';
+import { loadDevice } from '../../src/device/device.js';
+import { openRuntime } from '../../src/device/runtime.js';
+import { fail } from '../../src/errors.js';
+import { defaultLutPath, loadLut, predict, type Lut } from '../../src/lut/lut.js';
+import { buildModelProto, encodeModel, SUPPORTED_OPSETS } from '../../src/onnx/model.js';
+import { RandomWeights } from '../../src/onnx/weights.js';
+import { LATNAS_VERSION } from '../../src/paths.js';
+import { measureJobs, networkJob, timingPlan } from '../../src/profiler/profile.js';
+import { initBackend, type BackendChoice } from '../../src/train/backend.js';
+import { checkDatasetFits } from '../../src/train/trainer.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../src/util/files.js';
+import { progress } from '../../src/util/progress.js';
+import { Rng } from '../../src/util/rng.js';
+import { loadTrainedRun, type TrainedRun } from '../run.js';
+import { nhwcToNchw, OrtModel } from './ort.js';
+import { calibrate, quantizeQdq, type QuantizeReport } from './quantize.js';
+
+export const INPUT_NAME = 'input';
+export const OUTPUT_NAME = 'logits';
+/** The parity the issue asks of an export: logits within this absolute difference... */
+export const MAX_ABS_DIFF = 1e-4;
+/** ...and the same top-1 class on at least this share of images. */
+export const MIN_TOP1_AGREEMENT = 0.999;
+
+export interface ExportOptions {
+  run: string;
+  out: string;
+  opset?: number;
+  quantize?: 'int8';
+  /** LUT for the predicted latency (default: the table the arch was searched with, else ort-cpu-1t's). */
+  table?: string;
+  /** Dataset spec for verification and calibration (default: the run's). */
+  dataset?: string;
+  /** Test images compared between TF.js and onnxruntime (default: the whole test split). */
+  verifyImages?: number;
+  calibrationImages?: number;
+  /** Skip timing on the device. */
+  skipLatency?: boolean;
+  rounds?: number;
+  backend?: BackendChoice;
+  quiet?: boolean;
+}
+
+export interface Parity {
+  images: number;
+  maxAbsDiff: number;
+  top1Agreement: number;
+  tfjsAccuracy: number;
+  ortAccuracy: number;
+}
+
+export interface LatencyReport {
+  device: string;
+  table: string;
+  estimator: string;
+  predictedMs: number;
+  measuredMs: number;
+  errPct: number;
+  /** The profiler's own build of the same arch (random weights, batch 1), timed alongside. */
+  profilerBuildMs: number;
+  int8Ms?: number;
+}
+
+export interface ExportResult {
+  out: string;
+  bytes: number;
+  opset: number;
+  arch: string[];
+  space: string;
+  parity: Parity;
+  int8?: { report: QuantizeReport; ortAccuracy: number; accuracyDropPct: number; top1AgreementWithFp32: number; bytes: number };
+  latency?: LatencyReport;
+  seconds: number;
+}
+
+function checkOpset(opset: number): void {
+  if (!Number.isInteger(opset) || opset < SUPPORTED_OPSETS.min || opset > SUPPORTED_OPSETS.max) {
+    fail(`--opset ${opset} is not supported: the exported ops (HardSwish, Reshape, per-channel QDQ) need opset ${SUPPORTED_OPSETS.min} to ${SUPPORTED_OPSETS.max}; use one of those (default 17)`);
+  }
+}
+
+/** Fails before any work when `out` cannot be written: a directory, or no write access to its folder. */
+function checkWritable(out: string): void {
+  const abs = resolve(out);
+  if (existsSync(abs) && statSync(abs).isDirectory()) fail(`--out '${out}' is a directory; give a file path such as ${out}/model.onnx`);
+  let dir = dirname(abs);
+  while (!existsSync(dir)) dir = dirname(dir);
+  if (!statSync(dir).isDirectory()) fail(`cannot write '${out}': '${dir}' is a file, not a folder; choose a writable --out`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    fail(`cannot write '${out}': folder '${dir}' is not writable; choose a writable --out`);
+  }
+}
+
+function lutFor(run: TrainedRun, table?: string): { lut: Lut; path: string } {
+  const searched = (run.archFile.lut as { path?: unknown } | undefined)?.path;
+  const path = table ?? (typeof searched === 'string' && existsSync(searched) ? searched : defaultLutPath('ort-cpu-1t', run.space.name));
+  return { lut: loadLut(path, { space: run.space }), path };
+}
+
+function metadata(run: TrainedRun, dataset: Dataset, lut: { lut: Lut; path: string } | undefined): Record<string, string> {
+  return {
+    'latnas.version': LATNAS_VERSION,
+    'latnas.arch': JSON.stringify({ space: run.space.name, blocks: run.arch }),
+    'latnas.input': JSON.stringify({ name: INPUT_NAME, layout: 'NCHW', shape: ['batch', run.space.input.c, run.space.input.h, run.space.input.w], scale: 'pixel / 255', mean: run.normalization.mean, std: run.normalization.std }),
+    'latnas.classes': JSON.stringify(run.classes ?? dataset.classes),
+    'latnas.dataset': dataset.spec,
+    ...(run.testAcc !== undefined ? { 'latnas.tfjs_test_accuracy': run.testAcc.toFixed(4) } : {}),
+    ...(lut ? { 'latnas.lut': JSON.stringify({ path: lut.path, device: lut.lut.device, space: lut.lut.space, spaceFingerprint: lut.lut.spaceFingerprint, ...lut.lut.provenance }) } : {}),
+  };
+}
+
+/** Test images with labels, NHWC (TF.js) and NCHW (ONNX), normalised as in training. */
+function* testBatches(dataset: Dataset, run: TrainedRun, limit: number, batchSize = 250): Generator<{ nhwc: Float32Array; nchw: Float32Array; labels: Int32Array; n: number }> {
+  const { c, h, w } = run.space.input;
+  const stream = new BatchStream(dataset, { batchSize, norm: run.normalization, seed: 1, split: 'test', shuffle: false });
+  const nchw = new Float32Array(batchSize * c * h * w);
+  let seen = 0;
+  for (const b of stream.epoch()) {
+    const n = Math.min(b.size, limit - seen);
+    if (n <= 0) break;
+    yield { nhwc: b.x.subarray(0, n * h * w * c), nchw: nhwcToNchw(b.x, n, h, w, c, nchw), labels: b.y, n };
+    seen += n;
+  }
+}
+
+function argmax(v: Float32Array, off: number, k: number): number {
+  let best = 0;
+  for (let j = 1; j < k; j++) if (v[off + j]! > v[off + best]!) best = j;
+  return best;
+}
+
+async function checkParity(run: TrainedRun, dataset: Dataset, fp32: Uint8Array, images: number, quiet?: boolean): Promise<Parity> {
+  const ortModel = await OrtModel.load(fp32);
+  const { c, h, w } = run.space.input;
+  const k = run.space.classes;
+  let maxAbsDiff = 0, agree = 0, tfHits = 0, ortHits = 0, seen = 0;
+  const bar = progress('verify: TF.js vs onnxruntime', images, quiet);
+  try {
+    for (const b of testBatches(dataset, run, images)) {
+      const tfLogits = tf.tidy(() => run.model.forward(tf.tensor4d(b.nhwc, [b.n, h, w, c]), false).dataSync() as Float32Array);
+      const ortLogits = (await ortModel.run(b.nchw, [b.n, c, h, w], [OUTPUT_NAME])).get(OUTPUT_NAME)!;
+      for (let i = 0; i < b.n; i++) {
+        for (let j = 0; j < k; j++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(tfLogits[i * k + j]! - ortLogits[i * k + j]!));
+        const a = argmax(tfLogits, i * k, k), o = argmax(ortLogits, i * k, k);
+        if (a === o) agree++;
+        if (a === b.labels[i]) tfHits++;
+        if (o === b.labels[i]) ortHits++;
+      }
+      seen += b.n;
+      bar.increment(b.n, `max |Δlogit| ${maxAbsDiff.toExponential(2)}`);
+    }
+  } finally {
+    bar.stop();
+    await ortModel.release();
+  }
+  return { images: seen, maxAbsDiff, top1Agreement: agree / seen, tfjsAccuracy: tfHits / seen, ortAccuracy: ortHits / seen };
+}
+
+/** ORT accuracy of `model` on the test images, and its top-1 agreement with `reference` (fp32 ORT). */
+async function ortAccuracy(run: TrainedRun, dataset: Dataset, model: Uint8Array, reference: Uint8Array, images: number): Promise<{ accuracy: number; agreement: number }> {
+  const a = await OrtModel.load(model);
+  const r = await OrtModel.load(reference);
+  const { c, h, w } = run.space.input;
+  const k = run.space.classes;
+  let hits = 0, agree = 0, seen = 0;
+  try {
+    for (const b of testBatches(dataset, run, images)) {
+      const la = (await a.run(b.nchw, [b.n, c, h, w], [OUTPUT_NAME])).get(OUTPUT_NAME)!;
+      const lr = (await r.run(b.nchw, [b.n, c, h, w], [OUTPUT_NAME])).get(OUTPUT_NAME)!;
+      for (let i = 0; i < b.n; i++) {
+        const p = argmax(la, i * k, k);
+        if (p === b.labels[i]) hits++;
+        if (p === argmax(lr, i * k, k)) agree++;
+      }
+      seen += b.n;
+    }
+  } finally {
+    await a.release();
+    await r.release();
+  }
+  return { accuracy: hits / seen, agreement: agree / seen };
+}
+
+/** Calibration images: a seeded sample of the training split, normalised, NCHW. */
+function calibrationSet(run: TrainedRun, dataset: Dataset, count: number): { images: Float32Array; count: number; chw: [number, number, number] } {
+  const { c, h, w } = run.space.input;
+  const { train } = splitTrainVal(dataset, 0.1, 1);
+  const rng = new Rng(7);
+  const picked = Uint32Array.from({ length: Math.min(count, train.length) }, () => train[rng.int(train.length)]!);
+  const stream = new BatchStream(dataset, { batchSize: picked.length, norm: run.normalization, seed: 1, indices: picked, shuffle: false });
+  const images = new Float32Array(picked.length * c * h * w);
+  for (const b of stream.epoch()) nhwcToNchw(b.x, b.size, h, w, c, images);
+  return { images, count: picked.length, chw: [c, h, w] };
+}
+
+export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
+  const started = Date.now();
+  const opset = opts.opset ?? 17;
+  checkOpset(opset);
+  checkWritable(opts.out);
+  const say = (s: string) => { if (!opts.quiet) process.stderr.write(`${s}\n`); };
+  await initBackend(opts.backend ?? 'auto');
+  const run = loadTrainedRun(opts.run);
+  try {
+    const dataset = loadDataset(opts.dataset ?? run.datasetSpec);
+    checkDatasetFits(run.space, dataset);
+    const lut = opts.skipLatency && !opts.table ? undefined : lutFor(run, opts.table);
+    const meta = metadata(run, dataset, lut);
+    const proto = buildModelProto(run.layers, run.space.input, {
+      batch: 'batch', weights: run.model.asWeightSource(), inputName: INPUT_NAME, outputName: OUTPUT_NAME,
+      graphName: `latnas_${run.space.name}`, opset, metadata: meta,
+    });
+    const fp32 = encodeModel(proto);
+    say(`export: ${run.space.name} [${run.arch.join(',')}], opset ${opset}, ${(fp32.length / 1024).toFixed(0)} KiB (BatchNorm folded)`);
+
+    const parity = await checkParity(run, dataset, fp32, opts.verifyImages ?? dataset.test.count, opts.quiet);
+    say(`verify: ${parity.images} test images, max |Δlogit| ${parity.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * parity.top1Agreement).toFixed(2)}%, accuracy TF.js ${(100 * parity.tfjsAccuracy).toFixed(2)}% / onnxruntime ${(100 * parity.ortAccuracy).toFixed(2)}%`);
+    if (parity.maxAbsDiff > MAX_ABS_DIFF || parity.top1Agreement < MIN_TOP1_AGREEMENT) {
+      fail(`export of '${opts.run}' failed verification: max |Δlogit| ${parity.maxAbsDiff.toExponential(2)} (limit ${MAX_ABS_DIFF}), top-1 agreement ${(100 * parity.top1Agreement).toFixed(2)}% (limit ${100 * MIN_TOP1_AGREEMENT}%); nothing was written. This is a bug in latnas: please report it with the run folder`);
+    }
+
+    let written = fp32;
+    let int8: ExportResult['int8'];
+    if (opts.quantize === 'int8') {
+      const calib = calibrationSet(run, dataset, opts.calibrationImages ?? 512);
+      say(`quantize: calibrating int8 ranges on ${calib.count} training images`);
+      const ranges = await calibrate(proto, calib);
+      const q = quantizeQdq(proto, ranges, calib.count);
+      q.model.metadataProps = [...(q.model.metadataProps ?? []), { key: 'latnas.quantization', value: JSON.stringify(q.report) }];
+      written = encodeModel(q.model);
+      const acc = await ortAccuracy(run, dataset, written, fp32, parity.images);
+      int8 = { report: q.report, ortAccuracy: acc.accuracy, accuracyDropPct: 100 * (parity.ortAccuracy - acc.accuracy), top1AgreementWithFp32: acc.agreement, bytes: written.length };
+      say(`quantize: int8 accuracy ${(100 * acc.accuracy).toFixed(2)}% (fp32 ${(100 * parity.ortAccuracy).toFixed(2)}%, drop ${int8.accuracyDropPct.toFixed(2)} points), ${(written.length / 1024).toFixed(0)} KiB`);
+    }
+
+    let latency: LatencyReport | undefined;
+    if (lut && !opts.skipLatency) {
+      const device = loadDevice(lut.lut.device);
+      const runtime = await openRuntime(device);
+      const plan = timingPlan(device, { rounds: opts.rounds });
+      const predictedMs = predict(lut.lut, run.units, lut.path).totalMs;
+      const control = () => encodeModel(buildModelProto(run.layers, run.space.input, { weights: new RandomWeights() }));
+      const jobs = [{ input: run.space.input, model: () => fp32 }, { input: run.space.input, model: control }];
+      if (int8) jobs.push({ input: run.space.input, model: () => written });
+      const bar = progress(`latency on ${device.name}`, plan.rounds, opts.quiet);
+      const m = await measureJobs(runtime, jobs, lut.lut.reference.archs.map((a) => networkJob(run.space, a)), plan, lut.lut.estimator, new Rng(11), lut.lut.reference.anchorMs, () => bar.increment(1));
+      bar.stop();
+      const est = lut.lut.estimator;
+      const measuredMs = m.stats[0]![est];
+      latency = {
+        device: device.name, table: lut.path, estimator: est, predictedMs, measuredMs,
+        errPct: (100 * (predictedMs - measuredMs)) / measuredMs, profilerBuildMs: m.stats[1]![est],
+        ...(int8 ? { int8Ms: m.stats[2]![est] } : {}),
+      };
+      say(`latency on ${device.name}: predicted ${predictedMs.toFixed(4)} ms, measured ${measuredMs.toFixed(4)} ms (${latency.errPct >= 0 ? '+' : ''}${latency.errPct.toFixed(1)}%)` +
+        `${latency.int8Ms !== undefined ? `; int8 ${latency.int8Ms.toFixed(4)} ms (${(measuredMs / latency.int8Ms).toFixed(2)}x faster)` : ''}`);
+    }
+
+    writeFileAtomic(opts.out, written);
+    const result: ExportResult = {
+      out: opts.out, bytes: written.length, opset, arch: run.arch, space: run.space.name, parity, int8, latency,
+      seconds: (Date.now() - started) / 1000,
+    };
+    writeJsonAtomic(reportPath(opts.out), result);
+    return result;
+  } finally {
+    run.model.dispose();
+  }
+}
+
+/** Where the export report goes: beside the model, `model.onnx` -> `model.export.json`. */
+export function reportPath(out: string): string {
+  return `${out.replace(/\.onnx$/i, '')}.export.json`;
+}

@@ -1,0 +1,101 @@
+/**
+ * A trained run folder as the exporters see it: the arch (arch.json), the trained variables
+ * (weights.bin, running BatchNorm statistics included) and how inputs were scaled and labelled
+ * (metrics.json). Every exporter starts here, so every exporter refuses the same bad folders with
+ * the same one-line errors.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { fail } from '../src/errors.js';
+import type { Normalization } from '../src/datasets/normalize.js';
+import { resolveArch } from '../src/space/arch.js';
+import type { Block } from '../src/space/blocks.js';
+import type { Layer } from '../src/space/ir.js';
+import { networkUnits, type Unit } from '../src/space/network.js';
+import { loadSpace, type Space } from '../src/space/spaces.js';
+import { TfModel } from '../src/train/model.js';
+import { readTensorFile } from '../src/train/tensor-file.js';
+import { restore } from '../src/train/trainer.js';
+import { parseWith, readJsonFile } from '../src/util/validate.js';
+
+const ArchFileSchema = z.object({
+  space: z.string(),
+  blocks: z.array(z.string()).min(1),
+  /** Present when the arch came from `latnas search`: the LUT it was searched against. */
+  lut: z.unknown().optional(),
+  predictedMs: z.number().optional(),
+}).passthrough();
+
+const MetricsSchema = z.object({
+  dataset: z.string(),
+  datasetSpec: z.string().optional(),
+  classes: z.array(z.string()).optional(),
+  normalization: z.object({ mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1) }),
+  testAcc: z.number().optional(),
+}).passthrough();
+
+export interface TrainedRun {
+  dir: string;
+  space: Space;
+  blocks: Block[];
+  /** Block strings as arch.json has them. */
+  arch: string[];
+  archFile: z.infer<typeof ArchFileSchema>;
+  units: Unit[];
+  layers: Layer[];
+  normalization: Normalization;
+  /** The `--dataset` spec the run was trained on (older runs: the dataset's name). */
+  datasetSpec: string;
+  classes?: string[];
+  testAcc?: number;
+  /** The trained TF.js model; dispose() it when done. */
+  model: TfModel;
+}
+
+/** Loads and checks a run folder written by `latnas train` (or `latnas run`). */
+export function loadTrainedRun(dir: string): TrainedRun {
+  if (!existsSync(dir)) fail(`run folder '${dir}' does not exist; pass the --out folder of a finished \`latnas train\``);
+  const weightsPath = join(dir, 'weights.bin');
+  const archPath = join(dir, 'arch.json');
+  const metricsPath = join(dir, 'metrics.json');
+  if (!existsSync(weightsPath)) {
+    const partial = existsSync(join(dir, 'checkpoint.bin')) ? ' (it has a checkpoint: finish training with `latnas train ... --resume`)' : '';
+    fail(`run folder '${dir}' has no weights.bin${partial}; export a run whose training finished`);
+  }
+  for (const [path, what] of [[archPath, 'arch.json'], [metricsPath, 'metrics.json']] as const) {
+    if (!existsSync(path)) fail(`run folder '${dir}' has no ${what}; it was not written by \`latnas train\`, or is incomplete: train it again`);
+  }
+  const archFile = parseWith(ArchFileSchema, readJsonFile(archPath, 'arch'), `arch file '${archPath}'`, 'expected {"space": ..., "blocks": [...]} as `latnas train` writes it');
+  const metrics = parseWith(MetricsSchema, readJsonFile(metricsPath, 'metrics'), `metrics file '${metricsPath}'`, 'expected the metrics.json `latnas train` writes');
+  // The run's own copy of its space (a user's space file may have moved); older runs name a built-in one.
+  const spacePath = join(dir, 'space.json');
+  const space = loadSpace(existsSync(spacePath) ? spacePath : archFile.space);
+  if (space.name !== archFile.space) fail(`run folder '${dir}': space.json defines space '${space.name}' but arch.json is for '${archFile.space}'; the run folder mixes files of different runs`);
+  const blocks = resolveArch(space, archFile.blocks, `arch file '${archPath}'`);
+  const units = networkUnits(space, blocks);
+  const layers = units.flatMap((u) => u.layers);
+  if (metrics.normalization.mean.length !== space.input.c || metrics.normalization.std.length !== space.input.c) {
+    fail(`metrics file '${metricsPath}': field 'normalization' has ${metrics.normalization.mean.length} channels but space '${space.name}' takes ${space.input.c}; the run folder mixes files of different runs`);
+  }
+  const stored = readTensorFile(weightsPath, 'weights file');
+  const storedArch = (stored.meta as { arch?: unknown } | null)?.arch;
+  if (Array.isArray(storedArch) && JSON.stringify(storedArch) !== JSON.stringify(archFile.blocks)) {
+    fail(`weights file '${weightsPath}' was trained for arch ${JSON.stringify(storedArch)}, not arch.json's ${JSON.stringify(archFile.blocks)}; the run folder mixes files of different runs`);
+  }
+  const model = new TfModel(layers, space.input);
+  try {
+    restore(model.allVariables(), stored.tensors, weightsPath, 'the weights do not belong to this arch; export the run folder they were trained in', 'weights file');
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return {
+    dir, space, blocks, arch: archFile.blocks, archFile, units, layers,
+    normalization: metrics.normalization,
+    datasetSpec: metrics.datasetSpec ?? metrics.dataset,
+    classes: metrics.classes,
+    testAcc: metrics.testAcc,
+    model,
+  };
+}
