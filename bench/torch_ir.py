@@ -133,4 +133,5 @@ def main():
     print(json.dumps({"torch": torch.__version__, "params": params, "train_ips": batch * steps / train_s, "infer_ips": batch * steps / infer_s}))
 
 
-main()
+if __name__ == "__main__":
+    main()
