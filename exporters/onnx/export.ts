@@ -272,7 +272,7 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
         ...(int8 ? { int8Ms: m.stats[2]![est] } : {}),
       };
       say(`latency on ${device.name}: predicted ${predictedMs.toFixed(4)} ms, measured ${measuredMs.toFixed(4)} ms (${latency.errPct >= 0 ? '+' : ''}${latency.errPct.toFixed(1)}%)` +
-        `${latency.int8Ms !== undefined ? `; int8 ${latency.int8Ms.toFixed(4)} ms (${(measuredMs / latency.int8Ms).toFixed(2)}x faster)` : ''}`);
+        `${latency.int8Ms !== undefined ? `; int8 ${latency.int8Ms.toFixed(4)} ms (${speedup(measuredMs, latency.int8Ms)})` : ''}`);
     }
 
     writeFileAtomic(opts.out, written);
@@ -285,6 +285,10 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
   } finally {
     run.model.dispose();
   }
+}
+
+function speedup(fp32Ms: number, int8Ms: number): string {
+  return int8Ms <= fp32Ms ? `${(fp32Ms / int8Ms).toFixed(2)}x faster than fp32` : `${(int8Ms / fp32Ms).toFixed(2)}x slower than fp32`;
 }
 
 /** Where the export report goes: beside the model, `model.onnx` -> `model.export.json`. */
