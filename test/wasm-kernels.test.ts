@@ -142,6 +142,86 @@ test('batchNormTrain: wasm matches cpu, and its closed-form gradient matches aut
   });
 });
 
+type Pad = 'same' | 'valid' | readonly (readonly [number, number])[];
+
+function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], stride: number, pad: Pad): tf.Tensor {
+  const attrs = { strides: [stride, stride], pad, dilations: [1, 1], filterShape, dimRoundingMode: undefined };
+  return tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+test('depthwise filter gradient (native SIMD kernel): wide rows, channel tails, stride 1/2, k 3/5/7, batch 1/2 match cpu', async () => {
+  // Rows wide enough for the kernel's all-taps-inside range, channels that are not a multiple of
+  // 4 (its scalar tail), and odd/even widths against the 'same' padding split.
+  for (const c of [6, 8]) for (const k of [3, 5, 7]) for (const stride of [1, 2]) for (const n of [1, 2]) for (const w of [19, 20]) {
+    await assertWasmMatchesCpu(`dw k${k} s${stride} ${n}x5x${w}x${c}`, () => {
+      const x = tf.tensor4d(normal(n * 5 * w * c, k + stride + c), [n, 5, w, c]);
+      const outH = Math.ceil(5 / stride), outW = Math.ceil(w / stride);
+      const dy = tf.tensor4d(normal(n * outH * outW * c, 7 * k + n), [n, outH, outW, c]);
+      return [depthwiseFilterGrad(x, dy, [k, k, c, 1], stride, 'same')];
+    });
+  }
+  // 'valid' and explicit padding, where the taps never reach some input columns.
+  for (const pad of ['valid', [[0, 0], [2, 0], [0, 3], [0, 0]]] as const) {
+    await assertWasmMatchesCpu(`dw pad ${JSON.stringify(pad)}`, () => {
+      const x = tf.tensor4d(normal(2 * 6 * 11 * 5, 3), [2, 6, 11, 5]);
+      const y = tf.depthwiseConv2d(x, tf.tensor4d(normal(3 * 3 * 5, 4), [3, 3, 5, 1]), 2, pad as Parameters<typeof tf.depthwiseConv2d>[3]);
+      const dy = tf.tensor4d(normal(y.size, 5), y.shape);
+      return [depthwiseFilterGrad(x, dy, [3, 3, 5, 1], 2, pad)];
+    });
+  }
+});
+
+test('batchNormTrain on wasm runs one fused kernel each way, and with a fused ReLU matches cpu (large M, channel tails)', async () => {
+  for (const shape of [[2, 9, 11, 6], [4, 14, 14, 16], [1, 3, 3, 5]]) {
+    const c = shape[3]!;
+    const inputs = [{ shape, seed: 61 }, { shape: [c], seed: 62 }, { shape: [c], seed: 63 }];
+    for (const act of ['none', 'relu'] as const) {
+      // x offset by 3 so the mean is far from 0, as after a conv with a bias-like shift.
+      const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => batchNormTrain(tf.add(x, 3) as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5, act).y;
+      await assertWasmMatchesCpu(`${act} y and grads ${shape}`, valueAndGrads(f, inputs));
+      await assertWasmMatchesCpu(`${act} statistics ${shape}`, () => {
+        const r = batchNormTrain(tf.add(tf.tensor(normal(size(shape), 64), shape), 3) as tf.Tensor4D, tf.ones([c]), tf.zeros([c]), 1e-5, act);
+        return [r.mean, r.variance];
+      });
+    }
+  }
+  // ReLU fused: y = max(bn(x), 0), and no gradient reaches x where the output is clipped.
+  await tf.setBackend('wasm');
+  tf.tidy(() => {
+    const x = tf.tensor4d([1, 2, 3, 6], [2, 1, 2, 1]);
+    const y = batchNormTrain(x, tf.ones([1]), tf.zeros([1]), 0, 'relu').y.dataSync();
+    const sd = Math.sqrt(3.5);
+    assert.deepEqual(Array.from(y).map((v) => Math.round(v * 1e5) / 1e5), [0, 0, 0, Math.round((3 / sd) * 1e5) / 1e5]);
+  });
+  const profile = await tf.profile(() => {
+    const x = tf.randomNormal([2, 4, 4, 8]) as tf.Tensor4D;
+    const g = tf.ones([8]) as tf.Tensor1D, b = tf.zeros([8]) as tf.Tensor1D;
+    return tf.grads((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => tf.sum(batchNormTrain(xi as tf.Tensor4D, gi as tf.Tensor1D, bi as tf.Tensor1D, 1e-5, 'relu').y))([x, g, b]);
+  });
+  const names = profile.kernels.map((k) => k.name);
+  assert.ok(names.includes('LatnasBatchNormTrain') && names.includes('LatnasBatchNormGrad'), names.join(' '));
+  assert.ok(!names.includes('Sum') || names.filter((n) => n === 'Sum').length === 1, `only the loss sums: ${names.join(' ')}`);
+  tf.dispose(profile.result as tf.Tensor[]);
+});
+
+test('Identity (tf.clone) on wasm shares the buffer: values equal, each side disposable on its own', async () => {
+  await tf.setBackend('wasm');
+  const before = tf.engine().backend.numDataIds();
+  const a = tf.tensor2d([[1, 2], [3, 4]]);
+  const b = tf.clone(a);
+  assert.equal(tf.engine().backend.numDataIds(), before + 1, 'no second buffer');
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3, 4]);
+  const c = tf.add(b, 1);
+  b.dispose();
+  assert.deepEqual(Array.from(c.dataSync()), [2, 3, 4, 5]);
+  c.dispose();
+  assert.equal(tf.engine().backend.numDataIds(), before);
+  // Gradients through a clone are the identity.
+  const g = tf.tidy(() => Array.from(tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.clone(x), 3)))(tf.tensor1d([1, 2])).dataSync()));
+  assert.deepEqual(g, [3, 3]);
+});
+
 test('batchNormInfer: wasm matches cpu and the formula', async () => {
   const shape = [2, 5, 4, 3];
   const inputs = [{ shape, seed: 21 }, { shape: [3], seed: 22 }, { shape: [3], seed: 23 }, { shape: [3], seed: 24 }];
@@ -337,7 +417,7 @@ test('the registered gradients agree with finite differences (cpu)', async () =>
 });
 
 test('the registered wasm kernels are the ones training needed', () => {
-  for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'Transpose']) {
+  for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'Transpose', 'Identity', 'LatnasBatchNormTrain', 'LatnasBatchNormGrad']) {
     assert.ok(WASM_KERNEL_NAMES.includes(name), name);
     assert.ok(tf.getKernel(name, 'wasm'), name);
   }

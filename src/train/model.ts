@@ -153,7 +153,9 @@ export class TfModel {
     let y = conv2dSame(x, convWeight(p), l.stride, l.groups);
     if (p.bn) {
       if (training) {
-        const r = batchNormTrain(y, p.bn.gamma, p.bn.beta, BN_EPS);
+        // A ReLU goes into the BatchNorm (one fused kernel on wasm).
+        const fuseRelu = l.act === 'relu';
+        const r = batchNormTrain(y, p.bn.gamma, p.bn.beta, BN_EPS, fuseRelu ? 'relu' : 'none');
         // Running statistics move outside the gradient tape (they are not trained).
         const bn = p.bn;
         const n = y.shape[0] * y.shape[1] * y.shape[2];
@@ -163,6 +165,7 @@ export class TfModel {
           const unbiased = n > 1 ? tf.mul(r.variance, n / (n - 1)) : r.variance;
           bn.variance.assign(tf.add(tf.mul(bn.variance, 1 - m), tf.mul(unbiased, m)));
         });
+        if (fuseRelu) return r.y;
         y = r.y;
       } else {
         y = batchNormInfer(y, p.bn.gamma, p.bn.beta, p.bn.mean, p.bn.variance, BN_EPS);

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fail } from '../errors.js';
 // tfjs-core's Node build registers no gradients; this registers the ones training needs.
 import './kernels/gradients.js';
+import { BATCHNORM_GRAD, BATCHNORM_TRAIN } from './kernels/native.js';
 
 /**
  * Convolution with TF 'same' padding. `w` is [k, k, cin / groups, cout] for every `groups` (HWIO
@@ -46,18 +47,26 @@ function channelSum(x: tf.Tensor4D): tf.Tensor1D {
   return tf.sum(tf.sum(tf.reshape(x, [n * h, w, c]), 1), 0);
 }
 
+/** The activation batchNormTrain can fuse after the normalisation. */
+export type BatchNormAct = 'none' | 'relu';
+
 /**
  * BatchNorm with the batch statistics over N, H, W (biased variance, as PyTorch and TF use for
- * normalising). The gradient w.r.t. x, gamma and beta is the closed form
+ * normalising), followed by `act`. The gradient w.r.t. x, gamma and beta is the closed form
  *   dbeta = sum(dy), dgamma = sum(dy * xhat),
  *   dx = gamma / (sqrt(var + eps) * M) * (M * dy - dbeta - xhat * dgamma),   M = N * H * W,
  * because the taped one goes through mean's gradient (a broadcast via `tile`-like ops) twice and
- * took most of a training step on wasm. `mean` and `variance` come out for the running
- * averages; they carry no gradient.
+ * took most of a training step on wasm. On wasm the forward pass and the gradient are one kernel
+ * each (kernels/native.ts: statistics, normalisation and ReLU in three passes over x; both sums
+ * and dx in two passes over dy), where the composed version takes ~20 tfjs ops. `mean` and
+ * `variance` come out for the running averages; they carry no gradient.
  */
 export function batchNormTrain(
-  x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5,
+  x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5, act: BatchNormAct = 'none',
 ): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  if (tf.getBackend() === 'wasm' && tf.getKernel(BATCHNORM_TRAIN, 'wasm') && x.dtype === 'float32') {
+    return fusedBatchNormTrain(x, gamma, beta, eps, act === 'relu');
+  }
   let mean: tf.Tensor1D | undefined;
   let variance: tf.Tensor1D | undefined;
   const f = tf.customGrad((...args) => {
@@ -89,12 +98,39 @@ export function batchNormTrain(
     };
   });
   const y = f(x, gamma, beta);
-  // Clones bring the kept statistics back under the caller's tidy scopes.
-  const m = tf.clone(mean!);
-  const v = tf.clone(variance!);
-  mean!.dispose();
-  variance!.dispose();
-  return { y, mean: m, variance: v };
+  return { y: act === 'relu' ? tf.relu(y) : y, ...keptStatistics(mean!, variance!) };
+}
+
+/** Clones bring statistics kept inside a customGrad back under the caller's tidy scopes. */
+function keptStatistics(mean: tf.Tensor1D, variance: tf.Tensor1D): { mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  const m = tf.clone(mean);
+  const v = tf.clone(variance);
+  mean.dispose();
+  variance.dispose();
+  return { mean: m, variance: v };
+}
+
+/** batchNormTrain on wasm's fused kernels; with relu, the ReLU and its mask are fused in too. */
+function fusedBatchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, relu: boolean): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  let mean: tf.Tensor1D | undefined;
+  let variance: tf.Tensor1D | undefined;
+  const attrs = { eps, relu };
+  const f = tf.customGrad((...args) => {
+    const [xi, g, b, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const [y, m, v] = tf.engine().runKernel(BATCHNORM_TRAIN, { x: xi, gamma: g, beta: b }, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+    save([xi, y, m, v, g]);
+    mean = tf.keep(m);
+    variance = tf.keep(v);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [sx, sy, sm, sv, sg] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        return tf.engine().runKernel(BATCHNORM_GRAD, { dy, x: sx, y: sy, mean: sm, variance: sv, gamma: sg }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      },
+    };
+  });
+  const y = f(x, gamma, beta);
+  return { y, ...keptStatistics(mean!, variance!) };
 }
 
 /** BatchNorm with given (running) statistics, as one per-channel scale and shift. */

@@ -4,18 +4,23 @@
  * are compositions of fast wasm forward kernels (XNNPACK convs, transposes, pads), see
  * kernels/conv.ts. Conv2DBackpropInput exists on wasm but is replaced: the built-in is a naive
  * loop, 6-12x slower than the same work done as a forward conv. Transpose is wrapped to route
- * its pathological 2-D case through the 3-D path (kernels/transpose.ts).
+ * its pathological 2-D case through the 3-D path (kernels/transpose.ts). Identity shares its
+ * input's buffer instead of copying it (kernels/identity.ts). Our own SIMD wasm module
+ * (kernels/native.ts, source in kernels/simd/) provides the depthwise filter gradient and fused
+ * BatchNorm(+ReLU) training kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { convGradKernels } from './kernels/conv.js';
+import { sharingIdentityKernel } from './kernels/identity.js';
+import { nativeKernels } from './kernels/native.js';
 import { segmentKernels } from './kernels/segment.js';
 import { fastTransposeKernel } from './kernels/transpose.js';
 
-const KERNELS: tf.KernelConfig[] = [...convGradKernels, ...segmentKernels];
+const KERNELS: tf.KernelConfig[] = [...convGradKernels, ...segmentKernels, ...nativeKernels];
 
 /** Names of the kernels registerWasmKernels() installs for the 'wasm' backend. */
-export const WASM_KERNEL_NAMES: readonly string[] = [...KERNELS.map((k) => k.kernelName), tf.Transpose];
+export const WASM_KERNEL_NAMES: readonly string[] = [...KERNELS.map((k) => k.kernelName), tf.Transpose, tf.Identity];
 
 let registered = false;
 
@@ -23,8 +28,9 @@ let registered = false;
 export function registerWasmKernels(): readonly string[] {
   if (registered) return WASM_KERNEL_NAMES;
   const builtinTranspose = tf.getKernel(tf.Transpose, 'wasm');
-  if (!builtinTranspose) throw new Error('tfjs-backend-wasm registered no Transpose kernel');
-  for (const k of [...KERNELS, fastTransposeKernel(builtinTranspose)]) {
+  const builtinIdentity = tf.getKernel(tf.Identity, 'wasm');
+  if (!builtinTranspose || !builtinIdentity) throw new Error('tfjs-backend-wasm registered no Transpose or Identity kernel');
+  for (const k of [...KERNELS, fastTransposeKernel(builtinTranspose), sharingIdentityKernel(builtinIdentity)]) {
     // Unregister first: registerKernel would warn about the duplicate, then replace it anyway.
     if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName);
     tf.registerKernel(k);

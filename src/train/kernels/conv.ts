@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { nativeDepthwiseFilterGrad } from './native.js';
 import { composed, type KernelScope, type Pair } from './scope.js';
 
 export type Shape4 = [number, number, number, number];
@@ -208,6 +209,9 @@ const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const a = attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   requireUnitDilation(tf.DepthwiseConv2dNativeBackpropFilter, a.dilations);
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
+  // Multiplier 1 (every depthwise conv of our blocks): our SIMD kernel, in one pass over x and dy.
+  const native = nativeDepthwiseFilterGrad(backend as tf.KernelBackend, x, dy, info, a.filterShape[3]);
+  if (native) return native;
   return composed(backend as tf.KernelBackend, BACKEND, (s) => depthwiseFilterGrad(s, x, dy, info, a.filterShape[3]));
 };
 

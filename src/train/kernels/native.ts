@@ -1,0 +1,135 @@
+/**
+ * Our own wasm SIMD kernels (simd/kernels.c, built into simd/module.ts), run inside the memory of
+ * tfjs-backend-wasm: the module imports the backend's WebAssembly.Memory, so a tensor is read and
+ * written in place at its memoryOffset, with no copies. Kernels:
+ * - DepthwiseConv2dNativeBackpropFilter (multiplier 1; other cases fall back to conv.ts).
+ * - LatnasBatchNormTrain / LatnasBatchNormGrad: BatchNorm with batch statistics (optionally
+ *   followed by ReLU) and its gradient, one kernel each instead of ~20 tfjs ops; ops.ts uses
+ *   them on wasm only, other backends keep the composed version.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { KERNELS_WASM_BASE64 } from './simd/module.js';
+
+export const BATCHNORM_TRAIN = 'LatnasBatchNormTrain';
+export const BATCHNORM_GRAD = 'LatnasBatchNormGrad';
+
+export interface BatchNormTrainAttrs {
+  eps: number;
+  /** Fuse a ReLU after the normalisation. */
+  relu: boolean;
+}
+
+/** The parts of tfjs-backend-wasm's BackendWasm we use. */
+interface WasmBackend {
+  wasm: {
+    _malloc(bytes: number): number;
+    _free(ptr: number): void;
+    asm?: { memory?: WebAssembly.Memory };
+  };
+  getMemoryOffset(dataId: object): number;
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+}
+
+interface Exports {
+  depthwise_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, c: number,
+    oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number): void;
+  batchnorm_forward(x: number, gamma: number, beta: number, y: number, mean: number, variance: number,
+    m: number, c: number, eps: number, relu: number, scratch: number): void;
+  batchnorm_backward(dy: number, x: number, y: number, mean: number, variance: number, gamma: number,
+    dx: number, dgamma: number, dbeta: number, m: number, c: number, eps: number, relu: number, scratch: number): void;
+  __stack_pointer: WebAssembly.Global;
+}
+
+/** Shadow stack for the module (kernels.c uses none today; this keeps it safe if that changes). */
+const STACK_BYTES = 64 * 1024;
+
+let compiled: WebAssembly.Module | undefined;
+const instances = new WeakMap<object, Exports>();
+
+/** The module instantiated on this backend's memory (once per backend instance). */
+function kernels(backend: KernelBackend): { k: Exports; b: WasmBackend } {
+  const b = backend as unknown as WasmBackend;
+  let k = instances.get(b);
+  if (!k) {
+    const memory = b.wasm.asm?.memory;
+    if (!(memory instanceof WebAssembly.Memory)) throw new Error('tfjs-backend-wasm exposes no WebAssembly.Memory (wasm.asm.memory): unsupported version');
+    compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+    k = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Exports;
+    const stack = b.wasm._malloc(STACK_BYTES) >>> 0;
+    k.__stack_pointer.value = stack + STACK_BYTES; // grows down
+    instances.set(b, k);
+  }
+  return { k, b };
+}
+
+function ptr(b: WasmBackend, t: TensorInfo): number {
+  return b.getMemoryOffset(t.dataId);
+}
+
+/** Runs `f` with `floats` floats of scratch memory on the wasm heap. */
+function withScratch<T>(b: WasmBackend, floats: number, f: (p: number) => T): T {
+  const p = b.wasm._malloc(Math.max(floats, 1) * 4) >>> 0;
+  try {
+    return f(p);
+  } finally {
+    b.wasm._free(p);
+  }
+}
+
+function requireFloat32(kernel: string, ...ts: TensorInfo[]): void {
+  for (const t of ts) if (t.dtype !== 'float32') throw new Error(`${kernel} on wasm: float32 only (got ${t.dtype})`);
+}
+
+/**
+ * dw [kh, kw, c, 1] of a depthwise conv with multiplier 1, NHWC, dilation 1. Returns undefined
+ * where the caller should use the composed version instead.
+ */
+export function nativeDepthwiseFilterGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, multiplier: number): TensorInfo | undefined {
+  if (multiplier !== 1 || info.filterWidth > 7 || x.dtype !== 'float32' || dy.dtype !== 'float32') return undefined;
+  const { k, b } = kernels(backend);
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const out = b.makeOutput([info.filterHeight, info.filterWidth, c, 1], 'float32');
+  k.depthwise_filter_grad(ptr(b, x), ptr(b, dy), ptr(b, out), n, h, w, c, info.outHeight, info.outWidth,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
+  return out;
+}
+
+function rowsAndChannels(x: TensorInfo): [number, number] {
+  const c = x.shape[x.shape.length - 1]!;
+  return [tf.util.sizeFromShape(x.shape) / c, c];
+}
+
+/** inputs x [..., C], gamma [C], beta [C] -> [y, mean, variance (biased)]. */
+const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  const { eps, relu } = attrs as unknown as BatchNormTrainAttrs;
+  requireFloat32(BATCHNORM_TRAIN, x, gamma, beta);
+  const { k, b } = kernels(backend as KernelBackend);
+  const [m, c] = rowsAndChannels(x);
+  const y = b.makeOutput([...x.shape], 'float32');
+  const mean = b.makeOutput([c], 'float32');
+  const variance = b.makeOutput([c], 'float32');
+  withScratch(b, 3 * c, (s) => k.batchnorm_forward(ptr(b, x), ptr(b, gamma), ptr(b, beta), ptr(b, y), ptr(b, mean), ptr(b, variance), m, c, eps, relu ? 1 : 0, s));
+  return [y, mean, variance];
+};
+
+/** inputs dy, x, y (the forward output; read only with relu), mean, variance, gamma -> [dx, dgamma, dbeta]. */
+const batchNormGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, x, y, mean, variance, gamma } = inputs as Record<'dy' | 'x' | 'y' | 'mean' | 'variance' | 'gamma', TensorInfo>;
+  const { eps, relu } = attrs as unknown as BatchNormTrainAttrs;
+  requireFloat32(BATCHNORM_GRAD, dy, x, y, mean, variance, gamma);
+  const { k, b } = kernels(backend as KernelBackend);
+  const [m, c] = rowsAndChannels(x);
+  const dx = b.makeOutput([...x.shape], 'float32');
+  const dgamma = b.makeOutput([c], 'float32');
+  const dbeta = b.makeOutput([c], 'float32');
+  withScratch(b, 5 * c, (s) => k.batchnorm_backward(ptr(b, dy), ptr(b, x), ptr(b, y), ptr(b, mean), ptr(b, variance), ptr(b, gamma),
+    ptr(b, dx), ptr(b, dgamma), ptr(b, dbeta), m, c, eps, relu ? 1 : 0, s));
+  return [dx, dgamma, dbeta];
+};
+
+export const nativeKernels: KernelConfig[] = [
+  { kernelName: BATCHNORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrain },
+  { kernelName: BATCHNORM_GRAD, backendName: 'wasm', kernelFunc: batchNormGrad },
+];

@@ -1,0 +1,270 @@
+/*
+ * Training kernels for tfjs-backend-wasm that neither tfjs nor XNNPACK provides, compiled to a
+ * freestanding wasm32 + SIMD128 module that imports tfjs's own linear memory, so tensors are
+ * read and written in place (pointers are tfjs's memoryOffsets). Build: see build.mjs here.
+ *
+ * Why by hand: XNNPACK (inside tfjs-backend-wasm) has forward convolutions and GEMMs only. The
+ * depthwise filter gradient composed from them needs two full transposes and a batch-folded
+ * depthwise conv with a huge filter (a quarter of a training step), and BatchNorm's batch
+ * statistics and gradient take ~8 reductions plus ~10 elementwise passes per layer as tfjs ops.
+ *
+ * Rules for this file: no libc, no static data, no globals (the module has no data segment and
+ * must not write anywhere but the buffers it is given); the shadow stack is a block the loader
+ * mallocs from tfjs's heap.
+ *
+ * Layouts: NHWC activations; a depthwise filter gradient is [KH, KW, C] (multiplier 1);
+ * BatchNorm treats its input as [M, C] rows, M = N * H * W.
+ */
+#include <wasm_simd128.h>
+
+typedef v128_t vf;
+#define EXPORT(name) __attribute__((export_name(#name)))
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE vf ld(const float *p) { return wasm_v128_load(p); }
+INLINE void st(float *p, vf v) { wasm_v128_store(p, v); }
+INLINE vf madd(vf acc, vf a, vf b) { return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b)); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Depthwise convolution filter gradient.                                                     */
+/*   dw[kh, kw, c] = sum_{n, oh, ow} x[n, oh*SH + kh - top, ow*SW + kw - left, c] dy[n, oh, ow, c] */
+/* For one (n, oh, kh) the KW taps of a 4-channel group stay in registers while ow runs over    */
+/* the row: per 4*KW multiply-adds one dy load and KW x loads, no stores.                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Adds the (n, oh, kh) row's contribution to dw[kh, :, :]. KW is a constant after inlining. */
+INLINE void dwf_row(const float *xrow, const float *dyrow, float *dwrow, int W, int C, int OW,
+                    const int KW, int SW, int left, int owLo, int owHi) {
+  int c = 0;
+  for (; c + 4 <= C; c += 4) {
+    vf acc[7]; /* KW <= 7 */
+#pragma clang loop unroll(full)
+    for (int j = 0; j < KW; j++) acc[j] = wasm_f32x4_splat(0.f);
+    for (int ow = owLo; ow < owHi; ow++) {
+      const vf d = ld(dyrow + ow * C + c);
+      const float *xp = xrow + (ow * SW - left) * C + c;
+#pragma clang loop unroll(full)
+      for (int j = 0; j < KW; j++) acc[j] = madd(acc[j], ld(xp + j * C), d);
+    }
+    /* Border columns, where some taps fall in the padding. */
+    for (int ow = 0; ow < OW; ow++) {
+      if (ow == owLo) ow = owHi > owLo ? owHi : owLo;
+      if (ow >= OW) break;
+      const vf d = ld(dyrow + ow * C + c);
+      const int iw0 = ow * SW - left;
+#pragma clang loop unroll(full)
+      for (int j = 0; j < KW; j++) {
+        const int iw = iw0 + j;
+        if (iw >= 0 && iw < W) acc[j] = madd(acc[j], ld(xrow + iw * C + c), d);
+      }
+    }
+#pragma clang loop unroll(full)
+    for (int j = 0; j < KW; j++) st(dwrow + j * C + c, wasm_f32x4_add(ld(dwrow + j * C + c), acc[j]));
+  }
+  for (; c < C; c++) {
+    for (int ow = 0; ow < OW; ow++) {
+      const float d = dyrow[ow * C + c];
+      const int iw0 = ow * SW - left;
+      for (int j = 0; j < KW; j++) {
+        const int iw = iw0 + j;
+        if (iw >= 0 && iw < W) dwrow[j * C + c] += xrow[iw * C + c] * d;
+      }
+    }
+  }
+}
+
+/* Any KW: the same sums, accumulated in dw's memory. */
+static void dwf_row_any(const float *xrow, const float *dyrow, float *dwrow, int W, int C, int OW,
+                        int KW, int SW, int left) {
+  for (int ow = 0; ow < OW; ow++) {
+    const int iw0 = ow * SW - left;
+    for (int j = 0; j < KW; j++) {
+      const int iw = iw0 + j;
+      if (iw < 0 || iw >= W) continue;
+      const float *xp = xrow + iw * C, *dp = dyrow + ow * C;
+      float *wp = dwrow + j * C;
+      int c = 0;
+      for (; c + 4 <= C; c += 4) st(wp + c, madd(ld(wp + c), ld(xp + c), ld(dp + c)));
+      for (; c < C; c++) wp[c] += xp[c] * dp[c];
+    }
+  }
+}
+
+EXPORT(depthwise_filter_grad)
+void depthwise_filter_grad(const float *x, const float *dy, float *dw, int N, int H, int W, int C,
+                           int OH, int OW, int KH, int KW, int SH, int SW, int top, int left) {
+  for (int i = 0; i < KH * KW * C; i++) dw[i] = 0.f;
+  /* Output columns whose KW taps all lie inside the row: [owLo, owHi). */
+  int owLo = (left + SW - 1) / SW;
+  int owHi = W - KW + left >= 0 ? (W - KW + left) / SW + 1 : 0;
+  if (owHi > OW) owHi = OW;
+  if (owLo > OW) owLo = OW;
+  if (owHi < owLo) owHi = owLo;
+  for (int n = 0; n < N; n++) {
+    for (int oh = 0; oh < OH; oh++) {
+      const float *dyrow = dy + (long)((n * OH + oh) * OW) * C;
+      for (int kh = 0; kh < KH; kh++) {
+        const int ih = oh * SH + kh - top;
+        if (ih < 0 || ih >= H) continue;
+        const float *xrow = x + (long)((n * H + ih) * W) * C;
+        float *dwrow = dw + kh * KW * C;
+        switch (KW) {
+          case 1: dwf_row(xrow, dyrow, dwrow, W, C, OW, 1, SW, left, owLo, owHi); break;
+          case 2: dwf_row(xrow, dyrow, dwrow, W, C, OW, 2, SW, left, owLo, owHi); break;
+          case 3: dwf_row(xrow, dyrow, dwrow, W, C, OW, 3, SW, left, owLo, owHi); break;
+          case 4: dwf_row(xrow, dyrow, dwrow, W, C, OW, 4, SW, left, owLo, owHi); break;
+          case 5: dwf_row(xrow, dyrow, dwrow, W, C, OW, 5, SW, left, owLo, owHi); break;
+          case 6: dwf_row(xrow, dyrow, dwrow, W, C, OW, 6, SW, left, owLo, owHi); break;
+          case 7: dwf_row(xrow, dyrow, dwrow, W, C, OW, 7, SW, left, owLo, owHi); break;
+          default: dwf_row_any(xrow, dyrow, dwrow, W, C, OW, KW, SW, left); break;
+        }
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* BatchNorm over [M, C] rows with batch statistics, optionally followed by ReLU.              */
+/* Column sums go through a block of rows into `part` first, then into the total, which keeps */
+/* float32 rounding error near that of a pairwise sum at M in the tens of thousands.          */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ROW_BLOCK 64
+
+INLINE void zero(float *p, int n) {
+  for (int i = 0; i < n; i++) p[i] = 0.f;
+}
+
+/* acc[c] += part[c]; part[c] = 0. */
+INLINE void flush(float *acc, float *part, int C) {
+  for (int c = 0; c < C; c++) {
+    acc[c] += part[c];
+    part[c] = 0.f;
+  }
+}
+
+/* sum[c] = sum_r x[r, c]; sq[c] = sum_r (x[r, c] - mean[c])^2 when mean is given. */
+static void column_sums(const float *x, int M, int C, const float *mean, float *out, float *part) {
+  zero(out, C);
+  zero(part, C);
+  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
+    const int r1 = r0 + ROW_BLOCK < M ? r0 + ROW_BLOCK : M;
+    for (int r = r0; r < r1; r++) {
+      const float *xr = x + (long)r * C;
+      int c = 0;
+      if (mean) {
+        for (; c + 4 <= C; c += 4) {
+          const vf d = wasm_f32x4_sub(ld(xr + c), ld(mean + c));
+          st(part + c, madd(ld(part + c), d, d));
+        }
+        for (; c < C; c++) {
+          const float d = xr[c] - mean[c];
+          part[c] += d * d;
+        }
+      } else {
+        for (; c + 4 <= C; c += 4) st(part + c, wasm_f32x4_add(ld(part + c), ld(xr + c)));
+        for (; c < C; c++) part[c] += xr[c];
+      }
+    }
+    flush(out, part, C);
+  }
+}
+
+/*
+ * Forward: mean, biased variance, y = (x - mean) / sqrt(var + eps) * gamma + beta, then
+ * max(y, 0) if relu. scratch: 3 * C floats.
+ */
+EXPORT(batchnorm_forward)
+void batchnorm_forward(const float *x, const float *gamma, const float *beta, float *y, float *mean,
+                       float *var, int M, int C, float eps, int relu, float *scratch) {
+  float *part = scratch, *scale = scratch + C, *shift = scratch + 2 * C;
+  const float inv = 1.f / (float)M;
+  column_sums(x, M, C, 0, mean, part);
+  for (int c = 0; c < C; c++) mean[c] *= inv;
+  column_sums(x, M, C, mean, var, part);
+  for (int c = 0; c < C; c++) {
+    var[c] *= inv;
+    const float invStd = 1.f / __builtin_sqrtf(var[c] + eps);
+    scale[c] = gamma[c] * invStd;
+    shift[c] = beta[c] - mean[c] * scale[c];
+  }
+  const vf zero4 = wasm_f32x4_splat(0.f);
+  for (int r = 0; r < M; r++) {
+    const float *xr = x + (long)r * C;
+    float *yr = y + (long)r * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+      vf v = madd(ld(shift + c), ld(xr + c), ld(scale + c));
+      if (relu) v = wasm_f32x4_max(v, zero4);
+      st(yr + c, v);
+    }
+    for (; c < C; c++) {
+      float v = xr[c] * scale[c] + shift[c];
+      if (relu && !(v > 0.f)) v = 0.f;
+      yr[c] = v;
+    }
+  }
+}
+
+/*
+ * Backward of batchnorm_forward. With g = dy masked by y > 0 (relu) or dy, xhat = (x - mean) *
+ * invStd, k = gamma * invStd:
+ *   dbeta = sum g, dgamma = sum g * xhat, dx = k * (g - dbeta / M - xhat * dgamma / M).
+ * y is read only if relu. scratch: 5 * C floats.
+ */
+EXPORT(batchnorm_backward)
+void batchnorm_backward(const float *dy, const float *x, const float *y, const float *mean,
+                        const float *var, const float *gamma, float *dx, float *dgamma, float *dbeta,
+                        int M, int C, float eps, int relu, float *scratch) {
+  float *pb = scratch, *pg = scratch + C, *a = scratch + 2 * C, *b = scratch + 3 * C, *k0 = scratch + 4 * C;
+  const vf zero4 = wasm_f32x4_splat(0.f);
+  zero(dbeta, C);
+  zero(dgamma, C);
+  zero(pb, C);
+  zero(pg, C);
+  /* Pass 1: sum g and sum g * (x - mean). */
+  for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
+    const int r1 = r0 + ROW_BLOCK < M ? r0 + ROW_BLOCK : M;
+    for (int r = r0; r < r1; r++) {
+      const float *dr = dy + (long)r * C, *xr = x + (long)r * C, *yr = y + (long)r * C;
+      int c = 0;
+      for (; c + 4 <= C; c += 4) {
+        vf g = ld(dr + c);
+        if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(ld(yr + c), zero4));
+        st(pb + c, wasm_f32x4_add(ld(pb + c), g));
+        st(pg + c, madd(ld(pg + c), g, wasm_f32x4_sub(ld(xr + c), ld(mean + c))));
+      }
+      for (; c < C; c++) {
+        const float g = relu && !(yr[c] > 0.f) ? 0.f : dr[c];
+        pb[c] += g;
+        pg[c] += g * (xr[c] - mean[c]);
+      }
+    }
+    flush(dbeta, pb, C);
+    flush(dgamma, pg, C);
+  }
+  /* dx = a * g + b * (x - mean) + k0 per channel. */
+  const float inv = 1.f / (float)M;
+  for (int c = 0; c < C; c++) {
+    const float invStd = 1.f / __builtin_sqrtf(var[c] + eps);
+    dgamma[c] *= invStd;
+    const float kc = gamma[c] * invStd;
+    a[c] = kc;
+    b[c] = -kc * invStd * dgamma[c] * inv;
+    k0[c] = -kc * dbeta[c] * inv;
+  }
+  for (int r = 0; r < M; r++) {
+    const float *dr = dy + (long)r * C, *xr = x + (long)r * C, *yr = y + (long)r * C;
+    float *out = dx + (long)r * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+      vf g = ld(dr + c);
+      if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(ld(yr + c), zero4));
+      st(out + c, madd(madd(ld(k0 + c), ld(a + c), g), ld(b + c), wasm_f32x4_sub(ld(xr + c), ld(mean + c))));
+    }
+    for (; c < C; c++) {
+      const float g = relu && !(yr[c] > 0.f) ? 0.f : dr[c];
+      out[c] = a[c] * g + b[c] * (xr[c] - mean[c]) + k0[c];
+    }
+  }
+}
