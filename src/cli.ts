@@ -1,6 +1,8 @@
 /** The `latnas` command line (commander). Each command is a thin shell over a module in src/. */
 import { Command, InvalidArgumentError } from 'commander';
+import { registerAgentCommand } from './agent/command.js';
 import { loadDevice, listDevices } from './device/device.js';
+import { closeRuntimes } from './device/runtime.js';
 import { LatnasError, fail } from './errors.js';
 import { lutCheck } from './lut/check.js';
 import { defaultLutPath, loadLut, predict } from './lut/lut.js';
@@ -69,6 +71,7 @@ export function buildProgram(): Command {
         device, space, out, resume: o.resume, force: o.force, chunk: o.chunk, seed: o.seed, quiet: o.quiet, fitNets: o.fitNets,
         plan: { rounds: o.rounds, runsPerRound: o.runs },
       });
+      if (device.runtime === 'browser') await (await import('./agent/provenance.js')).stampBrowserProvenance(device, out);
       const c = r.lut.calibration;
       console.log(`${out}: ${Object.keys(r.lut.entries).length} entries (${r.measured} measured now, ${r.skipped} kept), ${c.nets.length} fit networks, in ${r.seconds.toFixed(1)} s; ` +
         `${device.name} ${r.lut.provenance.runtime} ${r.lut.provenance.runtimeVersion}, estimator ${r.lut.estimator}, fit cross-validated MAPE ${c.cvMapePct.toFixed(2)}%`);
@@ -330,6 +333,8 @@ export function buildProgram(): Command {
       }
     });
 
+  registerAgentCommand(program);
+
   return program;
 }
 
@@ -343,5 +348,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     throw e;
+  } finally {
+    await closeRuntimes();
   }
 }

@@ -10,11 +10,29 @@ import { fail } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { parseWith, readJsonFile } from '../util/validate.js';
 
+/**
+ * How a `browser` device gets its page: `chromium` launches a local headless browser
+ * (playwright-core driving `executablePath`, a new empty profile); `none` serves the page and
+ * waits for any browser (a phone, a tablet, a laptop) to open its URL, as `latnas agent` does.
+ */
+export const BrowserSchema = z.object({
+  launch: z.enum(['chromium', 'none']),
+  executablePath: z.string().min(1).default('/usr/bin/chromium'),
+  /** Address the agent server binds: 127.0.0.1 keeps it on this machine; 0.0.0.0 lets a phone on the LAN connect. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Port of the agent server; 0 picks a free one. */
+  port: z.number().int().min(0).max(65535).default(0),
+  /** Seconds to wait for a launched browser's page to connect and answer each job (`none` waits for the device as long as it takes). */
+  timeoutSeconds: z.number().positive().default(120),
+}).strict();
+
 export const DeviceSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
   description: z.string().optional(),
-  runtime: z.enum(['onnxruntime-node', 'onnxruntime-web']),
-  executionProvider: z.enum(['cpu', 'wasm']),
+  /** `browser`: onnxruntime-web in a web page, driven over HTTP by the agent (src/agent/). */
+  runtime: z.enum(['onnxruntime-node', 'onnxruntime-web', 'browser']),
+  executionProvider: z.enum(['cpu', 'wasm', 'webgpu']),
+  browser: BrowserSchema.optional(),
   threads: z.number().int().min(1).max(256),
   graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']),
   /** Untimed runs per session before measuring. */
@@ -35,6 +53,15 @@ export const DeviceSchema = z.object({
   }
   if (d.runtime === 'onnxruntime-node' && d.executionProvider !== 'cpu') {
     ctx.addIssue({ code: 'custom', path: ['executionProvider'], message: "onnxruntime-node here supports only 'cpu'" });
+  }
+  if (d.runtime === 'browser' && d.executionProvider !== 'wasm' && d.executionProvider !== 'webgpu') {
+    ctx.addIssue({ code: 'custom', path: ['executionProvider'], message: "a browser runs 'wasm' or 'webgpu'" });
+  }
+  if (d.runtime === 'browser' && !d.browser) {
+    ctx.addIssue({ code: 'custom', path: ['browser'], message: "a browser device needs \"browser\": {\"launch\": \"chromium\"} (local headless Chromium) or {\"launch\": \"none\"} (open the printed URL on the device)" });
+  }
+  if (d.runtime !== 'browser' && d.browser) {
+    ctx.addIssue({ code: 'custom', path: ['browser'], message: "only runtime 'browser' takes a 'browser' field" });
   }
 });
 

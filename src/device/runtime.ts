@@ -18,6 +18,10 @@ export interface Runtime {
   readonly version: string;
   /** Loads a model whose input named `input` has `shape` (batch 1). */
   createSession(model: Uint8Array, input: Shape): Promise<TimedSession>;
+  /** false once the runtime cannot run any more (a browser page died). */
+  readonly usable?: boolean;
+  /** Stops what the runtime started (a browser runtime: its server and browser). */
+  close?(): Promise<void>;
 }
 
 // The two onnxruntime packages share this surface; typing it once keeps both adapters identical.
@@ -88,6 +92,35 @@ async function ortWeb(device: Device): Promise<Runtime> {
   });
 }
 
+/**
+ * Browser runtimes stay open for the process (one page serves profile and lut-check in turn, and
+ * a phone is attached once); `closeRuntimes()` stops them.
+ */
+const browserRuntimes = new Map<string, Promise<Runtime>>();
+
+async function browser(device: Device): Promise<Runtime> {
+  const key = JSON.stringify(device);
+  const open = browserRuntimes.get(key);
+  if (open) {
+    const rt = await open.catch(() => undefined);
+    if (rt && rt.usable !== false) return rt;
+    browserRuntimes.delete(key);
+  }
+  const { openBrowserRuntime } = await import('../agent/runtime.js');
+  const p = openBrowserRuntime(device);
+  browserRuntimes.set(key, p);
+  p.catch(() => browserRuntimes.delete(key));
+  return p;
+}
+
 export async function openRuntime(device: Device): Promise<Runtime> {
+  if (device.runtime === 'browser') return browser(device);
   return device.runtime === 'onnxruntime-node' ? ortNode(device) : ortWeb(device);
+}
+
+/** Closes every browser runtime this process opened (the CLI does this before it exits). */
+export async function closeRuntimes(): Promise<void> {
+  const all = [...browserRuntimes.values()];
+  browserRuntimes.clear();
+  await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close?.()));
 }
