@@ -171,6 +171,26 @@ test('depthwise filter gradient (native SIMD kernel): wide rows, channel tails, 
   }
 });
 
+test('1x1 convs (native GEMMs): output, input and filter gradients over row blocks, 4x8 tiles and their edges match cpu', async () => {
+  // rows 180, 256, 105 (the kernel works in blocks of 128 rows); channel counts on and off its
+  // 4 (input) x 8 (output) tile.
+  const cases: Array<[number[], number]> = [[[2, 9, 10, 6], 20], [[1, 16, 16, 8], 16], [[3, 5, 7, 13], 9], [[2, 3, 3, 3], 2], [[2, 7, 9, 24], 36]];
+  for (const [xs, co] of cases) {
+    await assertWasmMatchesCpu(`1x1 dw ${xs} -> ${co}`, () => {
+      const x = tf.tensor4d(normal(size(xs), co), xs as [number, number, number, number]);
+      const dy = tf.tensor4d(normal(size(xs.slice(0, 3)) * co, co + 1), [xs[0]!, xs[1]!, xs[2]!, co]);
+      const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [1, 1, xs[3]!, co] };
+      return [tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor];
+    });
+    for (const groups of [1, 2]) {
+      if (xs[3]! % groups !== 0 || co % groups !== 0) continue;
+      const f = (x: tf.Tensor, wt: tf.Tensor) => conv2dSame(x as tf.Tensor4D, wt as tf.Tensor4D, 1, groups);
+      await assertWasmMatchesCpu(`1x1 conv groups ${groups} ${xs} -> ${co}`,
+        valueAndGrads(f, [{ shape: xs, seed: co + 2 }, { shape: [1, 1, xs[3]! / groups, co], seed: co + 3 }]));
+    }
+  }
+});
+
 test('batchNormTrain on wasm runs one fused kernel each way, and with a fused ReLU matches cpu (large M, channel tails)', async () => {
   for (const shape of [[2, 9, 11, 6], [4, 14, 14, 16], [1, 3, 3, 5]]) {
     const c = shape[3]!;
@@ -417,7 +437,7 @@ test('the registered gradients agree with finite differences (cpu)', async () =>
 });
 
 test('the registered wasm kernels are the ones training needed', () => {
-  for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'Transpose', 'Identity', 'LatnasBatchNormTrain', 'LatnasBatchNormGrad']) {
+  for (const name of ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'Transpose', 'Identity', 'LatnasBatchNormTrain', 'LatnasBatchNormGrad']) {
     assert.ok(WASM_KERNEL_NAMES.includes(name), name);
     assert.ok(tf.getKernel(name, 'wasm'), name);
   }

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { convGradKernels } from './kernels/conv.js';
+import { convGradKernels, pointwiseConv2DKernel } from './kernels/conv.js';
 import { sharingIdentityKernel } from './kernels/identity.js';
 import { nativeKernels } from './kernels/native.js';
 import { segmentKernels } from './kernels/segment.js';
@@ -20,7 +20,7 @@ import { fastTransposeKernel } from './kernels/transpose.js';
 const KERNELS: tf.KernelConfig[] = [...convGradKernels, ...segmentKernels, ...nativeKernels];
 
 /** Names of the kernels registerWasmKernels() installs for the 'wasm' backend. */
-export const WASM_KERNEL_NAMES: readonly string[] = [...KERNELS.map((k) => k.kernelName), tf.Transpose, tf.Identity];
+export const WASM_KERNEL_NAMES: readonly string[] = [...KERNELS.map((k) => k.kernelName), tf.Transpose, tf.Identity, tf.Conv2D];
 
 let registered = false;
 
@@ -29,8 +29,10 @@ export function registerWasmKernels(): readonly string[] {
   if (registered) return WASM_KERNEL_NAMES;
   const builtinTranspose = tf.getKernel(tf.Transpose, 'wasm');
   const builtinIdentity = tf.getKernel(tf.Identity, 'wasm');
-  if (!builtinTranspose || !builtinIdentity) throw new Error('tfjs-backend-wasm registered no Transpose or Identity kernel');
-  for (const k of [...KERNELS, fastTransposeKernel(builtinTranspose), sharingIdentityKernel(builtinIdentity)]) {
+  const builtinConv2D = tf.getKernel(tf.Conv2D, 'wasm');
+  if (!builtinTranspose || !builtinIdentity || !builtinConv2D) throw new Error('tfjs-backend-wasm registered no Transpose, Identity or Conv2D kernel');
+  const wrapped = [fastTransposeKernel(builtinTranspose), sharingIdentityKernel(builtinIdentity), pointwiseConv2DKernel(builtinConv2D)];
+  for (const k of [...KERNELS, ...wrapped]) {
     // Unregister first: registerKernel would warn about the duplicate, then replace it anyway.
     if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName);
     tf.registerKernel(k);

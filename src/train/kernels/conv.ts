@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { nativeDepthwiseFilterGrad } from './native.js';
+import { nativeDepthwiseFilterGrad, nativePointwiseConv, nativePointwiseFilterGrad, nativePointwiseInputGrad } from './native.js';
 import { composed, type KernelScope, type Pair } from './scope.js';
 
 export type Shape4 = [number, number, number, number];
@@ -193,6 +193,9 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   requireNhwc(tf.Conv2DBackpropFilter, a.dataFormat);
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  // 1x1: our SIMD x^T dy, 1.3-3x faster than a transpose plus XNNPACK's matmul (which repacks dy).
+  const native = isPointwise(info) ? nativePointwiseFilterGrad(backend as tf.KernelBackend, x, dy) : undefined;
+  if (native) return native;
   return composed(backend as tf.KernelBackend, BACKEND, (s) => conv2dFilterGrad(s, x, dy, info));
 };
 
@@ -201,6 +204,8 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
   requireNhwc(tf.Conv2DBackpropInput, a.dataFormat);
   const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  const native = isPointwise(info) ? nativePointwiseInputGrad(backend as tf.KernelBackend, dy, filter) : undefined;
+  if (native) return native;
   return composed(backend as tf.KernelBackend, BACKEND, (s) => conv2dInputGrad(s, dy, filter, info));
 };
 
@@ -222,6 +227,28 @@ const depthwiseBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4, a.strides, 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
   return composed(backend as tf.KernelBackend, BACKEND, (s) => depthwiseInputGrad(s, dy, filter, info));
 };
+
+/**
+ * wasm's Conv2D with 1x1 stride-1 unpadded NHWC convs routed to our GEMM (native.ts); everything
+ * else goes to the built-in XNNPACK kernel, whose setupFunc is kept.
+ */
+export function pointwiseConv2DKernel(builtinConfig: KernelConfig): KernelConfig {
+  const builtin = builtinConfig.kernelFunc;
+  const kernelFunc: KernelFunc = (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const a = args.attrs as unknown as tf.Conv2DAttrs;
+    const [dh, dw] = typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations ?? [1, 1];
+    if ((a.dataFormat ?? 'NHWC') === 'NHWC' && dh === 1 && dw === 1 && x.shape.length === 4) {
+      const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+      if (isPointwise(info)) {
+        const native = nativePointwiseConv(args.backend as tf.KernelBackend, x, filter);
+        if (native) return native;
+      }
+    }
+    return builtin(args);
+  };
+  return { ...builtinConfig, kernelFunc };
+}
 
 export const convGradKernels: KernelConfig[] = [
   { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter },

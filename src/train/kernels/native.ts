@@ -3,6 +3,8 @@
  * tfjs-backend-wasm: the module imports the backend's WebAssembly.Memory, so a tensor is read and
  * written in place at its memoryOffset, with no copies. Kernels:
  * - DepthwiseConv2dNativeBackpropFilter (multiplier 1; other cases fall back to conv.ts).
+ * - 1x1 convs (stride 1, unpadded): Conv2D (x W), Conv2DBackpropInput (dy W^T) and
+ *   Conv2DBackpropFilter (x^T dy), as GEMMs straight on the NHWC rows.
  * - LatnasBatchNormTrain / LatnasBatchNormGrad: BatchNorm with batch statistics (optionally
  *   followed by ReLU) and its gradient, one kernel each instead of ~20 tfjs ops; ops.ts uses
  *   them on wasm only, other backends keep the composed version.
@@ -38,6 +40,9 @@ interface Exports {
     m: number, c: number, eps: number, relu: number, scratch: number): void;
   batchnorm_backward(dy: number, x: number, y: number, mean: number, variance: number, gamma: number,
     dx: number, dgamma: number, dbeta: number, m: number, c: number, eps: number, relu: number, scratch: number): void;
+  matmul_tn(a: number, b: number, c: number, rows: number, i: number, o: number): void;
+  matmul_nn(a: number, b: number, c: number, rows: number, k: number, o: number, scratch: number): void;
+  matmul_nt(a: number, w: number, c: number, rows: number, k: number, o: number, scratch: number): void;
   __stack_pointer: WebAssembly.Global;
 }
 
@@ -92,6 +97,42 @@ export function nativeDepthwiseFilterGrad(backend: KernelBackend, x: TensorInfo,
   const out = b.makeOutput([info.filterHeight, info.filterWidth, c, 1], 'float32');
   k.depthwise_filter_grad(ptr(b, x), ptr(b, dy), ptr(b, out), n, h, w, c, info.outHeight, info.outWidth,
     info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
+  return out;
+}
+
+/**
+ * dw [1, 1, ci, co] of a 1x1, stride-1, unpadded conv: x^T dy over the N * H * W rows, straight
+ * from NHWC x and dy (no transpose, no packing).
+ */
+export function nativePointwiseFilterGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInfo): TensorInfo | undefined {
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') return undefined;
+  const { k, b } = kernels(backend);
+  const [rows, ci] = rowsAndChannels(x);
+  const co = dy.shape[3]!;
+  const out = b.makeOutput([1, 1, ci, co], 'float32');
+  k.matmul_tn(ptr(b, x), ptr(b, dy), ptr(b, out), rows, ci, co);
+  return out;
+}
+
+/** y [n, h, w, co] = x [n, h, w, ci] W [1, 1, ci, co], a 1x1 stride-1 unpadded conv. */
+export function nativePointwiseConv(backend: KernelBackend, x: TensorInfo, filter: TensorInfo): TensorInfo | undefined {
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32') return undefined;
+  const { k, b } = kernels(backend);
+  const [rows, ci] = rowsAndChannels(x);
+  const co = filter.shape[3]!;
+  const out = b.makeOutput([...x.shape.slice(0, 3), co], 'float32');
+  withScratch(b, ci * co, (s) => k.matmul_nn(ptr(b, x), ptr(b, filter), ptr(b, out), rows, ci, co, s));
+  return out;
+}
+
+/** dx [n, h, w, ci] = dy [n, h, w, co] W^T for a 1x1 stride-1 unpadded conv with W [1, 1, ci, co]. */
+export function nativePointwiseInputGrad(backend: KernelBackend, dy: TensorInfo, filter: TensorInfo): TensorInfo | undefined {
+  if (dy.dtype !== 'float32' || filter.dtype !== 'float32') return undefined;
+  const { k, b } = kernels(backend);
+  const [rows, co] = rowsAndChannels(dy);
+  const ci = filter.shape[2]!;
+  const out = b.makeOutput([...dy.shape.slice(0, 3), ci], 'float32');
+  withScratch(b, ci * co, (s) => k.matmul_nt(ptr(b, dy), ptr(b, filter), ptr(b, out), rows, co, ci, s));
   return out;
 }
 

@@ -268,3 +268,154 @@ void batchnorm_backward(const float *dy, const float *x, const float *y, const f
     }
   }
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* C[I, O] = A[R, I]^T B[R, O]: the filter gradient of a 1x1 conv (A = x, B = dy as rows).    */
+/* XNNPACK's GEMMs want A^T materialised (a transpose) and repack B on every call; here a 4x8 */
+/* register tile of C runs down a block of rows of A and B as they lie, with A's four values  */
+/* broadcast from memory (the same microkernel shape as XNNPACK's wasmsimd 4x8 GEMM).         */
+/* ------------------------------------------------------------------------------------------ */
+
+#define TN_ROWS 128
+
+/* Edge tiles (fewer than 4 rows of C or 8 columns): C[i, o] += sum_r A[r, i] B[r, o]. */
+static void tn_edge(const float *A, const float *B, float *Cm, int r0, int r1, int I, int O,
+                    int i0, int i1, int o0, int o1) {
+  for (int r = r0; r < r1; r++) {
+    const float *ar = A + (long)r * I, *br = B + (long)r * O;
+    for (int i = i0; i < i1; i++) {
+      const float a = ar[i];
+      float *cr = Cm + (long)i * O;
+      int o = o0;
+      const vf av = wasm_f32x4_splat(a);
+      for (; o + 4 <= o1; o += 4) st(cr + o, madd(ld(cr + o), av, ld(br + o)));
+      for (; o < o1; o++) cr[o] += a * br[o];
+    }
+  }
+}
+
+EXPORT(matmul_tn)
+void matmul_tn(const float *A, const float *B, float *Cm, int R, int I, int O) {
+  for (long i = 0; i < (long)I * O; i++) Cm[i] = 0.f;
+  const int I4 = I & ~3, O8 = O & ~7;
+  for (int r0 = 0; r0 < R; r0 += TN_ROWS) {
+    const int r1 = r0 + TN_ROWS < R ? r0 + TN_ROWS : R;
+    for (int i0 = 0; i0 < I4; i0 += 4) {
+      for (int o0 = 0; o0 < O8; o0 += 8) {
+        float *c0 = Cm + (long)i0 * O + o0, *c1 = c0 + O, *c2 = c1 + O, *c3 = c2 + O;
+        vf x0 = ld(c0), y0 = ld(c0 + 4), x1 = ld(c1), y1 = ld(c1 + 4);
+        vf x2 = ld(c2), y2 = ld(c2 + 4), x3 = ld(c3), y3 = ld(c3 + 4);
+        const float *ap = A + (long)r0 * I + i0, *bp = B + (long)r0 * O + o0;
+        for (int r = r0; r < r1; r++, ap += I, bp += O) {
+          const vf b0 = ld(bp), b1 = ld(bp + 4);
+          const vf a0 = wasm_v128_load32_splat(ap), a1 = wasm_v128_load32_splat(ap + 1);
+          const vf a2 = wasm_v128_load32_splat(ap + 2), a3 = wasm_v128_load32_splat(ap + 3);
+          x0 = madd(x0, a0, b0); y0 = madd(y0, a0, b1);
+          x1 = madd(x1, a1, b0); y1 = madd(y1, a1, b1);
+          x2 = madd(x2, a2, b0); y2 = madd(y2, a2, b1);
+          x3 = madd(x3, a3, b0); y3 = madd(y3, a3, b1);
+        }
+        st(c0, x0); st(c0 + 4, y0); st(c1, x1); st(c1 + 4, y1);
+        st(c2, x2); st(c2 + 4, y2); st(c3, x3); st(c3 + 4, y3);
+      }
+      if (O8 < O) tn_edge(A, B, Cm, r0, r1, I, O, i0, i0 + 4, O8, O);
+    }
+    if (I4 < I) tn_edge(A, B, Cm, r0, r1, I, O, I4, I, 0, O);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* C[R, O] = A[R, K] B[K, O]: a 1x1 conv (A = x rows, B = the [ci, co] filter), and with      */
+/* B = W^T its input gradient. 4x8 register tiles; B is walked in 8-column strips that stay in */
+/* L1 while a block of A's rows (in L2) goes by. Measured faster than tfjs-wasm's XNNPACK      */
+/* Conv2D on our shapes (it builds an operator and packs the filter on every call).           */
+/* ------------------------------------------------------------------------------------------ */
+
+#define NN_ROWS 64
+
+/*
+ * Rows [r0, r1) x columns [o0, o1) of C, any size; column o of B is at E[k * es + (o - e0)].
+ */
+static void nn_edge(const float *A, const float *E, int es, int e0, float *Cm, int K, int O, int r0, int r1, int o0, int o1) {
+  for (int r = r0; r < r1; r++) {
+    const float *ar = A + (long)r * K;
+    float *cr = Cm + (long)r * O;
+    int o = o0;
+    for (; o + 4 <= o1; o += 4) {
+      vf acc = wasm_f32x4_splat(0.f);
+      for (int k = 0; k < K; k++) acc = madd(acc, wasm_f32x4_splat(ar[k]), ld(E + (long)k * es + (o - e0)));
+      st(cr + o, acc);
+    }
+    for (; o < o1; o++) {
+      float acc = 0.f;
+      for (int k = 0; k < K; k++) acc += ar[k] * E[(long)k * es + (o - e0)];
+      cr[o] = acc;
+    }
+  }
+}
+
+/*
+ * C = A B with B packed: P holds B's first O8 columns as strips [O8 / 8][K][8], then its last
+ * O - O8 columns as [K][O - O8].
+ */
+static void nn_packed(const float *A, const float *P, float *Cm, int R, int K, int O) {
+  const int O8 = O & ~7;
+  const float *E = P + (long)K * O8;
+  for (int r0 = 0; r0 < R; r0 += NN_ROWS) {
+    const int r1 = r0 + NN_ROWS < R ? r0 + NN_ROWS : R;
+    const int r4 = r0 + ((r1 - r0) & ~3);
+    for (int o0 = 0; o0 < O8; o0 += 8) {
+      const float *strip = P + (long)o0 * K;
+      for (int r = r0; r < r4; r += 4) {
+        const float *a0 = A + (long)r * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
+        const float *bp = strip;
+        vf x0 = wasm_f32x4_splat(0.f), y0 = x0, x1 = x0, y1 = x0, x2 = x0, y2 = x0, x3 = x0, y3 = x0;
+        for (int k = 0; k < K; k++, bp += 8) {
+          const vf b0 = ld(bp), b1 = ld(bp + 4);
+          const vf s0 = wasm_v128_load32_splat(a0 + k), s1 = wasm_v128_load32_splat(a1 + k);
+          const vf s2 = wasm_v128_load32_splat(a2 + k), s3 = wasm_v128_load32_splat(a3 + k);
+          x0 = madd(x0, s0, b0); y0 = madd(y0, s0, b1);
+          x1 = madd(x1, s1, b0); y1 = madd(y1, s1, b1);
+          x2 = madd(x2, s2, b0); y2 = madd(y2, s2, b1);
+          x3 = madd(x3, s3, b0); y3 = madd(y3, s3, b1);
+        }
+        float *c0 = Cm + (long)r * O + o0, *c1 = c0 + O, *c2 = c1 + O, *c3 = c2 + O;
+        st(c0, x0); st(c0 + 4, y0); st(c1, x1); st(c1 + 4, y1);
+        st(c2, x2); st(c2 + 4, y2); st(c3, x3); st(c3 + 4, y3);
+      }
+      if (r4 < r1) nn_edge(A, strip, 8, o0, Cm, K, O, r4, r1, o0, o0 + 8);
+    }
+    if (O8 < O) nn_edge(A, E, O - O8, O8, Cm, K, O, r0, r1, O8, O);
+  }
+}
+
+/* C[R, O] = A[R, K] B[K, O]. scratch: K * O floats (B packed). */
+EXPORT(matmul_nn)
+void matmul_nn(const float *A, const float *B, float *Cm, int R, int K, int O, float *scratch) {
+  const int O8 = O & ~7, e = O - O8;
+  for (int k = 0; k < K; k++) {
+    const float *br = B + (long)k * O;
+    for (int o0 = 0; o0 < O8; o0 += 8) {
+      st(scratch + (long)o0 * K + k * 8, ld(br + o0));
+      st(scratch + (long)o0 * K + k * 8 + 4, ld(br + o0 + 4));
+    }
+    for (int j = 0; j < e; j++) scratch[(long)K * O8 + k * e + j] = br[O8 + j];
+  }
+  nn_packed(A, scratch, Cm, R, K, O);
+}
+
+/* C[R, O] = A[R, K] W^T for W [O, K]. scratch: K * O floats (W^T packed). */
+EXPORT(matmul_nt)
+void matmul_nt(const float *A, const float *W, float *Cm, int R, int K, int O, float *scratch) {
+  const int O8 = O & ~7, e = O - O8;
+  for (int o = 0; o < O; o++) {
+    const float *wr = W + (long)o * K;
+    if (o < O8) {
+      float *strip = scratch + (long)(o & ~7) * K + (o & 7);
+      for (int k = 0; k < K; k++) strip[k * 8] = wr[k];
+    } else {
+      for (int k = 0; k < K; k++) scratch[(long)K * O8 + k * e + (o - O8)] = wr[k];
+    }
+  }
+  nn_packed(A, scratch, Cm, R, K, O);
+}
