@@ -159,3 +159,10 @@ test('latnas agent prints a URL and profiles the browser that opens it; a second
   assert.equal(raw.provenance.browser.launch, 'none');
   assert.match(raw.provenance.browser.userAgent, /HeadlessChrome/);
 });
+
+test('a browser without WebGPU is refused for --ep webgpu with one line, and Chromium is closed', () => {
+  // Chromium runs with --disable-gpu here: it has no WebGPU adapter.
+  const r = cli(['agent', '--ep', 'webgpu', '--launch', 'chromium', '--port', '0', '--space', TINY_SPACE, '--out', join(tempDir(), 'x.json')]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^latnas: device 'browser': executionProvider is 'webgpu' but the browser found no WebGPU adapter .*use 'wasm'/m);
+});

@@ -80,6 +80,7 @@ async function launchChromium(device: Device, url: string, onCrash: (why: string
   } catch (e) {
     fail(`device '${device.name}': Chromium at '${b.executablePath}' did not start (${(e as Error).message.split('\n')[0]})`);
   }
+  let closing = false;
   const consoleTail: string[] = [];
   const keep = (line: string) => {
     consoleTail.push(line.slice(0, 300));
@@ -90,7 +91,7 @@ async function launchChromium(device: Device, url: string, onCrash: (why: string
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') keep(`${m.type()}: ${m.text()}`); });
     page.on('pageerror', (e) => keep(`pageerror: ${e.message}`));
     page.on('crash', () => onCrash('the Chromium page crashed (out of memory?)'));
-    browser.on('disconnected', () => onCrash('Chromium exited'));
+    browser.on('disconnected', () => { if (!closing) onCrash('Chromium exited'); });
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: b.timeoutSeconds * 1000 });
   } catch (e) {
     await browser.close().catch(() => undefined);
@@ -100,7 +101,8 @@ async function launchChromium(device: Device, url: string, onCrash: (why: string
     version: browser.version(),
     consoleTail,
     close: async () => {
-      browser.removeAllListeners('disconnected');
+      // (Not removeAllListeners: Browser.close() then never resolves.)
+      closing = true;
       await browser.close().catch(() => undefined);
     },
   };
