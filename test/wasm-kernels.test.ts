@@ -142,32 +142,21 @@ test('batchNormTrain: wasm matches cpu, and its closed-form gradient matches aut
   });
 });
 
-type Pad = 'same' | 'valid' | readonly (readonly [number, number])[];
-
-function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], stride: number, pad: Pad): tf.Tensor {
-  const attrs = { strides: [stride, stride], pad, dilations: [1, 1], filterShape, dimRoundingMode: undefined };
-  return tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
-}
-
-test('depthwise filter gradient (native SIMD kernel): wide rows, channel tails, stride 1/2, k 3/5/7, batch 1/2 match cpu', async () => {
-  // Rows wide enough for the kernel's all-taps-inside range, channels that are not a multiple of
-  // 4 (its scalar tail), and odd/even widths against the 'same' padding split.
-  for (const c of [6, 8]) for (const k of [3, 5, 7]) for (const stride of [1, 2]) for (const n of [1, 2]) for (const w of [19, 20]) {
-    await assertWasmMatchesCpu(`dw k${k} s${stride} ${n}x5x${w}x${c}`, () => {
-      const x = tf.tensor4d(normal(n * 5 * w * c, k + stride + c), [n, 5, w, c]);
-      const outH = Math.ceil(5 / stride), outW = Math.ceil(w / stride);
-      const dy = tf.tensor4d(normal(n * outH * outW * c, 7 * k + n), [n, outH, outW, c]);
-      return [depthwiseFilterGrad(x, dy, [k, k, c, 1], stride, 'same')];
-    });
+test('depthwise conv gradients (native SIMD kernels): wide rows, channel tails, stride 1/2, k 3/5/7, batch 1/2, padding kinds match cpu', async () => {
+  // Rows wide enough for the kernels' all-taps-inside range, channels that are not a multiple of
+  // 4 (their scalar tail), odd/even widths against the 'same' padding split; 'valid' and explicit
+  // padding, where the taps never reach some input columns. Multiplier 1 (the native kernels).
+  type Pad = Parameters<typeof tf.depthwiseConv2d>[3];
+  const cases: Array<{ c: number; k: number; stride: number; n: number; w: number; pad: Pad }> = [];
+  for (const c of [6, 8]) for (const k of [3, 5, 7]) for (const stride of [1, 2]) for (const n of [1, 2]) for (const w of [19, 20]) cases.push({ c, k, stride, n, w, pad: 'same' });
+  for (const stride of [1, 2, 3]) {
+    cases.push({ c: 5, k: 3, stride, n: 2, w: 11, pad: 'valid' });
+    cases.push({ c: 5, k: 3, stride, n: 2, w: 11, pad: [[0, 0], [2, 0], [0, 3], [0, 0]] });
   }
-  // 'valid' and explicit padding, where the taps never reach some input columns.
-  for (const pad of ['valid', [[0, 0], [2, 0], [0, 3], [0, 0]]] as const) {
-    await assertWasmMatchesCpu(`dw pad ${JSON.stringify(pad)}`, () => {
-      const x = tf.tensor4d(normal(2 * 6 * 11 * 5, 3), [2, 6, 11, 5]);
-      const y = tf.depthwiseConv2d(x, tf.tensor4d(normal(3 * 3 * 5, 4), [3, 3, 5, 1]), 2, pad as Parameters<typeof tf.depthwiseConv2d>[3]);
-      const dy = tf.tensor4d(normal(y.size, 5), y.shape);
-      return [depthwiseFilterGrad(x, dy, [3, 3, 5, 1], 2, pad)];
-    });
+  for (const { c, k, stride, n, w, pad } of cases) {
+    await assertWasmMatchesCpu(`dw k${k} s${stride} ${n}x6x${w}x${c} pad ${JSON.stringify(pad)}`, valueAndGrads(
+      (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, stride, pad),
+      [{ shape: [n, 6, w, c], seed: k + stride + c + w }, { shape: [k, k, c, 1], seed: 7 * k + n }]));
   }
 });
 

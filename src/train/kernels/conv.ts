@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { nativeDepthwiseFilterGrad, nativePointwiseConv, nativePointwiseFilterGrad, nativePointwiseInputGrad } from './native.js';
+import { nativeDepthwiseFilterGrad, nativeDepthwiseInputGrad, nativePointwiseConv, nativePointwiseFilterGrad, nativePointwiseInputGrad } from './native.js';
 import { composed, type KernelScope, type Pair } from './scope.js';
 
 export type Shape4 = [number, number, number, number];
@@ -225,6 +225,9 @@ const depthwiseBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const a = attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   requireUnitDilation(tf.DepthwiseConv2dNativeBackpropInput, a.dilations);
   const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4, a.strides, 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
+  // Multiplier 1: our SIMD kernel, one pass over dy with the filter taps in registers.
+  const native = nativeDepthwiseInputGrad(backend as tf.KernelBackend, dy, filter, info);
+  if (native) return native;
   return composed(backend as tf.KernelBackend, BACKEND, (s) => depthwiseInputGrad(s, dy, filter, info));
 };
 

@@ -2,7 +2,8 @@
  * Our own wasm SIMD kernels (simd/kernels.c, built into simd/module.ts), run inside the memory of
  * tfjs-backend-wasm: the module imports the backend's WebAssembly.Memory, so a tensor is read and
  * written in place at its memoryOffset, with no copies. Kernels:
- * - DepthwiseConv2dNativeBackpropFilter (multiplier 1; other cases fall back to conv.ts).
+ * - DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropInput (multiplier 1;
+ *   other cases fall back to the compositions in conv.ts).
  * - 1x1 convs (stride 1, unpadded): Conv2D (x W), Conv2DBackpropInput (dy W^T) and
  *   Conv2DBackpropFilter (x^T dy), as GEMMs straight on the NHWC rows.
  * - LatnasBatchNormTrain / LatnasBatchNormGrad: BatchNorm with batch statistics (optionally
@@ -40,6 +41,8 @@ interface Exports {
     m: number, c: number, eps: number, relu: number, scratch: number): void;
   batchnorm_backward(dy: number, x: number, y: number, mean: number, variance: number, gamma: number,
     dx: number, dgamma: number, dbeta: number, m: number, c: number, eps: number, relu: number, scratch: number): void;
+  depthwise_input_grad(dy: number, w: number, dx: number, n: number, h: number, w_: number, c: number,
+    oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number): void;
   matmul_tn(a: number, b: number, c: number, rows: number, i: number, o: number): void;
   matmul_nn(a: number, b: number, c: number, rows: number, k: number, o: number, scratch: number): void;
   matmul_nt(a: number, w: number, c: number, rows: number, k: number, o: number, scratch: number): void;
@@ -133,6 +136,17 @@ export function nativePointwiseInputGrad(backend: KernelBackend, dy: TensorInfo,
   const ci = filter.shape[2]!;
   const out = b.makeOutput([...dy.shape.slice(0, 3), ci], 'float32');
   withScratch(b, ci * co, (s) => k.matmul_nt(ptr(b, dy), ptr(b, filter), ptr(b, out), rows, co, ci, s));
+  return out;
+}
+
+/** dx of a depthwise conv with multiplier 1 (filter [kh, kw, c, 1]), NHWC, dilation 1; undefined: use the composed version. */
+export function nativeDepthwiseInputGrad(backend: KernelBackend, dy: TensorInfo, filter: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo | undefined {
+  if (filter.shape[3] !== 1 || info.filterWidth > 7 || dy.dtype !== 'float32' || filter.dtype !== 'float32') return undefined;
+  const { k, b } = kernels(backend);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = info;
+  const out = b.makeOutput([n, h, w, c], 'float32');
+  k.depthwise_input_grad(ptr(b, dy), ptr(b, filter), ptr(b, out), n, h, w, c, info.outHeight, info.outWidth,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
   return out;
 }
 

@@ -124,6 +124,101 @@ void depthwise_filter_grad(const float *x, const float *dy, float *dw, int N, in
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Depthwise convolution input gradient (multiplier 1).                                       */
+/*   dx[n, ih, iw, c] = sum over taps with ih = oh*SH + kh - top, iw = ow*SW + kw - left of     */
+/*                      dy[n, oh, ow, c] w[kh, kw, c]                                          */
+/* Each output row ih collects the dy rows oh that reach it; each such row is scattered with  */
+/* the KW filter taps of its kh held in registers, into dx's row (in L1).                      */
+/* ------------------------------------------------------------------------------------------ */
+
+INLINE void dwi_row(const float *dyrow, const float *wrow, float *dxrow, int W, int C, int OW,
+                    const int KW, int SW, int left, int owLo, int owHi) {
+  int c = 0;
+  for (; c + 4 <= C; c += 4) {
+    vf wv[7]; /* KW <= 7 */
+#pragma clang loop unroll(full)
+    for (int j = 0; j < KW; j++) wv[j] = ld(wrow + j * C + c);
+    for (int ow = owLo; ow < owHi; ow++) {
+      const vf d = ld(dyrow + ow * C + c);
+      float *xp = dxrow + (ow * SW - left) * C + c;
+#pragma clang loop unroll(full)
+      for (int j = 0; j < KW; j++) st(xp + j * C, madd(ld(xp + j * C), d, wv[j]));
+    }
+    for (int ow = 0; ow < OW; ow++) {
+      if (ow == owLo) ow = owHi > owLo ? owHi : owLo;
+      if (ow >= OW) break;
+      const vf d = ld(dyrow + ow * C + c);
+      const int iw0 = ow * SW - left;
+#pragma clang loop unroll(full)
+      for (int j = 0; j < KW; j++) {
+        const int iw = iw0 + j;
+        if (iw >= 0 && iw < W) st(dxrow + iw * C + c, madd(ld(dxrow + iw * C + c), d, wv[j]));
+      }
+    }
+  }
+  for (; c < C; c++) {
+    for (int ow = 0; ow < OW; ow++) {
+      const float d = dyrow[ow * C + c];
+      const int iw0 = ow * SW - left;
+      for (int j = 0; j < KW; j++) {
+        const int iw = iw0 + j;
+        if (iw >= 0 && iw < W) dxrow[iw * C + c] += d * wrow[j * C + c];
+      }
+    }
+  }
+}
+
+static void dwi_row_any(const float *dyrow, const float *wrow, float *dxrow, int W, int C, int OW,
+                        int KW, int SW, int left) {
+  for (int ow = 0; ow < OW; ow++) {
+    const int iw0 = ow * SW - left;
+    for (int j = 0; j < KW; j++) {
+      const int iw = iw0 + j;
+      if (iw < 0 || iw >= W) continue;
+      const float *dp = dyrow + ow * C, *wp = wrow + j * C;
+      float *xp = dxrow + iw * C;
+      int c = 0;
+      for (; c + 4 <= C; c += 4) st(xp + c, madd(ld(xp + c), ld(dp + c), ld(wp + c)));
+      for (; c < C; c++) xp[c] += dp[c] * wp[c];
+    }
+  }
+}
+
+EXPORT(depthwise_input_grad)
+void depthwise_input_grad(const float *dy, const float *w, float *dx, int N, int H, int W, int C,
+                          int OH, int OW, int KH, int KW, int SH, int SW, int top, int left) {
+  int owLo = (left + SW - 1) / SW;
+  int owHi = W - KW + left >= 0 ? (W - KW + left) / SW + 1 : 0;
+  if (owHi > OW) owHi = OW;
+  if (owLo > OW) owLo = OW;
+  if (owHi < owLo) owHi = owLo;
+  for (int n = 0; n < N; n++) {
+    for (int ih = 0; ih < H; ih++) {
+      float *dxrow = dx + (long)((n * H + ih) * W) * C;
+      for (int i = 0; i < W * C; i++) dxrow[i] = 0.f;
+      for (int kh = 0; kh < KH; kh++) {
+        const int t = ih + top - kh;
+        if (t < 0 || t % SH != 0) continue;
+        const int oh = t / SH;
+        if (oh >= OH) continue;
+        const float *dyrow = dy + (long)((n * OH + oh) * OW) * C;
+        const float *wrow = w + kh * KW * C;
+        switch (KW) {
+          case 1: dwi_row(dyrow, wrow, dxrow, W, C, OW, 1, SW, left, owLo, owHi); break;
+          case 2: dwi_row(dyrow, wrow, dxrow, W, C, OW, 2, SW, left, owLo, owHi); break;
+          case 3: dwi_row(dyrow, wrow, dxrow, W, C, OW, 3, SW, left, owLo, owHi); break;
+          case 4: dwi_row(dyrow, wrow, dxrow, W, C, OW, 4, SW, left, owLo, owHi); break;
+          case 5: dwi_row(dyrow, wrow, dxrow, W, C, OW, 5, SW, left, owLo, owHi); break;
+          case 6: dwi_row(dyrow, wrow, dxrow, W, C, OW, 6, SW, left, owLo, owHi); break;
+          case 7: dwi_row(dyrow, wrow, dxrow, W, C, OW, 7, SW, left, owLo, owHi); break;
+          default: dwi_row_any(dyrow, wrow, dxrow, W, C, OW, KW, SW, left); break;
+        }
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* BatchNorm over [M, C] rows with batch statistics, optionally followed by ReLU.              */
 /* Column sums go through a block of rows into `part` first, then into the total, which keeps */
 /* float32 rounding error near that of a pairwise sum at M in the tens of thousands.          */
