@@ -69,15 +69,18 @@ export async function timeInterleaved(
 
 /**
  * The affine map taking the references' times `now` (light, heavy) to `anchors`. Where the two
- * references are too close to tell a slope (tiny spaces), a ratio of their sums.
+ * references are too close to tell a slope (tiny spaces), or noise makes the line implausible
+ * (a slope <= 0, or a net a quarter of the light reference's time mapped to <= 0: a load burst
+ * on one reference can do that, and then small nets came out negative), a ratio of their sums.
  */
 export function driftMap(now: readonly number[], anchors: readonly number[]): (t: number) => number {
   const [nl, nh] = now as [number, number];
   const [al, ah] = anchors as [number, number];
-  if (Math.abs(nh - nl) < 0.2 * Math.max(nh, nl)) {
-    const f = (al + ah) / (nl + nh);
-    return (t) => t * f;
-  }
+  const f = (al + ah) / (nl + nh);
+  const ratio = (t: number) => t * f;
+  if (Math.abs(nh - nl) < 0.2 * Math.max(nh, nl)) return ratio;
   const slope = (ah - al) / (nh - nl);
-  return (t) => al + (t - nl) * slope;
+  const affine = (t: number) => al + (t - nl) * slope;
+  if (!(slope > 0) || affine(nl / 4) <= 0) return ratio;
+  return affine;
 }
