@@ -15,7 +15,8 @@ export function paretoFront<T extends { latencyMs: number; acc: number }>(points
   return front;
 }
 
-async function render(spec: vl.TopLevelSpec): Promise<string> {
+/** A Vega-Lite spec as an SVG string (the report inlines these). */
+export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -66,7 +67,7 @@ export function paretoSpec(points: readonly ParetoPoint[], targetMs: number, tit
 }
 
 export async function paretoSvg(points: readonly ParetoPoint[], targetMs: number, title: string): Promise<string> {
-  return render(paretoSpec(points, targetMs, title));
+  return renderSvg(paretoSpec(points, targetMs, title));
 }
 
 /** One small panel per series (e.g. loss, expected latency, temperature) against the epoch. */
@@ -88,5 +89,5 @@ export function curvesSpec(rows: readonly Record<string, number | null>[], serie
 }
 
 export async function curvesSvg(rows: readonly Record<string, number | null>[], series: readonly { field: string; title: string }[], title: string): Promise<string> {
-  return render(curvesSpec(rows, series, title));
+  return renderSvg(curvesSpec(rows, series, title));
 }
