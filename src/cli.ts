@@ -232,6 +232,52 @@ export function buildProgram(): Command {
       console.log(`${o.out}: ${(r.bytes / 1024).toFixed(0)} KiB, opset ${r.opset}, ${acc} on ${r.parity.images} test images${lat}; report ${reportPath(o.out)}`);
     });
 
+  program.command('run')
+    .description('the whole pipeline, resumable: reuse or profile the device\'s LUT -> search -> train the winner -> export ONNX -> report.html')
+    .requiredOption('--out <dir>', 'run folder (e.g. runs/NAME); re-running skips finished stages')
+    .option('--device <name|file>', 'target device', 'ort-cpu-1t')
+    .option('--space <name|file>', 'search space', 'fbnet-mini')
+    .option('--table <path>', 'latency table to use (default: the device\'s table for the space, else profile one)')
+    .option('--target-ms <ms|baseline>', 'latency budget in ms, or "baseline": the MobileNetV2-style arch\'s LUT latency', 'baseline')
+    .option('--dataset <spec>', 'auto (fashion-mnist if installed, else mnist), mnist, fashion-mnist, idx:DIR or cifar10:DIR', 'auto')
+    .option('--strategy <name>', 'dnas (FBNet) or evolution (SPOS/OFA/MnasNet)', 'dnas')
+    .option('--budget <name>', 'small (minutes: the demo) or full (full epochs, as the README\'s results)', 'small')
+    .option('--search-epochs <n>', 'supernet epochs (default: the budget\'s)', intOption('--search-epochs', 1))
+    .option('--search-steps <n>', 'cap supernet steps per epoch (default: the budget\'s)', intOption('--search-steps', 1))
+    .option('--train-epochs <n>', 'epochs to train the winner (default: the budget\'s)', intOption('--train-epochs', 1))
+    .option('--train-steps <n>', 'cap training steps per epoch (default: the budget\'s)', intOption('--train-steps', 1))
+    .option('--eval-images <n>', 'validation images per arch scored in the search (default: the budget\'s)', intOption('--eval-images', 1))
+    .option('--samples <n>', 'dnas: archs sampled at the end; evolution: sets population and cycles (default: the budget\'s)', intOption('--samples', 1))
+    .option('--batch <n>', 'batch size', intOption('--batch', 1), 32)
+    .option('--lr <x>', 'peak learning rate to train the winner', floatOption('--lr', 0), 0.1)
+    .option('--quantize <mode>', 'int8: export a static QDQ int8 model')
+    .option('--backend <name>', 'auto, tensorflow, wasm or cpu', 'auto')
+    .option('--seed <n>', 'seed', intOption('--seed', 0), 1)
+    .option('--quiet', 'no progress output', false)
+    .action(async (o: { out: string; device: string; space: string; table?: string; targetMs: string; dataset: string; strategy: string; budget: string; searchEpochs?: number; searchSteps?: number; trainEpochs?: number; trainSteps?: number; evalImages?: number; samples?: number; batch: number; lr: number; quantize?: string; backend: string; seed: number; quiet: boolean }) => {
+      const { runPipeline, BUDGETS } = await import('./pipeline/run.js');
+      const { STRATEGIES } = await import('./search/search.js');
+      const { BACKEND_CHOICES } = await import('./train/backend.js');
+      if (!(STRATEGIES as readonly string[]).includes(o.strategy)) fail(`--strategy '${o.strategy}': use one of ${STRATEGIES.join(', ')}`);
+      if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) fail(`--backend '${o.backend}': use one of ${BACKEND_CHOICES.join(', ')}`);
+      if (o.budget !== 'small' && o.budget !== 'full') fail(`--budget '${o.budget}': use small or full`);
+      if (o.quantize !== undefined && o.quantize !== 'int8') fail(`--quantize '${o.quantize}' is not supported; use --quantize int8 or leave it out for float32`);
+      let target: number | 'baseline' = 'baseline';
+      if (o.targetMs !== 'baseline') {
+        target = Number(o.targetMs);
+        if (!Number.isFinite(target) || target <= 0) fail(`--target-ms '${o.targetMs}': give a positive number of milliseconds or "baseline"`);
+      }
+      const b = BUDGETS[o.budget];
+      const r = await runPipeline({
+        out: o.out, device: o.device, space: o.space, table: o.table, target, dataset: o.dataset, strategy: o.strategy as 'dnas' | 'evolution',
+        searchEpochs: o.searchEpochs ?? b.searchEpochs, searchSteps: o.searchSteps ?? b.searchSteps, trainEpochs: o.trainEpochs ?? b.trainEpochs,
+        trainSteps: o.trainSteps ?? b.trainSteps, evalImages: o.evalImages ?? b.evalImages, samples: o.samples ?? b.samples, batch: o.batch, lr: o.lr,
+        quantize: o.quantize as 'int8' | undefined, seed: o.seed, backend: o.backend as Parameters<typeof runPipeline>[0]['backend'], quiet: o.quiet,
+      });
+      const seconds = Object.values(r.state.stages).reduce((s, st) => s + (st?.seconds ?? 0), 0);
+      console.log(`model:  ${r.model}\nreport: ${r.report}\n(${seconds.toFixed(0)} s of stage work${r.skipped.length ? `; skipped finished stages: ${r.skipped.join(', ')}` : ''})`);
+    });
+
   program.command('search')
     .description('search the most accurate arch of a space whose LUT latency meets --target-ms (FBNet DNAS or MnasNet/SPOS-style evolution)')
     .requiredOption('--table <path>', 'latency lookup table of the target device (JSON)')

