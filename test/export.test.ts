@@ -153,6 +153,11 @@ test('export refuses bad input with one line and leaves nothing behind', () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^latnas: cannot write '.*a-file\/model\.onnx': '.*a-file' is a file, not a folder; choose a writable --out\n$/);
 
+  // A read-only folder (even for root).
+  r = cli(['export', '--run', run, '--out', '/proc/latnas-test/model.onnx', '--no-latency']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^latnas: cannot write '\/proc\/latnas-test\/model\.onnx': folder '\/proc' is not writable \(\w+\); choose a writable --out\n$/);
+
   // Unsupported opset and quantisation mode.
   r = cli(['export', '--run', run, '--out', join(dir, 'c.onnx'), '--opset', '12']);
   assert.equal(r.code, 1);

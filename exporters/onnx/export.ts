@@ -8,8 +8,8 @@
  * predicted and measured latency are comparable. The file is written atomically, last: a failed
  * check or an unwritable path leaves nothing behind.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../../src/datasets/batches.js';
 import type { Dataset } from '../../src/datasets/dataset.js';
@@ -103,10 +103,13 @@ function checkWritable(out: string): void {
   let dir = dirname(abs);
   while (!existsSync(dir)) dir = dirname(dir);
   if (!statSync(dir).isDirectory()) fail(`cannot write '${out}': '${dir}' is a file, not a folder; choose a writable --out`);
+  // A probe file, not access(W_OK): root passes access() on read-only mounts such as /proc.
+  const probe = join(dir, `.latnas-probe-${process.pid}`);
   try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    fail(`cannot write '${out}': folder '${dir}' is not writable; choose a writable --out`);
+    writeFileSync(probe, '');
+    rmSync(probe);
+  } catch (e) {
+    fail(`cannot write '${out}': folder '${dir}' is not writable (${(e as NodeJS.ErrnoException).code ?? 'error'}); choose a writable --out`);
   }
 }
 
