@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { LatnasError } from '../src/errors.js';
 import { initBackend } from '../src/train/backend.js';
-import { batchNormInfer, batchNormTrain, channelShuffle, conv2dSame, hardSigmoid, hardSwish } from '../src/train/ops.js';
+import { batchNormInfer, batchNormTrain, channelShuffle, conv2dSame, hardSigmoid, hardSwish, movingStatistics } from '../src/train/ops.js';
 import { registerWasmKernels, WASM_KERNEL_NAMES } from '../src/train/wasm-kernels.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -211,6 +211,20 @@ test('batchNormTrain on wasm runs one fused kernel each way, and with a fused Re
   assert.ok(names.includes('LatnasBatchNormTrain') && names.includes('LatnasBatchNormGrad'), names.join(' '));
   assert.ok(!names.includes('Sum') || names.filter((n) => n === 'Sum').length === 1, `only the loss sums: ${names.join(' ')}`);
   tf.dispose(profile.result as tf.Tensor[]);
+});
+
+test('movingStatistics (one kernel on wasm) matches cpu and the formula', async () => {
+  for (const [momentum, count] of [[0.1, 50], [1, 1], [0.25, 2]] as const) {
+    await assertWasmMatchesCpu(`momentum ${momentum} count ${count}`, () => movingStatistics(
+      { mean: tf.tensor1d(normal(7, 71)), variance: tf.abs(tf.tensor1d(normal(7, 72))) as tf.Tensor1D },
+      { mean: tf.tensor1d(normal(7, 73)), variance: tf.abs(tf.tensor1d(normal(7, 74))) as tf.Tensor1D }, momentum, count));
+  }
+  await tf.setBackend('wasm');
+  const [m, v] = tf.tidy(() => movingStatistics({ mean: tf.tensor1d([1, 2]), variance: tf.tensor1d([4, 4]) },
+    { mean: tf.tensor1d([3, 6]), variance: tf.tensor1d([2, 1]) }, 0.5, 3).map((t) => Array.from(t.dataSync())));
+  assert.deepEqual(m, [2, 4]);
+  // Batch variance unbiased by 3 / 2 first: 0.5 * 4 + 0.5 * 3 = 3.5, 0.5 * 4 + 0.5 * 1.5 = 2.75.
+  assert.deepEqual(v, [3.5, 2.75]);
 });
 
 test('Identity (tf.clone) on wasm shares the buffer: values equal, each side disposable on its own', async () => {
@@ -426,7 +440,7 @@ test('the registered gradients agree with finite differences (cpu)', async () =>
 });
 
 test('the registered wasm kernels are the ones training needed', () => {
-  for (const name of ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'Transpose', 'Identity', 'LatnasBatchNormTrain', 'LatnasBatchNormGrad']) {
+  for (const name of ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'Transpose', 'Identity', 'LatnasBatchNormTrain', 'LatnasBatchNormGrad', 'LatnasRunningStats']) {
     assert.ok(WASM_KERNEL_NAMES.includes(name), name);
     assert.ok(tf.getKernel(name, 'wasm'), name);
   }

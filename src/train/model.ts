@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Params, WeightSource } from '../onnx/weights.js';
 import { outputShape, type Act, type ConvLayer, type Layer, type Shape } from '../space/ir.js';
 import { Rng } from '../util/rng.js';
-import { batchNormInfer, batchNormTrain, channelShuffle, conv2dSame, hardSigmoid, hardSwish } from './ops.js';
+import { batchNormInfer, batchNormTrain, channelShuffle, conv2dSame, hardSigmoid, hardSwish, movingStatistics } from './ops.js';
 
 export const BN_EPS = 1e-5;
 /** Weight of the new batch statistics in the running averages (PyTorch's 0.1). */
@@ -160,10 +160,9 @@ export class TfModel {
         const bn = p.bn;
         const n = y.shape[0] * y.shape[1] * y.shape[2];
         tf.tidy(() => {
-          const m = this.bnMomentum;
-          bn.mean.assign(tf.add(tf.mul(bn.mean, 1 - m), tf.mul(r.mean, m)));
-          const unbiased = n > 1 ? tf.mul(r.variance, n / (n - 1)) : r.variance;
-          bn.variance.assign(tf.add(tf.mul(bn.variance, 1 - m), tf.mul(unbiased, m)));
+          const [mean, variance] = movingStatistics(bn, r, this.bnMomentum, n);
+          bn.mean.assign(mean);
+          bn.variance.assign(variance);
         });
         if (fuseRelu) return r.y;
         y = r.y;

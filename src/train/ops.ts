@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fail } from '../errors.js';
 // tfjs-core's Node build registers no gradients; this registers the ones training needs.
 import './kernels/gradients.js';
-import { BATCHNORM_GRAD, BATCHNORM_TRAIN } from './kernels/native.js';
+import { BATCHNORM_GRAD, BATCHNORM_TRAIN, RUNNING_STATS } from './kernels/native.js';
 
 /**
  * Convolution with TF 'same' padding. `w` is [k, k, cin / groups, cout] for every `groups` (HWIO
@@ -131,6 +131,25 @@ function fusedBatchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor
   });
   const y = f(x, gamma, beta);
   return { y, ...keptStatistics(mean!, variance!) };
+}
+
+/**
+ * BatchNorm running averages after a training batch of `count` values per channel:
+ * running = (1 - momentum) * running + momentum * batch, with the batch variance unbiased by
+ * count / (count - 1) (PyTorch's rule). One kernel on wasm. Returns the new [mean, variance].
+ */
+export function movingStatistics(
+  running: { mean: tf.Tensor1D; variance: tf.Tensor1D }, batch: { mean: tf.Tensor1D; variance: tf.Tensor1D }, momentum: number, count: number,
+): [tf.Tensor1D, tf.Tensor1D] {
+  const unbias = count > 1 ? count / (count - 1) : 1;
+  if (tf.getBackend() === 'wasm' && tf.getKernel(RUNNING_STATS, 'wasm')) {
+    const inputs = { mean: running.mean, variance: running.variance, batchMean: batch.mean, batchVariance: batch.variance };
+    return tf.engine().runKernel(RUNNING_STATS, inputs, { momentum, unbias }) as [tf.Tensor1D, tf.Tensor1D];
+  }
+  return tf.tidy(() => [
+    tf.add(tf.mul(running.mean, 1 - momentum), tf.mul(batch.mean, momentum)) as tf.Tensor1D,
+    tf.add(tf.mul(running.variance, 1 - momentum), tf.mul(unbias === 1 ? batch.variance : tf.mul(batch.variance, unbias), momentum)) as tf.Tensor1D,
+  ]);
 }
 
 /** BatchNorm with given (running) statistics, as one per-channel scale and shift. */

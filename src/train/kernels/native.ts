@@ -16,6 +16,14 @@ import { KERNELS_WASM_BASE64 } from './simd/module.js';
 
 export const BATCHNORM_TRAIN = 'LatnasBatchNormTrain';
 export const BATCHNORM_GRAD = 'LatnasBatchNormGrad';
+export const RUNNING_STATS = 'LatnasRunningStats';
+
+export interface RunningStatsAttrs {
+  /** Weight of the batch statistics. */
+  momentum: number;
+  /** Factor applied to the batch variance first (count / (count - 1) for an unbiased one). */
+  unbias: number;
+}
 
 export interface BatchNormTrainAttrs {
   eps: number;
@@ -184,7 +192,33 @@ const batchNormGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   return [dx, dgamma, dbeta];
 };
 
+/**
+ * inputs mean, variance (running), batchMean, batchVariance, all [C] -> [mean', variance'] with
+ * v' = (1 - momentum) v + momentum b (b unbiased first for the variance). Seven tiny tfjs ops per
+ * BatchNorm layer otherwise; a plain loop here (C floats, nothing to vectorise).
+ */
+const runningStats: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { mean, variance, batchMean, batchVariance } = inputs as Record<'mean' | 'variance' | 'batchMean' | 'batchVariance', TensorInfo>;
+  const { momentum, unbias } = attrs as unknown as RunningStatsAttrs;
+  requireFloat32(RUNNING_STATS, mean, variance, batchMean, batchVariance);
+  const b = backend as unknown as WasmBackend & { typedArrayFromHeap(t: TensorInfo): Float32Array };
+  const c = mean.shape[0]!;
+  const outMean = b.makeOutput([c], 'float32');
+  const outVariance = b.makeOutput([c], 'float32');
+  // Views are taken after both allocations: a malloc can grow (and detach) the heap's buffer.
+  const m = b.typedArrayFromHeap(mean), v = b.typedArrayFromHeap(variance);
+  const bm = b.typedArrayFromHeap(batchMean), bv = b.typedArrayFromHeap(batchVariance);
+  const om = b.typedArrayFromHeap(outMean), ov = b.typedArrayFromHeap(outVariance);
+  const keep = 1 - momentum;
+  for (let i = 0; i < c; i++) {
+    om[i] = keep * m[i]! + momentum * bm[i]!;
+    ov[i] = keep * v[i]! + momentum * (bv[i]! * unbias);
+  }
+  return [outMean, outVariance];
+};
+
 export const nativeKernels: KernelConfig[] = [
+  { kernelName: RUNNING_STATS, backendName: 'wasm', kernelFunc: runningStats },
   { kernelName: BATCHNORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrain },
   { kernelName: BATCHNORM_GRAD, backendName: 'wasm', kernelFunc: batchNormGrad },
 ];
