@@ -160,6 +160,15 @@ test('depthwise conv gradients (native SIMD kernels): wide rows, channel tails, 
   }
 });
 
+test('stem conv filter gradient (native kernel for 1-4 input channels): wide rows, k 3/5/7, stride 1/2, batch 1/2 match cpu', async () => {
+  for (const ci of [1, 3]) for (const k of [3, 5, 7]) for (const stride of [1, 2]) for (const n of [1, 2]) {
+    const co = ci === 1 ? 16 : 10; // 10: a scalar tail after two 4-wide groups
+    await assertWasmMatchesCpu(`stem k${k} s${stride} ${n}x9x28x${ci} -> ${co}`, valueAndGrads(
+      (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, 'same'),
+      [{ shape: [n, 9, 28, ci], seed: 80 + k + stride }, { shape: [k, k, ci, co], seed: 90 + k }]));
+  }
+});
+
 test('1x1 convs (native GEMMs): output, input and filter gradients over row blocks, 4x8 tiles and their edges match cpu', async () => {
   // rows 180, 256, 105 (the kernel works in blocks of 128 rows); channel counts on and off its
   // 4 (input) x 8 (output) tile.

@@ -51,6 +51,8 @@ interface Exports {
     dx: number, dgamma: number, dbeta: number, m: number, c: number, eps: number, relu: number, scratch: number): void;
   depthwise_input_grad(dy: number, w: number, dx: number, n: number, h: number, w_: number, c: number,
     oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number): void;
+  conv_filter_grad_small_cin(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, co: number,
+    oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number): void;
   matmul_tn(a: number, b: number, c: number, rows: number, i: number, o: number): void;
   matmul_nn(a: number, b: number, c: number, rows: number, k: number, o: number, scratch: number): void;
   matmul_nt(a: number, w: number, c: number, rows: number, k: number, o: number, scratch: number): void;
@@ -154,6 +156,20 @@ export function nativeDepthwiseInputGrad(backend: KernelBackend, dy: TensorInfo,
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = info;
   const out = b.makeOutput([n, h, w, c], 'float32');
   k.depthwise_input_grad(ptr(b, dy), ptr(b, filter), ptr(b, out), n, h, w, c, info.outHeight, info.outWidth,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
+  return out;
+}
+
+/** Inputs with at most this many channels get conv_filter_grad_small_cin (a stem's image input). */
+export const SMALL_CIN = 4;
+
+/** dw [kh, kw, ci, co] of a conv with ci <= SMALL_CIN, kw <= 7, NHWC, dilation 1; undefined: use the composed version. */
+export function nativeSmallCinFilterGrad(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo | undefined {
+  if (info.inChannels > SMALL_CIN || info.filterWidth > 7 || x.dtype !== 'float32' || dy.dtype !== 'float32') return undefined;
+  const { k, b } = kernels(backend);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
+  const out = b.makeOutput([info.filterHeight, info.filterWidth, ci, co], 'float32');
+  k.conv_filter_grad_small_cin(ptr(b, x), ptr(b, dy), ptr(b, out), n, h, w, ci, co, info.outHeight, info.outWidth,
     info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
   return out;
 }
