@@ -6,6 +6,10 @@ import { LatnasError } from '../src/errors.js';
 import { initBackend } from '../src/train/backend.js';
 import { batchNormInfer, batchNormTrain, channelShuffle, conv2dSame, hardSigmoid, hardSwish, movingStatistics } from '../src/train/ops.js';
 import { registerWasmKernels, WASM_KERNEL_NAMES } from '../src/train/wasm-kernels.js';
+import { randomArch } from '../src/space/arch.js';
+import { networkUnits } from '../src/space/network.js';
+import { loadSpace } from '../src/space/spaces.js';
+import { TfModel } from '../src/train/model.js';
 import { Rng } from '../src/util/rng.js';
 
 registerWasmKernels();
@@ -263,6 +267,50 @@ test('batchNormInfer: wasm matches cpu and the formula', async () => {
   await tf.setBackend('wasm');
   const y = tf.tidy(() => batchNormInfer(tf.fill([1, 1, 1, 1], 3) as tf.Tensor4D, tf.tensor1d([2]), tf.tensor1d([1]), tf.tensor1d([1]), tf.tensor1d([4]), 0).dataSync()[0]!);
   assert.ok(Math.abs(y - ((3 - 1) / 2 * 2 + 1)) < 1e-6);
+});
+
+test('batchNormInfer (+ReLU), fused on wasm: outputs and all five gradients match cpu (batch 1/3, channels 1-13)', async () => {
+  for (const act of ['none', 'relu'] as const) {
+    for (const [n, c] of [[1, 3], [3, 5], [1, 1], [2, 2], [3, 4], [1, 8], [3, 13]] as const) {
+      const shape = [n, 5, 3, c];
+      const inputs = [{ shape, seed: 25 + c }, { shape: [c], seed: 26 }, { shape: [c], seed: 27 }, { shape: [c], seed: 28 }, { shape: [c], seed: 29 }];
+      // The variance input is made positive (|v| + 0.1) inside f, so its gradient is checked too.
+      const infer = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, m: tf.Tensor, v: tf.Tensor) =>
+        batchNormInfer(x as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, m as tf.Tensor1D, tf.add(tf.abs(v), 0.1) as tf.Tensor1D, 1e-5, act);
+      await assertWasmMatchesCpu(`batchNormInfer ${act} [${shape}]`, valueAndGrads(infer, inputs));
+    }
+  }
+  await tf.setBackend('wasm');
+  const y = tf.tidy(() => Array.from(batchNormInfer(tf.tensor4d([3, -3], [2, 1, 1, 1]), tf.tensor1d([2]), tf.tensor1d([1]), tf.tensor1d([1]), tf.tensor1d([4]), 0, 'relu').dataSync()));
+  assert.deepEqual(y, [3, 0]); // (3 - 1) / 2 * 2 + 1 and max((-3 - 1) / 2 * 2 + 1, 0)
+});
+
+test('TfModel.forward(x, false) on wasm runs the fused BatchNorm kernel and matches cpu', async () => {
+  await tf.setBackend('wasm');
+  const space = loadSpace('fbnet-mini');
+  const layers = networkUnits(space, randomArch(space, new Rng(3))).flatMap((u) => u.layers);
+  const model = new TfModel(layers, space.input, 3);
+  const rng = new Rng(4);
+  for (const v of model.allVariables()) {
+    if (!v.name.includes('.bn.')) continue;
+    const pos = v.name.endsWith('variance') || v.name.endsWith('gamma');
+    v.assign(tf.tensor1d(Float32Array.from({ length: v.shape[0]! }, () => (pos ? 0.5 + rng.next() : 0.2 * rng.normal()))));
+  }
+  const { c, h, w } = space.input;
+  const xs = normal(2 * h * w * c, 5);
+  const forward = () => [model.forward(tf.tensor4d(xs, [2, h, w, c]), false)];
+  const profile = await tf.profile(() => tf.tidy(() => forward()[0]!));
+  const names = profile.kernels.map((k) => k.name);
+  tf.dispose(profile.result as tf.Tensor);
+  assert.ok(names.includes('LatnasBatchNormInfer'), names.join(' '));
+  assert.ok(!names.includes('Rsqrt'), `no composed BatchNorm left: ${names.join(' ')}`);
+  // Not runOn: the model's variables move to cpu's buffers on first use there.
+  const got = tf.tidy(() => forward()[0]!.dataSync());
+  await tf.setBackend('cpu');
+  const ref = tf.tidy(() => forward()[0]!.dataSync());
+  const e = relErr(got, ref);
+  assert.ok(e <= TOL, `logits: relative error ${e.toExponential(2)} > ${TOL}`);
+  model.dispose();
 });
 
 test('hardSwish and hardSigmoid: exact values, and wasm matches cpu with gradients', async () => {

@@ -167,6 +167,8 @@ export class TfModel {
         if (fuseRelu) return r.y;
         y = r.y;
       } else {
+        // Likewise for inference: a ReLU goes into the BatchNorm (one fused kernel on wasm).
+        if (l.act === 'relu') return batchNormInfer(y, p.bn.gamma, p.bn.beta, p.bn.mean, p.bn.variance, BN_EPS, 'relu');
         y = batchNormInfer(y, p.bn.gamma, p.bn.beta, p.bn.mean, p.bn.variance, BN_EPS);
       }
     } else {

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fail } from '../errors.js';
 // tfjs-core's Node build registers no gradients; this registers the ones training needs.
 import './kernels/gradients.js';
-import { BATCHNORM_GRAD, BATCHNORM_TRAIN, RUNNING_STATS } from './kernels/native.js';
+import { BATCHNORM_GRAD, BATCHNORM_INFER, BATCHNORM_TRAIN, RUNNING_STATS } from './kernels/native.js';
 
 /**
  * Convolution with TF 'same' padding. `w` is [k, k, cin / groups, cout] for every `groups` (HWIO
@@ -152,13 +152,22 @@ export function movingStatistics(
   ]);
 }
 
-/** BatchNorm with given (running) statistics, as one per-channel scale and shift. */
+/**
+ * BatchNorm with given (running) statistics, as one per-channel scale and shift, followed by
+ * `act`. On wasm one fused kernel (kernels/native.ts, ReLU included) with a registered gradient.
+ */
 export function batchNormInfer(
-  x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps = 1e-5,
+  x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps = 1e-5, act: BatchNormAct = 'none',
 ): tf.Tensor4D {
-  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)));
-  const shift = tf.sub(beta, tf.mul(mean, scale));
-  return tf.add(tf.mul(x, scale), shift);
+  if (tf.getBackend() === 'wasm' && tf.getKernel(BATCHNORM_INFER, 'wasm') && x.dtype === 'float32') {
+    return tf.engine().runKernel(BATCHNORM_INFER, { x, gamma, beta, mean, variance }, { eps, relu: act === 'relu' }) as tf.Tensor4D;
+  }
+  const y = tf.tidy(() => {
+    const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)));
+    const shift = tf.sub(beta, tf.mul(mean, scale));
+    return tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
+  });
+  return act === 'relu' ? tf.relu(y) : y;
 }
 
 /** x * relu6(x + 3) / 6 (MobileNetV3). */

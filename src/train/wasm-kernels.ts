@@ -7,7 +7,7 @@
  * its pathological 2-D case through the 3-D path (kernels/transpose.ts). Identity shares its
  * input's buffer instead of copying it (kernels/identity.ts). Our own SIMD wasm module
  * (kernels/native.ts, source in kernels/simd/) provides the depthwise filter gradient and fused
- * BatchNorm(+ReLU) training kernels.
+ * BatchNorm(+ReLU) training and inference kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';

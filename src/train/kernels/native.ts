@@ -9,6 +9,9 @@
  * - LatnasBatchNormTrain / LatnasBatchNormGrad: BatchNorm with batch statistics (optionally
  *   followed by ReLU) and its gradient, one kernel each instead of ~20 tfjs ops; ops.ts uses
  *   them on wasm only, other backends keep the composed version.
+ * - LatnasBatchNormInfer: BatchNorm with given (running) statistics, optionally followed by ReLU,
+ *   one pass over x instead of two or three elementwise ops (plus the ReLU); its gradient is
+ *   registered here as tfjs ops (inference-mode gradients are rare: supernet gate tests).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
@@ -17,6 +20,7 @@ import { KERNELS_WASM_BASE64 } from './simd/module.js';
 export const BATCHNORM_TRAIN = 'LatnasBatchNormTrain';
 export const BATCHNORM_GRAD = 'LatnasBatchNormGrad';
 export const RUNNING_STATS = 'LatnasRunningStats';
+export const BATCHNORM_INFER = 'LatnasBatchNormInfer';
 
 export interface RunningStatsAttrs {
   /** Weight of the batch statistics. */
@@ -46,6 +50,8 @@ interface Exports {
   depthwise_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, c: number,
     oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, top: number, left: number): void;
   batchnorm_forward(x: number, gamma: number, beta: number, y: number, mean: number, variance: number,
+    m: number, c: number, eps: number, relu: number, scratch: number): void;
+  batchnorm_infer(x: number, gamma: number, beta: number, mean: number, variance: number, y: number,
     m: number, c: number, eps: number, relu: number, scratch: number): void;
   batchnorm_backward(dy: number, x: number, y: number, mean: number, variance: number, gamma: number,
     dx: number, dgamma: number, dbeta: number, m: number, c: number, eps: number, relu: number, scratch: number): void;
@@ -208,6 +214,49 @@ const batchNormGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   return [dx, dgamma, dbeta];
 };
 
+/** inputs x [..., C], gamma, beta, mean, variance [C] -> y = x * scale + shift (then ReLU if relu). */
+const batchNormInfer: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, gamma, beta, mean, variance } = inputs as Record<'x' | 'gamma' | 'beta' | 'mean' | 'variance', TensorInfo>;
+  const { eps, relu } = attrs as unknown as BatchNormTrainAttrs;
+  requireFloat32(BATCHNORM_INFER, x, gamma, beta, mean, variance);
+  const { k, b } = kernels(backend as KernelBackend);
+  const [m, c] = rowsAndChannels(x);
+  const y = b.makeOutput([...x.shape], 'float32');
+  withScratch(b, 2 * c, (s) => k.batchnorm_infer(ptr(b, x), ptr(b, gamma), ptr(b, beta), ptr(b, mean), ptr(b, variance), ptr(b, y), m, c, eps, relu ? 1 : 0, s));
+  return y;
+};
+
+/**
+ * Gradient of LatnasBatchNormInfer, as tfjs ops. With g = dy (masked by y > 0 if relu), s =
+ * gamma * invStd, invStd = 1 / sqrt(var + eps), and the channel sums G = sum g, X = sum g * x:
+ *   dx = g * s, dbeta = G, dmean = -s * G, dgamma = (X - mean * G) * invStd,
+ *   dvariance = -0.5 * gamma * invStd^3 * (X - mean * G).
+ */
+const batchNormInferGrad: tf.GradConfig = {
+  kernelName: BATCHNORM_INFER,
+  inputsToSave: ['x', 'gamma', 'mean', 'variance'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, gamma, mean, variance, y] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor];
+    const { eps, relu } = attrs as unknown as BatchNormTrainAttrs;
+    const c = x.shape[x.shape.length - 1]!;
+    const g = () => (relu ? tf.mul(dy as tf.Tensor, tf.step(y!)) : (dy as tf.Tensor));
+    const invStd = () => tf.rsqrt(tf.add(variance!, eps));
+    const sum = (t: tf.Tensor) => tf.sum(tf.reshape(t, [-1, c]), 0);
+    const centredSum = () => tf.sub(sum(tf.mul(g(), x!)), tf.mul(mean!, sum(g())));
+    return {
+      x: () => tf.mul(g(), tf.mul(gamma!, invStd())),
+      gamma: () => tf.mul(centredSum(), invStd()),
+      beta: () => sum(g()),
+      mean: () => tf.neg(tf.mul(tf.mul(gamma!, invStd()), sum(g()))),
+      variance: () => tf.mul(tf.mul(centredSum(), tf.mul(gamma!, tf.pow(invStd(), 3))), -0.5),
+    };
+  },
+};
+
+// Gradients are per kernel name, not per backend; registered on import like kernels/gradients.ts.
+if (!tf.getGradient(BATCHNORM_INFER)) tf.registerGradient(batchNormInferGrad);
+
 /**
  * inputs mean, variance (running), batchMean, batchVariance, all [C] -> [mean', variance'] with
  * v' = (1 - momentum) v + momentum b (b unbiased first for the variance). Seven tiny tfjs ops per
@@ -237,4 +286,5 @@ export const nativeKernels: KernelConfig[] = [
   { kernelName: RUNNING_STATS, backendName: 'wasm', kernelFunc: runningStats },
   { kernelName: BATCHNORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrain },
   { kernelName: BATCHNORM_GRAD, backendName: 'wasm', kernelFunc: batchNormGrad },
+  { kernelName: BATCHNORM_INFER, backendName: 'wasm', kernelFunc: batchNormInfer },
 ];
