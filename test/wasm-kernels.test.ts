@@ -226,6 +226,28 @@ test('batchNormTrain on wasm runs one fused kernel each way, and with a fused Re
   tf.dispose(profile.result as tf.Tensor[]);
 });
 
+test('batchNormTrain statistics on wasm (one pass) match float64 with a large offset and unrepresentative first rows', async () => {
+  await tf.setBackend('wasm');
+  const [n, h, w, c] = [4, 16, 16, 7];
+  const vals = normal(n * h * w * c, 81, 0.05);
+  // Offset 500 (std 0.05); the first image's top rows sit 5 std higher than the rest.
+  for (let i = 0; i < vals.length; i++) vals[i] = Math.fround(500 + vals[i]! + (i < 2 * w * c ? 0.25 : 0));
+  const [mean, variance] = tf.tidy(() => {
+    const r = batchNormTrain(tf.tensor4d(vals, [n, h, w, c]), tf.ones([c]), tf.zeros([c]));
+    return [r.mean.dataSync(), r.variance.dataSync()];
+  });
+  const m = n * h * w;
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0, q = 0;
+    for (let r = 0; r < m; r++) s += vals[r * c + ch]!;
+    const mu = s / m;
+    for (let r = 0; r < m; r++) q += (vals[r * c + ch]! - mu) ** 2;
+    const v = q / m;
+    assert.ok(Math.abs(mean![ch]! - mu) <= 1e-6 * mu, `channel ${ch} mean ${mean![ch]} vs ${mu}`);
+    assert.ok(Math.abs(variance![ch]! - v) <= 1e-4 * v, `channel ${ch} variance ${variance![ch]} vs ${v}`);
+  }
+});
+
 test('movingStatistics (one kernel on wasm) matches cpu and the formula', async () => {
   for (const [momentum, count] of [[0.1, 50], [1, 1], [0.25, 2]] as const) {
     await assertWasmMatchesCpu(`momentum ${momentum} count ${count}`, () => movingStatistics(

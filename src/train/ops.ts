@@ -57,7 +57,7 @@ export type BatchNormAct = 'none' | 'relu';
  *   dx = gamma / (sqrt(var + eps) * M) * (M * dy - dbeta - xhat * dgamma),   M = N * H * W,
  * because the taped one goes through mean's gradient (a broadcast via `tile`-like ops) twice and
  * took most of a training step on wasm. On wasm the forward pass and the gradient are one kernel
- * each (kernels/native.ts: statistics, normalisation and ReLU in three passes over x; both sums
+ * each (kernels/native.ts: statistics in one pass over x, normalisation and ReLU in a second; both sums
  * and dx in two passes over dy), where the composed version takes ~20 tfjs ops. `mean` and
  * `variance` come out for the running averages; they carry no gradient.
  */

@@ -195,7 +195,7 @@ const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   const y = b.makeOutput([...x.shape], 'float32');
   const mean = b.makeOutput([c], 'float32');
   const variance = b.makeOutput([c], 'float32');
-  withScratch(b, 3 * c, (s) => k.batchnorm_forward(ptr(b, x), ptr(b, gamma), ptr(b, beta), ptr(b, y), ptr(b, mean), ptr(b, variance), m, c, eps, relu ? 1 : 0, s));
+  withScratch(b, 8 * c, (s) => k.batchnorm_forward(ptr(b, x), ptr(b, gamma), ptr(b, beta), ptr(b, y), ptr(b, mean), ptr(b, variance), m, c, eps, relu ? 1 : 0, s));
   return [y, mean, variance];
 };
 

@@ -321,50 +321,71 @@ INLINE void flush(float *acc, float *part, int C) {
   }
 }
 
-/* sum[c] = sum_r x[r, c]; sq[c] = sum_r (x[r, c] - mean[c])^2 when mean is given. */
-static void column_sums(const float *x, int M, int C, const float *mean, float *out, float *part) {
-  zero(out, C);
-  zero(part, C);
+/*
+ * Forward: mean, biased variance, y = (x - mean) / sqrt(var + eps) * gamma + beta, then
+ * max(y, 0) if relu. scratch: 8 * C floats, 8-byte aligned (malloc's).
+ *
+ * The statistics take one pass over x: shifted sums S = sum (x - K), Q = sum (x - K)^2 with K
+ * the mean of 64 rows sampled over x (so |mean - K| is ~std / 8, and Q - S^2 / M does not
+ * cancel), in float32 over a block of rows and float64 across blocks; then
+ * mean = K + S / M, var = (Q - S^2 / M) / M in float64.
+ */
+EXPORT(batchnorm_forward)
+void batchnorm_forward(const float *x, const float *gamma, const float *beta, float *y, float *mean,
+                       float *var, int M, int C, float eps, int relu, float *scratch) {
+  double *ts = (double *)scratch, *tq = ts + C;
+  float *ps = scratch + 4 * C, *pq = scratch + 5 * C, *scale = scratch + 6 * C, *shift = scratch + 7 * C;
+  /* K (in shift for now): the mean of ROW_BLOCK rows spread evenly over x (not the first block:
+   * those are the top rows of the first image, which may sit far from the batch mean). */
+  const int k1 = M < ROW_BLOCK ? M : ROW_BLOCK;
+  zero(shift, C);
+  for (int i = 0; i < k1; i++) {
+    const float *xr = x + (long)((long long)i * M / k1) * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) st(shift + c, wasm_f32x4_add(ld(shift + c), ld(xr + c)));
+    for (; c < C; c++) shift[c] += xr[c];
+  }
+  for (int c = 0; c < C; c++) {
+    shift[c] /= (float)(k1 > 0 ? k1 : 1);
+    ts[c] = 0.0;
+    tq[c] = 0.0;
+  }
+  zero(ps, C);
+  zero(pq, C);
   for (int r0 = 0; r0 < M; r0 += ROW_BLOCK) {
     const int r1 = r0 + ROW_BLOCK < M ? r0 + ROW_BLOCK : M;
     for (int r = r0; r < r1; r++) {
       const float *xr = x + (long)r * C;
       int c = 0;
-      if (mean) {
-        for (; c + 4 <= C; c += 4) {
-          const vf d = wasm_f32x4_sub(ld(xr + c), ld(mean + c));
-          st(part + c, madd(ld(part + c), d, d));
-        }
-        for (; c < C; c++) {
-          const float d = xr[c] - mean[c];
-          part[c] += d * d;
-        }
-      } else {
-        for (; c + 4 <= C; c += 4) st(part + c, wasm_f32x4_add(ld(part + c), ld(xr + c)));
-        for (; c < C; c++) part[c] += xr[c];
+      for (; c + 4 <= C; c += 4) {
+        const vf d = wasm_f32x4_sub(ld(xr + c), ld(shift + c));
+        st(ps + c, wasm_f32x4_add(ld(ps + c), d));
+        st(pq + c, madd(ld(pq + c), d, d));
+      }
+      for (; c < C; c++) {
+        const float d = xr[c] - shift[c];
+        ps[c] += d;
+        pq[c] += d * d;
       }
     }
-    flush(out, part, C);
+    for (int c = 0; c < C; c++) {
+      ts[c] += (double)ps[c];
+      tq[c] += (double)pq[c];
+      ps[c] = 0.f;
+      pq[c] = 0.f;
+    }
   }
-}
-
-/*
- * Forward: mean, biased variance, y = (x - mean) / sqrt(var + eps) * gamma + beta, then
- * max(y, 0) if relu. scratch: 3 * C floats.
- */
-EXPORT(batchnorm_forward)
-void batchnorm_forward(const float *x, const float *gamma, const float *beta, float *y, float *mean,
-                       float *var, int M, int C, float eps, int relu, float *scratch) {
-  float *part = scratch, *scale = scratch + C, *shift = scratch + 2 * C;
-  const float inv = 1.f / (float)M;
-  column_sums(x, M, C, 0, mean, part);
-  for (int c = 0; c < C; c++) mean[c] *= inv;
-  column_sums(x, M, C, mean, var, part);
+  const double invM = 1.0 / (double)M;
   for (int c = 0; c < C; c++) {
-    var[c] *= inv;
-    const float invStd = 1.f / __builtin_sqrtf(var[c] + eps);
-    scale[c] = gamma[c] * invStd;
-    shift[c] = beta[c] - mean[c] * scale[c];
+    const double s = ts[c] * invM;
+    double v = tq[c] * invM - s * s;
+    if (v < 0.0) v = 0.0;
+    const double mu = (double)shift[c] + s;
+    mean[c] = (float)mu;
+    var[c] = (float)v;
+    const double sc = (double)gamma[c] / __builtin_sqrt(v + (double)eps);
+    scale[c] = (float)sc;
+    shift[c] = (float)((double)beta[c] - mu * sc);
   }
   const vf zero4 = wasm_f32x4_splat(0.f);
   for (int r = 0; r < M; r++) {
