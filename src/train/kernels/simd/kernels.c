@@ -322,6 +322,58 @@ INLINE void flush(float *acc, float *part, int C) {
 }
 
 /*
+ * y = x * scale[c] + shift[c] over M rows of C channels, then max(y, 0) if relu: the apply pass of
+ * batchnorm_forward (batch statistics) and batchnorm_infer (running statistics).
+ */
+static void affine_rows(const float *x, float *y, const float *scale, const float *shift, int M, int C,
+                        int relu) {
+  const vf zero4 = wasm_f32x4_splat(0.f);
+  if (C == 1 || C == 2 || C == 4) {
+    /* Rows shorter than a vector: run over the flat array with the factors repeated. */
+    const vf s4 = wasm_f32x4_make(scale[0], scale[1 % C], scale[2 % C], scale[3 % C]);
+    const vf b4 = wasm_f32x4_make(shift[0], shift[1 % C], shift[2 % C], shift[3 % C]);
+    const long n = (long)M * C;
+    long i = 0;
+    for (; i + 4 <= n; i += 4) {
+      vf v = madd(b4, ld(x + i), s4);
+      if (relu) v = wasm_f32x4_max(v, zero4);
+      st(y + i, v);
+    }
+    for (; i < n; i++) {
+      float v = x[i] * scale[i % C] + shift[i % C];
+      if (relu && !(v > 0.f)) v = 0.f;
+      y[i] = v;
+    }
+    return;
+  }
+  for (int r = 0; r < M; r++) {
+    const float *xr = x + (long)r * C;
+    float *yr = y + (long)r * C;
+    int c = 0;
+    for (; c + 8 <= C; c += 8) {
+      vf v0 = madd(ld(shift + c), ld(xr + c), ld(scale + c));
+      vf v1 = madd(ld(shift + c + 4), ld(xr + c + 4), ld(scale + c + 4));
+      if (relu) {
+        v0 = wasm_f32x4_max(v0, zero4);
+        v1 = wasm_f32x4_max(v1, zero4);
+      }
+      st(yr + c, v0);
+      st(yr + c + 4, v1);
+    }
+    for (; c + 4 <= C; c += 4) {
+      vf v = madd(ld(shift + c), ld(xr + c), ld(scale + c));
+      if (relu) v = wasm_f32x4_max(v, zero4);
+      st(yr + c, v);
+    }
+    for (; c < C; c++) {
+      float v = xr[c] * scale[c] + shift[c];
+      if (relu && !(v > 0.f)) v = 0.f;
+      yr[c] = v;
+    }
+  }
+}
+
+/*
  * Forward: mean, biased variance, y = (x - mean) / sqrt(var + eps) * gamma + beta, then
  * max(y, 0) if relu. scratch: 8 * C floats, 8-byte aligned (malloc's).
  *
@@ -387,22 +439,7 @@ void batchnorm_forward(const float *x, const float *gamma, const float *beta, fl
     scale[c] = (float)sc;
     shift[c] = (float)((double)beta[c] - mu * sc);
   }
-  const vf zero4 = wasm_f32x4_splat(0.f);
-  for (int r = 0; r < M; r++) {
-    const float *xr = x + (long)r * C;
-    float *yr = y + (long)r * C;
-    int c = 0;
-    for (; c + 4 <= C; c += 4) {
-      vf v = madd(ld(shift + c), ld(xr + c), ld(scale + c));
-      if (relu) v = wasm_f32x4_max(v, zero4);
-      st(yr + c, v);
-    }
-    for (; c < C; c++) {
-      float v = xr[c] * scale[c] + shift[c];
-      if (relu && !(v > 0.f)) v = 0.f;
-      yr[c] = v;
-    }
-  }
+  affine_rows(x, y, scale, shift, M, C, relu);
 }
 
 /*
@@ -418,50 +455,7 @@ void batchnorm_infer(const float *x, const float *gamma, const float *beta, cons
     scale[c] = gamma[c] / __builtin_sqrtf(var[c] + eps);
     shift[c] = beta[c] - mean[c] * scale[c];
   }
-  const vf zero4 = wasm_f32x4_splat(0.f);
-  if (C == 1 || C == 2 || C == 4) {
-    /* Rows shorter than a vector: run over the flat array with the factors repeated. */
-    const vf s4 = wasm_f32x4_make(scale[0], scale[1 % C], scale[2 % C], scale[3 % C]);
-    const vf b4 = wasm_f32x4_make(shift[0], shift[1 % C], shift[2 % C], shift[3 % C]);
-    const long n = (long)M * C;
-    long i = 0;
-    for (; i + 4 <= n; i += 4) {
-      vf v = madd(b4, ld(x + i), s4);
-      if (relu) v = wasm_f32x4_max(v, zero4);
-      st(y + i, v);
-    }
-    for (; i < n; i++) {
-      float v = x[i] * scale[i % C] + shift[i % C];
-      if (relu && !(v > 0.f)) v = 0.f;
-      y[i] = v;
-    }
-    return;
-  }
-  for (int r = 0; r < M; r++) {
-    const float *xr = x + (long)r * C;
-    float *yr = y + (long)r * C;
-    int c = 0;
-    for (; c + 8 <= C; c += 8) {
-      vf v0 = madd(ld(shift + c), ld(xr + c), ld(scale + c));
-      vf v1 = madd(ld(shift + c + 4), ld(xr + c + 4), ld(scale + c + 4));
-      if (relu) {
-        v0 = wasm_f32x4_max(v0, zero4);
-        v1 = wasm_f32x4_max(v1, zero4);
-      }
-      st(yr + c, v0);
-      st(yr + c + 4, v1);
-    }
-    for (; c + 4 <= C; c += 4) {
-      vf v = madd(ld(shift + c), ld(xr + c), ld(scale + c));
-      if (relu) v = wasm_f32x4_max(v, zero4);
-      st(yr + c, v);
-    }
-    for (; c < C; c++) {
-      float v = xr[c] * scale[c] + shift[c];
-      if (relu && !(v > 0.f)) v = 0.f;
-      yr[c] = v;
-    }
-  }
+  affine_rows(x, y, scale, shift, M, C, relu);
 }
 
 /*
