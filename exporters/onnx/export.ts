@@ -19,8 +19,7 @@ import { loadDevice } from '../../src/device/device.js';
 import { openRuntime } from '../../src/device/runtime.js';
 import { fail } from '../../src/errors.js';
 import { defaultLutPath, loadLut, predict, type Lut } from '../../src/lut/lut.js';
-import { buildModelProto, encodeModel, SUPPORTED_OPSETS } from '../../src/onnx/model.js';
-import { RandomWeights } from '../../src/onnx/weights.js';
+import { buildModelProto, buildNetworkModel, encodeModel, SUPPORTED_OPSETS } from '../../src/onnx/model.js';
 import { LATNAS_VERSION } from '../../src/paths.js';
 import { measureJobs, networkJob, timingPlan } from '../../src/profiler/profile.js';
 import { initBackend, type BackendChoice } from '../../src/train/backend.js';
@@ -151,11 +150,13 @@ function argmax(v: Float32Array, off: number, k: number): number {
   return best;
 }
 
-async function checkParity(run: TrainedRun, dataset: Dataset, fp32: Uint8Array, images: number, quiet?: boolean): Promise<Parity> {
+/** Parity, and onnxruntime's top-1 label per image (the int8 check compares with them instead of running fp32 again). */
+async function checkParity(run: TrainedRun, dataset: Dataset, fp32: Uint8Array, images: number, quiet?: boolean): Promise<{ parity: Parity; ortLabels: Uint8Array }> {
   const ortModel = await OrtModel.load(fp32);
   const { c, h, w } = run.space.input;
   const k = run.space.classes;
   let maxAbsDiff = 0, agree = 0, tfHits = 0, ortHits = 0, seen = 0;
+  const ortLabels = new Uint8Array(Math.min(images, dataset.test.count));
   const bar = progress('verify: TF.js vs onnxruntime', images, quiet);
   try {
     for (const b of testBatches(dataset, run, images)) {
@@ -164,6 +165,7 @@ async function checkParity(run: TrainedRun, dataset: Dataset, fp32: Uint8Array, 
       for (let i = 0; i < b.n; i++) {
         for (let j = 0; j < k; j++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(tfLogits[i * k + j]! - ortLogits[i * k + j]!));
         const a = argmax(tfLogits, i * k, k), o = argmax(ortLogits, i * k, k);
+        ortLabels[seen + i] = o;
         if (a === o) agree++;
         if (a === b.labels[i]) tfHits++;
         if (o === b.labels[i]) ortHits++;
@@ -175,30 +177,27 @@ async function checkParity(run: TrainedRun, dataset: Dataset, fp32: Uint8Array, 
     bar.stop();
     await ortModel.release();
   }
-  return { images: seen, maxAbsDiff, top1Agreement: agree / seen, tfjsAccuracy: tfHits / seen, ortAccuracy: ortHits / seen };
+  return { parity: { images: seen, maxAbsDiff, top1Agreement: agree / seen, tfjsAccuracy: tfHits / seen, ortAccuracy: ortHits / seen }, ortLabels };
 }
 
-/** ORT accuracy of `model` on the test images, and its top-1 agreement with `reference` (fp32 ORT). */
-async function ortAccuracy(run: TrainedRun, dataset: Dataset, model: Uint8Array, reference: Uint8Array, images: number): Promise<{ accuracy: number; agreement: number }> {
+/** ORT accuracy of `model` on the test images, and its top-1 agreement with `reference` (fp32 ORT's labels). */
+async function ortAccuracy(run: TrainedRun, dataset: Dataset, model: Uint8Array, reference: Uint8Array): Promise<{ accuracy: number; agreement: number }> {
   const a = await OrtModel.load(model);
-  const r = await OrtModel.load(reference);
   const { c, h, w } = run.space.input;
   const k = run.space.classes;
   let hits = 0, agree = 0, seen = 0;
   try {
-    for (const b of testBatches(dataset, run, images)) {
+    for (const b of testBatches(dataset, run, reference.length)) {
       const la = (await a.run(b.nchw, [b.n, c, h, w], [OUTPUT_NAME])).get(OUTPUT_NAME)!;
-      const lr = (await r.run(b.nchw, [b.n, c, h, w], [OUTPUT_NAME])).get(OUTPUT_NAME)!;
       for (let i = 0; i < b.n; i++) {
         const p = argmax(la, i * k, k);
         if (p === b.labels[i]) hits++;
-        if (p === argmax(lr, i * k, k)) agree++;
+        if (p === reference[seen + i]) agree++;
       }
       seen += b.n;
     }
   } finally {
     await a.release();
-    await r.release();
   }
   return { accuracy: hits / seen, agreement: agree / seen };
 }
@@ -235,7 +234,7 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
     const fp32 = encodeModel(proto);
     say(`export: ${run.space.name} [${run.arch.join(',')}], opset ${opset}, ${(fp32.length / 1024).toFixed(0)} KiB (BatchNorm folded)`);
 
-    const parity = await checkParity(run, dataset, fp32, opts.verifyImages ?? dataset.test.count, opts.quiet);
+    const { parity, ortLabels } = await checkParity(run, dataset, fp32, opts.verifyImages ?? dataset.test.count, opts.quiet);
     say(`verify: ${parity.images} test images, max |Δlogit| ${parity.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * parity.top1Agreement).toFixed(2)}%, accuracy TF.js ${(100 * parity.tfjsAccuracy).toFixed(2)}% / onnxruntime ${(100 * parity.ortAccuracy).toFixed(2)}%`);
     if (parity.maxAbsDiff > MAX_ABS_DIFF || parity.top1Agreement < MIN_TOP1_AGREEMENT) {
       fail(`export of '${opts.run}' failed verification: max |Δlogit| ${parity.maxAbsDiff.toExponential(2)} (limit ${MAX_ABS_DIFF}), top-1 agreement ${(100 * parity.top1Agreement).toFixed(2)}% (limit ${100 * MIN_TOP1_AGREEMENT}%); nothing was written. This is a bug in latnas: please report it with the run folder`);
@@ -250,7 +249,7 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
       const q = quantizeQdq(proto, ranges, calib.count);
       q.model.metadataProps = [...(q.model.metadataProps ?? []), { key: 'latnas.quantization', value: JSON.stringify(q.report) }];
       written = encodeModel(q.model);
-      const acc = await ortAccuracy(run, dataset, written, fp32, parity.images);
+      const acc = await ortAccuracy(run, dataset, written, ortLabels);
       int8 = { report: q.report, ortAccuracy: acc.accuracy, accuracyDropPct: 100 * (parity.ortAccuracy - acc.accuracy), top1AgreementWithFp32: acc.agreement, bytes: written.length };
       say(`quantize: int8 accuracy ${(100 * acc.accuracy).toFixed(2)}% (fp32 ${(100 * parity.ortAccuracy).toFixed(2)}%, drop ${int8.accuracyDropPct.toFixed(2)} points), ${(written.length / 1024).toFixed(0)} KiB`);
     }
@@ -261,8 +260,7 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
       const runtime = await openRuntime(device);
       const plan = timingPlan(device, { rounds: opts.rounds });
       const predictedMs = predict(lut.lut, run.units, lut.path).totalMs;
-      const control = () => encodeModel(buildModelProto(run.layers, run.space.input, { weights: new RandomWeights() }));
-      const jobs = [{ input: run.space.input, model: () => fp32 }, { input: run.space.input, model: control }];
+      const jobs = [{ input: run.space.input, model: () => fp32 }, { input: run.space.input, model: () => buildNetworkModel(run.units) }];
       if (int8) jobs.push({ input: run.space.input, model: () => written });
       const bar = progress(`latency on ${device.name}`, plan.rounds, opts.quiet);
       const m = await measureJobs(runtime, jobs, lut.lut.reference.archs.map((a) => networkJob(run.space, a)), plan, lut.lut.estimator, new Rng(11), lut.lut.reference.anchorMs, () => bar.increment(1));

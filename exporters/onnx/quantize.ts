@@ -10,6 +10,8 @@
  * Written here rather than shelling out to onnxruntime's Python quantiser: that is pip-only (no
  * Debian package), and latnas must run with `npm install` alone.
  */
+import { bytes } from '../../src/onnx/lower.js';
+import { encodeModel } from '../../src/onnx/model.js';
 import { onnx, type OnnxTypes } from '../../src/onnx/proto.js';
 import { OrtModel } from './ort.js';
 
@@ -45,10 +47,6 @@ export interface QuantizeReport {
 interface Range { min: number; max: number }
 interface QParams { scale: number; zeroPoint: number }
 
-function bytesOf(a: Float32Array | Int8Array | Int32Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
 /** Min/max of every node output (and the input) over the calibration images. */
 export async function calibrate(model: ModelProto, calib: CalibrationSet, batch = 64): Promise<Map<string, Range>> {
   const graph = model.graph!;
@@ -63,7 +61,7 @@ export async function calibrate(model: ModelProto, calib: CalibrationSet, batch 
       output: [...graph.output!, ...names.filter((n) => n !== inputName && !known.has(n)).map((name) => ({ name, type: { tensorType: { elemType: DT.FLOAT } } }))],
     },
   };
-  const session = await OrtModel.load(onnx.ModelProto.encode(onnx.ModelProto.fromObject(probe)).finish(), { graphOptimizationLevel: 'disabled' });
+  const session = await OrtModel.load(encodeModel(probe), { graphOptimizationLevel: 'disabled' });
   const ranges = new Map<string, Range>(names.map((n) => [n, { min: Infinity, max: -Infinity }]));
   const [c, h, w] = calib.chw;
   const size = c * h * w;
@@ -163,7 +161,7 @@ export function quantizeQdq(model: ModelProto, ranges: Map<string, Range>, calib
   const written = new Set<string>();
   const qParams = (name: string, p: QParams): [string, string] => {
     if (!written.has(name)) {
-      scalar(`${name}.scale`, DT.FLOAT, bytesOf(Float32Array.of(p.scale)));
+      scalar(`${name}.scale`, DT.FLOAT, bytes(Float32Array.of(p.scale)));
       scalar(`${name}.zero_point`, DT.UINT8, Uint8Array.of(p.zeroPoint));
       written.add(name);
     }
@@ -188,9 +186,9 @@ export function quantizeQdq(model: ModelProto, ranges: Map<string, Range>, calib
     const cout = Number(wInit.dims![0]);
     const { q, scales } = quantizeWeight(floatData(wInit), cout);
     const axis = { name: 'axis', type: AT.INT, i: 0 };
-    newInits.push({ name: `${wName}.int8`, dims: wInit.dims, dataType: DT.INT8, rawData: bytesOf(q) });
-    newInits.push({ name: `${wName}.scale`, dims: [cout], dataType: DT.FLOAT, rawData: bytesOf(scales) });
-    newInits.push({ name: `${wName}.zero_point`, dims: [cout], dataType: DT.INT8, rawData: bytesOf(new Int8Array(cout)) });
+    newInits.push({ name: `${wName}.int8`, dims: wInit.dims, dataType: DT.INT8, rawData: bytes(q) });
+    newInits.push({ name: `${wName}.scale`, dims: [cout], dataType: DT.FLOAT, rawData: bytes(scales) });
+    newInits.push({ name: `${wName}.zero_point`, dims: [cout], dataType: DT.INT8, rawData: bytes(new Int8Array(cout)) });
     weightNodes.push({ opType: 'DequantizeLinear', input: [`${wName}.int8`, `${wName}.scale`, `${wName}.zero_point`], output: [`${wName}.dq`], name: `${wName}.dequantize`, attribute: [axis] });
     dropped.add(wName);
     const inputs = [x, `${wName}.dq`];
@@ -198,9 +196,9 @@ export function quantizeQdq(model: ModelProto, ranges: Map<string, Range>, calib
       const b = floatData(inits.get(bName)!);
       const bScales = scales.map((s) => s * xp.scale);
       const bq = Int32Array.from(b, (v, o) => Math.round(v / bScales[o]!));
-      newInits.push({ name: `${bName}.int32`, dims: [cout], dataType: DT.INT32, rawData: bytesOf(bq) });
-      newInits.push({ name: `${bName}.scale`, dims: [cout], dataType: DT.FLOAT, rawData: bytesOf(bScales) });
-      newInits.push({ name: `${bName}.zero_point`, dims: [cout], dataType: DT.INT32, rawData: bytesOf(new Int32Array(cout)) });
+      newInits.push({ name: `${bName}.int32`, dims: [cout], dataType: DT.INT32, rawData: bytes(bq) });
+      newInits.push({ name: `${bName}.scale`, dims: [cout], dataType: DT.FLOAT, rawData: bytes(bScales) });
+      newInits.push({ name: `${bName}.zero_point`, dims: [cout], dataType: DT.INT32, rawData: bytes(new Int32Array(cout)) });
       weightNodes.push({ opType: 'DequantizeLinear', input: [`${bName}.int32`, `${bName}.scale`, `${bName}.zero_point`], output: [`${bName}.dq`], name: `${bName}.dequantize`, attribute: [axis] });
       dropped.add(bName);
       inputs.push(`${bName}.dq`);

@@ -13,7 +13,7 @@ type AttributeProto = OnnxTypes.IAttributeProto;
 export const OPSET = 17;
 const AT = onnx.AttributeProto.AttributeType;
 
-function bytes(a: Float32Array | BigInt64Array): Uint8Array {
+export function bytes(a: ArrayBufferView): Uint8Array {
   // onnx-proto wants a byte view; a typed array passed directly is written one byte per element.
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
