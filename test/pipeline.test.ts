@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cli, ROOT, tempDir } from './helpers.js';
@@ -41,6 +41,18 @@ test('latnas run goes from the device table to a verified ONNX model and a repor
   const changed = cli(['run', '--out', out, ...TINY, '--target-ms', '0.1']);
   assert.equal(changed.code, 1);
   assert.match(changed.stderr, /^latnas: run folder '.*' holds a pipeline with other settings \(target was "baseline", now 0\.1\); rerun with the original settings or choose another --out\n$/);
+
+  // Bad input is refused before anything is written: no run folder appears.
+  const fresh = join(tempDir(), 'never');
+  const badDevice = cli(['run', '--out', fresh, ...TINY, '--device', 'nosuch']);
+  assert.equal(badDevice.code, 1);
+  assert.match(badDevice.stderr, /^latnas: unknown device 'nosuch'/);
+  assert.equal(existsSync(fresh), false);
+  // A malformed state file is named with its field.
+  writeFileSync(join(out, 'pipeline.json'), JSON.stringify({ version: 1, options: state.options, stages: { lut: 5 } }));
+  const corrupt = cli(['run', '--out', out, ...TINY]);
+  assert.equal(corrupt.code, 1);
+  assert.match(corrupt.stderr, /^latnas: pipeline state file '.*pipeline\.json': field 'stages\.lut': .*; delete it to start the pipeline over, or choose another --out\n$/);
 });
 
 test('a pipeline killed during training resumes there: search is not redone', async () => {

