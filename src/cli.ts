@@ -385,6 +385,10 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // onnxruntime-node (1.30) starts Microsoft telemetry in every process that creates a session:
+  // it writes /tmp/.ses and an empty /tmp/mat-debug-<pid>.log and never removes them. latnas
+  // leaves no files outside its outputs, so it is off unless the user set the variable.
+  process.env['ORT_DISABLE_TELEMETRY'] ??= '1';
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {

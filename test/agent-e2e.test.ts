@@ -15,15 +15,17 @@ import { randomArch } from '../src/space/arch.js';
 import { networkUnits, spaceUnits } from '../src/space/network.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { Rng } from '../src/util/rng.js';
-import { cli, ROOT, tempDir, TINY_SPACE } from './helpers.js';
+import { CHROMIUM, cli, requireSystem, ROOT, tempDir, TINY_SPACE } from './helpers.js';
 
 // Debian's chromium (/usr/bin/chromium; .ci/run installs it), headless, driven by playwright-core.
+// Every test here launches it.
+const skip = requireSystem(CHROMIUM);
 const device = loadDevice('browser-chromium');
 const space = loadSpace(TINY_SPACE);
 
 after(() => closeRuntimes());
 
-test('browser-chromium: a headless Chromium page computes what onnxruntime-node computes', async () => {
+test('browser-chromium: a headless Chromium page computes what onnxruntime-node computes', { skip }, async () => {
   const model = buildNetworkModel(networkUnits(space, randomArch(space, new Rng(3))));
   const browser = (await openRuntime(device)) as BrowserRuntime;
   assert.equal(await openRuntime(device), browser, 'one page per device for the whole process');
@@ -47,7 +49,7 @@ test('browser-chromium: a headless Chromium page computes what onnxruntime-node 
   await b.release();
 });
 
-test('browser-chromium: profile a space, a LUT with the user agent, and lut-check in the same page', async () => {
+test('browser-chromium: profile a space, a LUT with the user agent, and lut-check in the same page', { skip }, async () => {
   const out = join(tempDir(), 'tiny-browser.json');
   const browser = (await openRuntime(device)) as BrowserRuntime;
   const counts = { ...browser.server.counts };
@@ -96,7 +98,7 @@ test('browser-chromium: profile a space, a LUT with the user agent, and lut-chec
   assert.ok(p.totalMs > 0);
 });
 
-test('latnas profile and lut-check --device browser-chromium work from the command line', () => {
+test('latnas profile and lut-check --device browser-chromium work from the command line', { skip }, () => {
   const dir = tempDir();
   const out = join(dir, 'tiny.json');
   const p = cli(['profile', '--device', 'browser-chromium', '--space', TINY_SPACE, '--out', out, '--rounds', '3', '--runs', '3', '--fit-nets', '10', '--quiet']);
@@ -112,7 +114,7 @@ test('latnas profile and lut-check --device browser-chromium work from the comma
   assert.ok(Number.isFinite(summary.mapePct));
 });
 
-test('latnas agent prints a URL and profiles the browser that opens it; a second page is refused', async () => {
+test('latnas agent prints a URL and profiles the browser that opens it; a second page is refused', { skip }, async () => {
   const dir = tempDir();
   const out = join(dir, 'phone.json');
   const child = spawn(process.execPath, [join(ROOT, 'bin/latnas.js'), 'agent', '--port', '0', '--space', TINY_SPACE, '--out', out, '--name', 'test-phone',
@@ -160,7 +162,7 @@ test('latnas agent prints a URL and profiles the browser that opens it; a second
   assert.match(raw.provenance.browser.userAgent, /HeadlessChrome/);
 });
 
-test('a browser without WebGPU is refused for --ep webgpu with one line, and Chromium is closed', () => {
+test('a browser without WebGPU is refused for --ep webgpu with one line, and Chromium is closed', { skip }, () => {
   // Chromium runs with --disable-gpu here: it has no WebGPU adapter.
   const r = cli(['agent', '--ep', 'webgpu', '--launch', 'chromium', '--port', '0', '--space', TINY_SPACE, '--out', join(tempDir(), 'x.json')]);
   assert.equal(r.code, 1, r.stderr);

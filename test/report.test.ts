@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { before, test } from 'node:test';
 import type { ReportModel } from '../src/report/model.js';
 import { writeReport } from '../src/report/report.js';
-import { cli, tempDir } from './helpers.js';
+import { CHROMIUM, cli, requireSystem, tempDir } from './helpers.js';
 
 // One real pipeline run folder at tiny budgets (~25 s on 2 shared cores): search -> train ->
 // export, laid out as `latnas run` lays it out, plus the pipeline.json that command writes.
@@ -65,15 +65,13 @@ test('writeReport writes one self-contained page with the run\'s data embedded',
   assert.match(html, /onnxruntime-node \d/);
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-
-test('the report renders in headless Chromium with every plot drawn from the data, and fetches nothing', { skip: existsSync(CHROMIUM) ? false : 'Debian chromium not installed (.ci/run installs it)' }, async () => {
+test('the report renders in headless Chromium with every plot drawn from the data, and fetches nothing', { skip: requireSystem(CHROMIUM) }, async () => {
   const path = await writeReport(run);
   const data = embedded(readFileSync(path, 'utf8'));
   const url = pathToFileURL(path).href;
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM.path,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
   });
   try {
@@ -113,7 +111,7 @@ test('the report renders in headless Chromium with every plot drawn from the dat
     assert.equal(await count('#pending-stages'), 0);
     assert.match(await page.locator('#device').innerText(), /AMD|Intel|CPU/);
 
-    await page.screenshot({ path: '/tmp/latnas-report.png', fullPage: true });
+    await page.screenshot({ path: join(tempDir(), 'report.png'), fullPage: true });
     assert.deepEqual(requests, [url], `the page made requests: ${requests.join(', ')}`);
   } finally {
     await browser.close();
