@@ -2,7 +2,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { registerAgentCommand } from './agent/command.js';
 import { loadDevice, listDevices } from './device/device.js';
-import { closeRuntimes } from './device/runtime.js';
+import { warnIfOtherMachine } from './device/host.js';
+import { closeRuntimes, openRuntime } from './device/runtime.js';
 import { LatnasError, fail } from './errors.js';
 import { lutCheck } from './lut/check.js';
 import { defaultLutPath, loadLut, predict } from './lut/lut.js';
@@ -92,6 +93,7 @@ export function buildProgram(): Command {
       const blocks = archFor(space, o.arch);
       const units = networkUnits(space, blocks);
       const p = predict(lut, units, o.table);
+      warnIfOtherMachine(lut, o.table);
       const macs = countMacs(units.flatMap((u) => u.layers), space.input);
       if (o.json) {
         console.log(JSON.stringify({ space: space.name, device: lut.device, blocks: blocks.map(formatBlock), predictedMs: p.totalMs, macs, units: p.units, overheadMs: p.overheadMs }));
@@ -144,6 +146,16 @@ export function buildProgram(): Command {
       const space = loadSpace(o.space);
       const path = o.table ?? defaultLutPath(device.name, space.name);
       const lut = loadLut(path, { device: device.name, space });
+      // Checking a table on another machine is a fair use (it measures how far off it is), so
+      // this only says so. A browser table is compared with the browser attached now.
+      const anyway = 'checking it anyway: the scores below are for this device';
+      if (device.runtime === 'browser') {
+        const { tableBrowser } = await import('./agent/provenance.js');
+        const { compareWithBrowser, otherMachineWarning } = await import('./device/host.js');
+        const page = ((await openRuntime(device)) as import('./agent/runtime.js').BrowserRuntime).info.page;
+        const line = otherMachineWarning(path, device.name, space.name, compareWithBrowser(tableBrowser(path), page), anyway, 'in another browser');
+        if (line) process.stderr.write(`${line}\n`);
+      } else warnIfOtherMachine(lut, path, device.runtime, anyway);
       const r = await lutCheck({ device, space, lut, lutPath: path, samples: o.samples, seed: o.seed, quiet: o.quiet || o.json, rounds: o.rounds, runsPerRound: o.runs });
       if (o.out) writeJsonAtomic(o.out, r);
       const { report: m } = r;
@@ -341,6 +353,7 @@ export function buildProgram(): Command {
       const space = loadSpace(o.space ?? loadLut(o.table).space);
       const lut = loadLut(o.table, { space });
       resolveTarget(space, lut, o.table, target);
+      warnIfOtherMachine(lut, o.table);
       const dataset = loadDataset(o.dataset);
       const backend = await initBackend(o.backend as Parameters<typeof initBackend>[0]);
       if (!o.quiet) process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);

@@ -18,6 +18,7 @@ import { splitTrainVal } from '../../src/datasets/split.js';
 import { loadDevice } from '../../src/device/device.js';
 import { openRuntime } from '../../src/device/runtime.js';
 import { fail } from '../../src/errors.js';
+import { warnIfOtherMachine } from '../../src/device/host.js';
 import { defaultLutPath, loadLut, predict, type Lut } from '../../src/lut/lut.js';
 import { buildModelProto, buildNetworkModel, encodeModel, SUPPORTED_OPSETS } from '../../src/onnx/model.js';
 import { LATNAS_VERSION } from '../../src/paths.js';
@@ -115,7 +116,11 @@ function checkWritable(out: string): void {
 function lutFor(run: TrainedRun, table?: string): { lut: Lut; path: string } {
   const searched = (run.archFile.lut as { path?: unknown } | undefined)?.path;
   const path = table ?? (typeof searched === 'string' && existsSync(searched) ? searched : defaultLutPath('ort-cpu-1t', run.space.name));
-  return { lut: loadLut(path, { space: run.space }), path };
+  const lut = loadLut(path, { space: run.space });
+  // The export is timed against this table's prediction: another machine's table makes that a
+  // comparison of two machines, so say so (and go on).
+  warnIfOtherMachine(lut, path);
+  return { lut, path };
 }
 
 function metadata(run: TrainedRun, dataset: Dataset, lut: { lut: Lut; path: string } | undefined): Record<string, string> {

@@ -21,6 +21,10 @@ export function browserProvenance(info: BrowserInfo, prior: Provenance): Provena
     cpuCount: h.hardwareConcurrency ?? 0,
     os: ua?.platform ? `${ua.platform} ${ua.platformVersion ?? ''}`.trim() : (h.platform ?? 'unknown'),
     threads: h.wasmThreads,
+    // cpuId and arch came from the machine serving the page: they move under host (undefined
+    // drops them from the JSON), so nothing compares the browser's table with that machine.
+    cpuId: undefined,
+    arch: undefined,
     browser: {
       userAgent: h.userAgent,
       platform: h.platform,
@@ -39,19 +43,25 @@ export function browserProvenance(info: BrowserInfo, prior: Provenance): Provena
       browserVersion: info.browserVersion,
     },
     // The machine that served the page and ran the profiler (kept from an earlier stamp).
-    host: prior.host ?? { cpu: prior.cpu, cpuCount: prior.cpuCount, os: prior.os, node: prior.node },
+    host: prior.host ?? { cpu: prior.cpu, cpuId: prior.cpuId, cpuCount: prior.cpuCount, arch: prior.arch, os: prior.os, node: prior.node },
   };
+}
+
+/** What a table records about the browser it was profiled in (`provenance.browser`), if any. */
+export function tableBrowser(path: string): Record<string, unknown> | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const b = (JSON.parse(readFileSync(path, 'utf8')) as { provenance?: Provenance }).provenance?.browser;
+    return b && typeof b === 'object' ? (b as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The user agent a table was profiled on, if it was profiled in a browser. */
 export function tableUserAgent(path: string): string | undefined {
-  if (!existsSync(path)) return undefined;
-  try {
-    const b = (JSON.parse(readFileSync(path, 'utf8')) as { provenance?: Provenance }).provenance?.browser as { userAgent?: unknown } | undefined;
-    return typeof b?.userAgent === 'string' ? b.userAgent : undefined;
-  } catch {
-    return undefined;
-  }
+  const ua = tableBrowser(path)?.['userAgent'];
+  return typeof ua === 'string' ? ua : undefined;
 }
 
 /** Rewrites a browser device's table provenance from the page that profiled it (the runtime open in this process). */

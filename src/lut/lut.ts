@@ -56,6 +56,9 @@ export const LutSchema = z.object({
     graphOptimizationLevel: z.string(),
     cpu: z.string(),
     cpuCount: z.number().int(),
+    /** Vendor, family, model and stepping (src/device/host.ts); absent in tables made before it was recorded. */
+    cpuId: z.string().optional(),
+    arch: z.string().optional(),
     os: z.string(),
     node: z.string(),
     latnasVersion: z.string(),

@@ -15,13 +15,14 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { fashionMnistInstalled, loadDataset } from '../datasets/load.js';
-import { loadDevice } from '../device/device.js';
+import { loadDevice, type Device } from '../device/device.js';
+import { compareWithHost, otherMachineWarning } from '../device/host.js';
 import { fail, LatnasError } from '../errors.js';
 import { defaultLutPath, loadLut, type Lut } from '../lut/lut.js';
 import { profile } from '../profiler/profile.js';
 import { search, type Strategy } from '../search/search.js';
 import { readArchArgument, resolveArch } from '../space/arch.js';
-import { loadSpace } from '../space/spaces.js';
+import { loadSpace, type Space } from '../space/spaces.js';
 import { initBackend, type BackendChoice } from '../train/backend.js';
 import { train } from '../train/trainer.js';
 import { describeChange } from '../util/changes.js';
@@ -96,6 +97,28 @@ function identity(o: PipelineOptions, dataset: string): Record<string, unknown> 
   };
 }
 
+/** Whether the lut stage reuses the table at `path`, or profiles this machine and why. */
+export type LutDecision = { reuse: true } | { reuse: false; reason: string; otherMachine: boolean; tableSeconds?: number };
+
+/**
+ * The lut stage's choice for the device's own table (local or shipped): reuse it only if it is
+ * valid for this space and was made on a machine like this one (src/device/host.ts). A table
+ * from another CPU predicts that CPU, and the search would optimise for the wrong device.
+ */
+export function lutDecision(path: string, device: Device, space: Space): LutDecision {
+  if (!existsSync(path)) return { reuse: false, reason: `no table at '${path}'`, otherMachine: false };
+  let lut: Lut;
+  try {
+    lut = loadLut(path, { device: device.name, space });
+  } catch (e) {
+    if (!(e instanceof LatnasError)) throw e;
+    return { reuse: false, reason: e.message, otherMachine: false };
+  }
+  const diffs = compareWithHost(lut.provenance, device.runtime);
+  if (diffs.length === 0) return { reuse: true };
+  return { reuse: false, otherMachine: true, reason: `the table '${path}' was made on another machine (${diffs.join('; ')})`, tableSeconds: lut.provenance.profileSeconds };
+}
+
 export interface PipelineResult { state: PipelineState; model: string; report: string; skipped: Stage[] }
 
 export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
@@ -139,23 +162,26 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   // 1. The table: an explicit one, the device's own (local or shipped), else profile one here.
   await stage('lut', `latency table of ${device.name} for ${space.name}`, async () => {
     if (o.table) {
-      loadLut(o.table, { device: device.name, space });
+      // The user chose this table: say if it is from another machine, but use it.
+      const given = loadLut(o.table, { device: device.name, space });
+      const warning = otherMachineWarning(o.table, device.name, space.name, compareWithHost(given.provenance, device.runtime));
+      if (warning) process.stderr.write(`${warning}
+`);
       return { path: o.table, reused: true };
     }
     const own = defaultLutPath(device.name, space.name);
-    let reason = `no table at '${own}'`;
-    if (existsSync(own)) {
-      try {
-        loadLut(own, { device: device.name, space });
-        say(`  reusing '${own}'`);
-        return { path: own, reused: true };
-      } catch (e) {
-        if (!(e instanceof LatnasError)) throw e;
-        reason = e.message;
-      }
+    const decision = lutDecision(own, device, space);
+    if (decision.reuse) {
+      say(`  reusing '${own}'`);
+      return { path: own, reused: true };
     }
     const profiled = join(o.out, 'lut.json');
-    say(`  ${reason}: profiling into '${profiled}' (resumable)`);
+    // Another machine's table changes what the run optimises for: said even under --quiet.
+    if (decision.otherMachine) {
+      const took = decision.tableSeconds === undefined ? '' : `the table took ${Math.round(decision.tableSeconds)} s to profile there; `;
+      process.stderr.write(`latnas run: ${decision.reason}; profiling this machine into '${profiled}' (${took}resumable)
+`);
+    } else say(`  ${decision.reason}: profiling into '${profiled}' (resumable)`);
     await profile({ device, space, out: profiled, resume: true, quiet: o.quiet });
     return { path: profiled, reused: false };
   });

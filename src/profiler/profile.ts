@@ -7,9 +7,9 @@
  * `--resume` re-measures nothing already written.
  */
 import { existsSync } from 'node:fs';
-import { cpus, platform, release } from 'node:os';
 import pLimit from 'p-limit';
 import type { Device } from '../device/device.js';
+import { hostProvenance } from '../device/host.js';
 import { openRuntime, type Runtime, type TimedSession } from '../device/runtime.js';
 import { fail } from '../errors.js';
 import { fitLatencies, type FitNet } from '../lut/fit.js';
@@ -57,17 +57,19 @@ export interface Job {
 }
 
 function provenance(device: Device, runtime: Runtime, created: string, seconds: number): Lut['provenance'] {
-  const cpu = cpus();
+  const host = hostProvenance();
   return {
     runtime: runtime.name,
     runtimeVersion: runtime.version,
     executionProvider: device.executionProvider,
     threads: device.threads,
     graphOptimizationLevel: device.graphOptimizationLevel,
-    cpu: cpu[0]?.model.trim() ?? 'unknown',
-    cpuCount: cpu.length,
-    os: `${platform()} ${release()}`,
-    node: process.version,
+    cpu: host.cpu,
+    cpuCount: host.cpuCount,
+    cpuId: host.cpuId,
+    arch: host.arch,
+    os: host.os,
+    node: host.node,
     latnasVersion: LATNAS_VERSION,
     created,
     updated: new Date().toISOString(),
