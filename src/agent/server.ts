@@ -3,8 +3,11 @@
  * and queues jobs for the one page that says hello first.
  *
  * Security: every path starts with a one-time random token (crypto.randomBytes, 128 bits); other
- * requests get 403. Bodies are size-bounded (413) and schema-checked with zod (400). Only one page
- * may attach (409 for any other). The server binds 127.0.0.1 unless told otherwise.
+ * requests get 403. Bodies are size-bounded (413) and schema-checked with zod (400), and a request
+ * target that is not a URL gets 400. Only one page may attach (409 for any other). The server
+ * binds 127.0.0.1 unless told otherwise; with `--host 0.0.0.0` anyone on the LAN can connect, so
+ * slow or idle clients are cut off (headers within 10 s, a whole request within 30 s: 408) and
+ * connections are capped (see SERVER_LIMITS).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -21,6 +24,37 @@ import { HelloSchema, MAX_HELLO_BYTES, MAX_NEXT_BYTES, NextSchema, type Hello, t
 /** Long-poll window: an idle page gets 204 after this and asks again. */
 const POLL_MS = 20_000;
 
+/**
+ * What one client may hold of the server. A page needs a few connections (the page, ORT's files,
+ * a model, the long poll) and sends small requests; nothing it does comes near these. The request
+ * timeouts cover receiving a request, not the answer, so the 20 s long poll is unaffected.
+ */
+export interface ServerLimits {
+  /** Time to receive a request's headers (Node's headersTimeout; default 60 s). */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request, body included (Node's requestTimeout; default 300 s). */
+  requestTimeoutMs: number;
+  /** Idle time before a kept-alive connection is closed. */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic at all for this long is closed (longer than the long poll). */
+  idleTimeoutMs: number;
+  /** Open connections; more are refused (closed at once). */
+  maxConnections: number;
+  maxHeadersCount: number;
+  /** Bytes of request headers (Node's maxHeaderSize; 431 beyond). */
+  maxHeaderBytes: number;
+}
+
+export const SERVER_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 3 * POLL_MS,
+  maxConnections: 32,
+  maxHeadersCount: 64,
+  maxHeaderBytes: 16 * 1024,
+};
+
 export interface AgentServerOptions {
   host: string;
   /** 0 picks a free port. */
@@ -31,6 +65,8 @@ export interface AgentServerOptions {
   onHello?: (hello: Hello) => void;
   /** For tests: a fixed token. */
   token?: string;
+  /** For tests: tighter (or looser) limits than SERVER_LIMITS. */
+  limits?: Partial<ServerLimits>;
 }
 
 export class HttpError extends Error {
@@ -74,8 +110,18 @@ export class AgentServer {
   }
 
   async listen(): Promise<string> {
-    const server = createServer((req, res) => {
+    const limits = { ...SERVER_LIMITS, ...this.opts.limits };
+    const server = createServer({
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // How often the two request timeouts are checked (Node's default, 30 s, would let them overrun by that much).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.headersTimeoutMs / 4)),
+    }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => {
+        // The client went away (or a request timeout closed its connection) while its body was read: no one to answer.
+        if (req.destroyed && !(e instanceof HttpError)) return;
         const status = e instanceof HttpError ? e.status : 500;
         if (!res.headersSent) {
           // A body we refused may still be arriving: close the connection after answering rather than read it.
@@ -86,6 +132,9 @@ export class AgentServer {
         }
       });
     });
+    server.maxConnections = limits.maxConnections;
+    server.maxHeadersCount = limits.maxHeadersCount;
+    server.timeout = limits.idleTimeoutMs;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
@@ -205,7 +254,12 @@ export class AgentServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://agent');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://agent');
+    } catch {
+      throw new HttpError(400, `bad request target ${JSON.stringify((req.url ?? '').slice(0, 200))}: not a URL path; open the exact URL latnas printed`);
+    }
     const route = this.checkToken(url.pathname);
     // HEAD is answered as GET (Node sends no body for it).
     const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
