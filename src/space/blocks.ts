@@ -25,11 +25,16 @@ const ACTS: Record<BlockAct, Act> = { re: 'relu', hs: 'hswish' };
 
 export const KERNELS = [1, 3, 5, 7] as const;
 
+/** The physical range of each block field: what a mobile network can mean, and what the tools can build. */
+export const BLOCK_LIMITS = { maxChannels: 8192, maxExpansion: 16 } as const;
+
 function parseNumber(token: string, prefix: string, block: string, integer: boolean): number {
   const text = token.slice(prefix.length);
+  // Plain decimal digits only: Number() would also take '1e3', '0x10' and ' 3'.
+  const ok = integer ? /^\d+$/.test(text) : /^(?:\d+(?:\.\d+)?|\.\d+)$/.test(text);
   const v = Number(text);
-  if (text === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < 0) {
-    fail(`block '${block}': bad value in token '${token}' (expected ${prefix}<${integer ? 'integer' : 'number'}>)`);
+  if (!ok || !Number.isFinite(v)) {
+    fail(`block '${block}': bad value in token '${token}' (expected ${prefix}<${integer ? 'integer' : 'decimal number'}>, e.g. ${prefix}${integer ? '3' : '0.25'})`);
   }
   return v;
 }
@@ -70,15 +75,26 @@ export function parseBlockPartial(block: string): Partial<IrBlock> & { type: Blo
 
 function validate(b: Block, text: string): Block {
   if (b.s !== 1 && b.s !== 2) fail(`block '${text}': stride must be 1 or 2`);
-  if (b.c < 1) fail(`block '${text}': channels must be >= 1`);
+  if (b.c < 1 || b.c > BLOCK_LIMITS.maxChannels) fail(`block '${text}': channels must be 1 to ${BLOCK_LIMITS.maxChannels}, not ${b.c}`);
   if (b.type === 'ir') {
     if (!(KERNELS as readonly number[]).includes(b.k)) fail(`block '${text}': kernel must be one of ${KERNELS.join(', ')}`);
-    if (b.e < 1) fail(`block '${text}': expansion must be >= 1`);
+    if (b.e < 1 || b.e > BLOCK_LIMITS.maxExpansion) fail(`block '${text}': expansion must be 1 to ${BLOCK_LIMITS.maxExpansion}, not ${b.e}`);
     if (b.g < 1) fail(`block '${text}': groups must be >= 1`);
     if (b.se < 0 || b.se > 1) fail(`block '${text}': se ratio must be in [0, 1]`);
     if (b.c % b.g !== 0) fail(`block '${text}': channels ${b.c} not divisible by groups ${b.g}`);
   }
   return b;
+}
+
+/**
+ * Fails unless block `b` can run at input channels `cin`: a grouped expand and projection need
+ * the input and the expanded channels to split evenly into the groups. '' when it can.
+ */
+export function groupsProblem(b: Block, cin: number): string {
+  if (b.type !== 'ir' || b.g === 1) return '';
+  if (cin % b.g !== 0) return `input channels ${cin} not divisible by groups ${b.g}`;
+  if ((cin * b.e) % b.g !== 0) return `expanded channels ${cin * b.e} not divisible by groups ${b.g}`;
+  return '';
 }
 
 /** Parses a complete block string (every field present or defaulted). */
@@ -134,9 +150,8 @@ export function blockLayers(b: Block, input: Shape, prefix: string): Layer[] {
     return [{ op: 'conv', name: `${prefix}.conv`, cout: b.c, k: 1, stride: b.s, groups: 1, bn: true, act: 'none' }];
   }
   const mid = input.c * b.e;
-  if (input.c % b.g !== 0 || mid % b.g !== 0) {
-    fail(`block '${formatBlock(b)}': input channels ${input.c} not divisible by groups ${b.g}`);
-  }
+  const problem = groupsProblem(b, input.c);
+  if (problem) fail(`block '${formatBlock(b)}': ${problem}`);
   const act = ACTS[b.act];
   const body: Layer[] = [
     { op: 'conv', name: `${prefix}.pw`, cout: mid, k: 1, stride: 1, groups: b.g, bn: true, act },

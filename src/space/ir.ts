@@ -89,3 +89,22 @@ export function countMacs(layers: readonly Layer[], input: Shape): number {
   }
   return macs;
 }
+
+/** Parameter count of a layer list at a given input shape (conv weights + bias or folded BN, SE, fc). */
+export function countParams(layers: readonly Layer[], input: Shape): number {
+  let s = input;
+  let params = 0;
+  for (const l of layers) {
+    if (l.op === 'conv') {
+      params += l.cout * (s.c / l.groups) * l.k * l.k + l.cout;
+    } else if (l.op === 'residual') {
+      params += countParams(l.body, s);
+    } else if (l.op === 'se') {
+      params += 2 * s.c * l.reduced + l.reduced + s.c;
+    } else if (l.op === 'fc') {
+      params += s.c * l.cout + l.cout;
+    }
+    if (l.op !== 'residual') s = outputShape([l], s);
+  }
+  return params;
+}

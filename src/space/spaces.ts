@@ -7,16 +7,34 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { fail } from '../errors.js';
 import { parseWith, readJsonFile } from '../util/validate.js';
-import { completeBlock, formatBlock, type Block, type BlockAct } from './blocks.js';
-import { convOutSize, type Shape } from './ir.js';
+import { BLOCK_LIMITS, completeBlock, formatBlock, groupsProblem, parseBlockPartial, type Block, type BlockAct } from './blocks.js';
+import { convOutSize, countMacs, countParams, type Shape } from './ir.js';
+import { blockUnit, headUnit, stemUnit } from './network.js';
+
+/** Bounds of a space: what a mobile/edge network can physically be (and what latnas can build and train). */
+export const SPACE_LIMITS = {
+  channels: BLOCK_LIMITS.maxChannels,
+  /** Input height and width. */
+  inputSize: 2048,
+  layersPerStage: 64,
+  classes: 100_000,
+  /** Of the largest arch a space can make (per layer its largest candidate): about 400 MB of float32 weights. */
+  params: 100e6,
+  /** 20 G multiply-accumulates per image (ResNet-152 is 11.5 G; fbnet's largest arch 0.57 G). */
+  macs: 20e9,
+} as const;
 
 const positiveInt = z.number().int().positive();
+const channels = z.number().int().min(1).max(SPACE_LIMITS.channels);
+const inputSize = z.number().int().min(1).max(SPACE_LIMITS.inputSize);
 const act = z.enum(['re', 'hs']);
+const stride = z.union([z.literal(1), z.literal(2)]);
+const kernel = z.number().int().min(1).max(11).refine((k) => k % 2 === 1, 'must be odd (1, 3, 5, 7, 9 or 11)');
 
 const StageSchema = z.object({
-  c: positiveInt,
-  n: positiveInt,
-  s: z.union([z.literal(1), z.literal(2)]),
+  c: channels,
+  n: z.number().int().min(1).max(SPACE_LIMITS.layersPerStage),
+  s: stride,
   candidates: z.array(z.string().min(1)).min(1),
   /** Overrides `candidates` for the stage's first layer (e.g. no skip where depth must be >= 1). */
   firstCandidates: z.array(z.string().min(1)).min(1).optional(),
@@ -25,18 +43,18 @@ const StageSchema = z.object({
 }).strict();
 
 export const SpaceSchema = z.object({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+  name: z.string().max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
   description: z.string().optional(),
-  input: z.object({ c: positiveInt, h: positiveInt, w: positiveInt }).strict(),
-  classes: positiveInt,
-  stem: z.object({ c: positiveInt, k: positiveInt, s: z.union([z.literal(1), z.literal(2)]), act }).strict(),
+  input: z.object({ c: channels, h: inputSize, w: inputSize }).strict(),
+  classes: z.number().int().min(1).max(SPACE_LIMITS.classes),
+  stem: z.object({ c: channels, k: kernel, s: stride, act }).strict(),
   stages: z.array(StageSchema).min(1),
   head: z.object({
     /** 1x1 conv + BN + act before pooling. */
-    c: positiveInt,
+    c: channels,
     act,
     /** Optional 1x1 conv (bias, no BN) + act after pooling, as in MobileNetV3. */
-    preFc: z.object({ c: positiveInt, act }).strict().optional(),
+    preFc: z.object({ c: channels, act }).strict().optional(),
   }).strict(),
 }).strict();
 
@@ -116,10 +134,34 @@ export function loadSpace(nameOrPath: string): Space {
   return checkSpace(space, `space file '${nameOrPath}'`);
 }
 
-/** Checks what the schema cannot: every candidate parses and fits its layer. */
+/** Checks what the schema cannot: every candidate parses and fits its layer, and the space's size is bounded. */
 function checkSpace(space: Space, source: string): Space {
-  searchableLayers(space, source);
+  const layers = searchableLayers(space, source);
+  checkSize(space, layers, source);
   return space;
+}
+
+/** Fails when the largest arch of the space (each layer's largest candidate) is beyond SPACE_LIMITS. */
+function checkSize(space: Space, layers: readonly SearchableLayer[], source: string): void {
+  const stem = stemUnit(space);
+  let params = countParams(stem.layers, space.input);
+  let macs = countMacs(stem.layers, space.input);
+  for (const l of layers) {
+    const units = l.candidates.map((b) => blockUnit(b, l.input, l.index));
+    params += Math.max(...units.map((u) => countParams(u.layers, l.input)));
+    macs += Math.max(...units.map((u) => countMacs(u.layers, l.input)));
+  }
+  const last = layers[layers.length - 1];
+  const head = headUnit(space, last ? blockUnit(last.candidates[0]!, last.input, last.index).output : stemOutput(space));
+  params += countParams(head.layers, head.input);
+  macs += countMacs(head.layers, head.input);
+  const fix = 'lower the channels, expansions, layer counts or input size';
+  if (params > SPACE_LIMITS.params) {
+    fail(`${source}: its largest arch has ${(params / 1e6).toFixed(0)} M parameters (${(params * 4 / 2 ** 20).toFixed(0)} MiB of float32 weights), over the limit of ${SPACE_LIMITS.params / 1e6} M; ${fix}`);
+  }
+  if (macs > SPACE_LIMITS.macs) {
+    fail(`${source}: its largest arch takes ${(macs / 1e9).toFixed(1)} G multiply-accumulates per image, over the limit of ${SPACE_LIMITS.macs / 1e9} G; ${fix}`);
+  }
 }
 
 export function stemOutput(space: Space): Shape {
@@ -133,12 +175,31 @@ export function searchableLayers(space: Space, source = `space '${space.name}'`)
     for (let j = 0; j < stage.n; j++) {
       const s = j === 0 ? stage.s : 1;
       const names = j === 0 && stage.firstCandidates ? stage.firstCandidates : stage.candidates;
+      const field = j === 0 && stage.firstCandidates ? 'firstCandidates' : 'candidates';
       const candidates = names.map((name, ci) => {
+        const where = `${source}: field 'stages.${si}.${field}.${ci}'`;
+        let partial;
         try {
-          return completeBlock(name, { c: stage.c, s, se: stage.se, act: stage.act });
+          partial = parseBlockPartial(name);
         } catch (e) {
-          fail(`${source}: field 'stages.${si}.candidates.${ci}': ${(e as Error).message}`);
+          fail(`${where}: ${(e as Error).message}`);
         }
+        // The stage owns the layer's shape: a candidate that set its own would break the next layer's input.
+        if (partial.s !== undefined && partial.s !== s) {
+          fail(`${where}: candidate '${name}' sets stride ${partial.s} but stage ${si} layer ${j} has stride ${s}; drop s${partial.s} (the stage's s sets the stride)`);
+        }
+        if (partial.c !== undefined && partial.c !== stage.c) {
+          fail(`${where}: candidate '${name}' sets ${partial.c} channels but stage ${si} has ${stage.c}; drop c${partial.c} (the stage's c sets the channels)`);
+        }
+        let block: Block;
+        try {
+          block = completeBlock(name, { c: stage.c, s, se: stage.se, act: stage.act });
+        } catch (e) {
+          fail(`${where}: ${(e as Error).message}`);
+        }
+        const problem = groupsProblem(block, shape.c);
+        if (problem) fail(`${where}: candidate '${name}' at stage ${si} layer ${j}: ${problem}; use groups that divide ${shape.c}`);
+        return block;
       });
       const seen = new Set<string>();
       for (const b of candidates) {
