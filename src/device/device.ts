@@ -80,13 +80,14 @@ export function listDevices(): string[] {
   return [...names].sort();
 }
 
+/** The descriptor file `--device` names: the path itself, or NAME.json in ./devices or the package's devices/ (undefined if none). */
+export function deviceFile(nameOrPath: string): string | undefined {
+  if (nameOrPath.endsWith('.json') || nameOrPath.includes('/')) return nameOrPath;
+  return deviceDirs().map((d) => join(d, `${nameOrPath}.json`)).find((p) => existsSync(p));
+}
+
 export function loadDevice(nameOrPath: string): Device {
-  let path: string | undefined;
-  if (nameOrPath.endsWith('.json') || nameOrPath.includes('/')) {
-    path = nameOrPath;
-  } else {
-    path = deviceDirs().map((d) => join(d, `${nameOrPath}.json`)).find((p) => existsSync(p));
-    if (!path) fail(`unknown device '${nameOrPath}': use one of ${listDevices().join(', ')} or a path to a device JSON file`);
-  }
+  const path = deviceFile(nameOrPath);
+  if (!path) fail(`unknown device '${nameOrPath}': use one of ${listDevices().join(', ')} or a path to a device JSON file`);
   return parseWith(DeviceSchema, readJsonFile(path, 'device'), `device file '${path}'`, 'see devices/ort-cpu-1t.json for a valid descriptor');
 }

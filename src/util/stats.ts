@@ -1,12 +1,17 @@
 /**
  * Small statistics written by hand: quantiles, rank correlations and error summaries are a few
  * lines each, and the libraries that have them (simple-statistics) lack Kendall's tau.
+ *
+ * A statistic of samples that hold NaN or ±Infinity is NaN, never a plausible number: sorting
+ * puts NaN last (a low quantile would silently skip it), Math.sign(NaN) counts as a discordant
+ * pair, and a filter such as `err <= 5%` just drops it. NaN then fails every `x <= limit` check.
  */
+import { allFinite } from './finite.js';
 
 /** Linear-interpolation quantile of unsorted samples (q in [0, 1]). */
 export function quantile(samples: ArrayLike<number>, q: number): number {
   const s = Float64Array.from(samples).sort();
-  if (s.length === 0) return Number.NaN;
+  if (s.length === 0 || !allFinite(s)) return Number.NaN;
   const pos = (s.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.min(lo + 1, s.length - 1);
@@ -34,6 +39,7 @@ function ranks(values: readonly number[]): number[] {
 
 export function pearson(a: readonly number[], b: readonly number[]): number {
   const n = a.length;
+  if (n === 0 || n !== b.length || !allFinite(a) || !allFinite(b)) return Number.NaN;
   const ma = a.reduce((s, v) => s + v, 0) / n;
   const mb = b.reduce((s, v) => s + v, 0) / n;
   let num = 0, da = 0, db = 0;
@@ -46,11 +52,13 @@ export function pearson(a: readonly number[], b: readonly number[]): number {
 }
 
 export function spearman(a: readonly number[], b: readonly number[]): number {
+  if (!allFinite(a) || !allFinite(b)) return Number.NaN;
   return pearson(ranks(a), ranks(b));
 }
 
 /** Kendall's tau-b. */
 export function kendall(a: readonly number[], b: readonly number[]): number {
+  if (a.length === 0 || a.length !== b.length || !allFinite(a) || !allFinite(b)) return Number.NaN;
   let concordant = 0, discordant = 0, tiesA = 0, tiesB = 0;
   for (let i = 0; i < a.length; i++) {
     for (let j = i + 1; j < a.length; j++) {
@@ -76,11 +84,18 @@ export interface ErrorReport {
   kendall: number;
 }
 
-/** Accuracy of predictions against measurements, in nn-Meter's terms. */
+/**
+ * Accuracy of predictions against measurements, in nn-Meter's terms. A non-finite prediction,
+ * or a measurement that is not a positive finite time, makes every field NaN: a relative error
+ * against it means nothing, and the shares within ±5% / ±10% would otherwise just omit it.
+ */
 export function errorReport(predicted: readonly number[], measured: readonly number[]): ErrorReport {
+  const n = predicted.length;
+  if (n === 0 || measured.length !== n || !allFinite(predicted) || !allFinite(measured) || measured.some((m) => !(m > 0))) {
+    return { n, mapePct: Number.NaN, maxAbsErrPct: Number.NaN, within5Pct: Number.NaN, within10Pct: Number.NaN, spearman: Number.NaN, kendall: Number.NaN };
+  }
   const rel = predicted.map((p, i) => (p - measured[i]!) / measured[i]!);
   const abs = rel.map(Math.abs);
-  const n = rel.length;
   return {
     n,
     mapePct: (100 * abs.reduce((s, v) => s + v, 0)) / n,
