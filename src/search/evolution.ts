@@ -55,6 +55,17 @@ export function initialState(seed: number): EvolutionState {
 }
 
 export function runEvolution(o: EvolutionOptions, state: EvolutionState): { state: EvolutionState; best: Scored } {
+  const steps = evolutionSteps(o, state);
+  let next = steps.next();
+  while (!next.done) next = steps.next();
+  return next.value;
+}
+
+/**
+ * The evolution as a generator that pauses after every newly scored arch, so an async caller can
+ * let the event loop run between archs (signals, progress) while the loop itself stays sync.
+ */
+export function* evolutionSteps(o: EvolutionOptions, state: EvolutionState): Generator<void, { state: EvolutionState; best: Scored }> {
   if (o.sampleSize < 1 || o.sampleSize > o.population) fail(`evolution: sample size ${o.sampleSize} must be between 1 and the population ${o.population}`);
   const hard = o.objective === 'hard';
   const rng = new Rng(state.rng);
@@ -97,10 +108,12 @@ export function runEvolution(o: EvolutionOptions, state: EvolutionState): { stat
     state.population.push(score(draw(() => o.sizes.map((n) => rng.int(n))), -1));
     state.rng = rng.snapshot();
     if (state.population.length === o.population) o.onCycle?.(state);
+    yield;
   }
   for (; state.cycle < o.cycles;) {
     const tournament = rng.shuffle([...state.population.keys()]).slice(0, o.sampleSize).map((i) => state.population[i]!);
-    tournament.sort((a, b) => b.score - a.score);
+    // NaN scores sort last: a comparator returning NaN would leave the order undefined.
+    tournament.sort((a, b) => scoreKey(b) - scoreKey(a) || 0);
     const [first, second] = [tournament[0]!, tournament[1] ?? tournament[0]!];
     const child = draw(() => {
       const p = rng.next() < o.crossoverProb ? first.path.map((v, l) => (rng.next() < 0.5 ? v : second.path[l]!)) : first.path.slice();
@@ -117,6 +130,7 @@ export function runEvolution(o: EvolutionOptions, state: EvolutionState): { stat
     state.cycle++;
     state.rng = rng.snapshot();
     o.onCycle?.(state);
+    yield;
   }
   return { state, best: bestOf(state.history, o.objective === 'hard' || state.history.some((s) => s.latencyMs <= o.targetMs) ? o.targetMs : Infinity) };
 }
@@ -125,5 +139,10 @@ export function runEvolution(o: EvolutionOptions, state: EvolutionState): { stat
 export function bestOf(history: readonly Scored[], limitMs: number): Scored {
   const ok = history.filter((s) => s.latencyMs <= limitMs);
   if (ok.length === 0) fail('evolution evaluated no architecture within the target');
-  return ok.reduce((a, b) => (b.score > a.score ? b : a));
+  return ok.reduce((a, b) => (scoreKey(b) > scoreKey(a) ? b : a));
+}
+
+/** A score to compare: a non-finite one (NaN accuracy or latency) ranks below every real score. */
+function scoreKey(s: Scored): number {
+  return Number.isFinite(s.score) ? s.score : -Infinity;
 }

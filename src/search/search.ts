@@ -31,10 +31,12 @@ import { checkDatasetFits, cosineLr, restore, snapshot } from '../train/trainer.
 import { readJsonFile } from '../util/validate.js';
 import { writeJsonAtomic, writeFileAtomic } from '../util/files.js';
 import { describeChange } from '../util/changes.js';
+import { findNonFinite } from '../util/finite.js';
+import { lockFolder, yieldToEventLoop } from '../util/lock.js';
 import { progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { baselinePath } from './baseline.js';
-import { initialState, pathKey, runEvolution, type EvolutionState } from './evolution.js';
+import { evolutionSteps, initialState, pathKey, type EvolutionState } from './evolution.js';
 import { gumbelNoise, gumbelSoftmax, hardGumbel, sampleCategorical, temperature } from './gumbel.js';
 import { checkTarget, LatencyModel } from './latency.js';
 import { fbnetLoss, type EvolutionObjective, type TargetPenalty } from './objective.js';
@@ -105,6 +107,8 @@ export interface SearchResult { blocks: string[]; predictedMs: number; targetMs:
 
 const STATE_FILE = 'search-state.bin';
 const EVOLUTION_FILE = 'evolution.json';
+/** The files `latnas search` writes into its run folder. */
+export const SEARCH_FILES = [STATE_FILE, EVOLUTION_FILE, 'arch.json', 'visited.json', 'pareto.json', 'pareto.svg', 'search-log.json', 'curves.svg'] as const;
 
 function identityOf(o: SearchOptions, targetMs: number): Record<string, unknown> {
   return {
@@ -128,8 +132,43 @@ export function resolveTarget(space: Space, lut: Lut, lutPath: string, target: n
   return { targetMs, baselineMs };
 }
 
+/**
+ * The splits a search uses: validation to score archs; the rest trains (dnas: 80% weights, 20% θ).
+ * Fails with one line when one of them cannot do its job, before anything is written: an empty
+ * validation split scores every arch 0%, a θ split smaller than a batch never moves θ.
+ */
+export function searchSplits(o: Pick<SearchOptions, 'dataset' | 'valFraction' | 'seed' | 'strategy' | 'batch' | 'stepsPerEpoch'>) {
+  const split = splitTrainVal(o.dataset, o.valFraction, o.seed);
+  if (split.val.length === 0) {
+    fail(`the validation split of ${o.dataset.spec} is empty (--val-fraction ${o.valFraction} of ${o.dataset.train.count} training images), so every arch would score 0%; raise --val-fraction (e.g. 0.1)`);
+  }
+  const trainIdx = Uint32Array.from(split.train);
+  shuffleInPlace(trainIdx, new Rng(o.seed * 31 + 7));
+  const cut = o.strategy === 'dnas' ? Math.floor(trainIdx.length * 0.8) : trainIdx.length;
+  const wIdx = trainIdx.subarray(0, cut);
+  const thetaIdx = trainIdx.subarray(cut);
+  const stepsPerEpoch = Math.min(o.stepsPerEpoch ?? Infinity, Math.floor(wIdx.length / o.batch));
+  const thetaSteps = Math.min(Math.ceil(stepsPerEpoch * thetaIdx.length / Math.max(1, wIdx.length)), Math.floor(thetaIdx.length / o.batch));
+  if (stepsPerEpoch < 1) fail(`--batch ${o.batch} is larger than the ${wIdx.length} images the supernet's weights train on (${o.dataset.spec}); lower --batch to at most ${wIdx.length}`);
+  if (o.strategy === 'dnas' && thetaSteps < 1) {
+    fail(`--batch ${o.batch} is larger than the ${thetaIdx.length} images dnas trains θ on (20% of the training split of ${o.dataset.spec}), so θ would never move; lower --batch to at most ${thetaIdx.length}`);
+  }
+  return { split, trainIdx, wIdx, thetaIdx, stepsPerEpoch, thetaSteps };
+}
+
 export async function search(o: SearchOptions): Promise<SearchResult> {
   checkDatasetFits(o.space, o.dataset);
+  resolveTarget(o.space, o.lut, o.lutPath, o.target);
+  const splits = searchSplits(o);
+  const lock = lockFolder(o.out);
+  try {
+    return await searchLocked(o, splits);
+  } finally {
+    lock.release();
+  }
+}
+
+async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSplits>): Promise<SearchResult> {
   const net = new Supernet(o.space, o.seed);
   const latency = new LatencyModel(o.space, o.lut, o.lutPath);
   const blocksOf = (p: Path) => net.blocksOf(p).map(formatBlock);
@@ -177,26 +216,22 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
     say(`search: supernet from '${o.supernetFrom}' (${fromMeta.epochsDone} epochs, ${String(other['strategy'])}); no supernet training`);
   }
 
-  // Splits: validation for scoring archs; the rest trains (dnas: 80% weights, 20% θ).
-  const split = splitTrainVal(o.dataset, o.valFraction, o.seed);
+  const { split, trainIdx, wIdx, thetaIdx, stepsPerEpoch, thetaSteps } = splits;
   const norm = computeNormalization(o.dataset, split.train);
-  const trainIdx = Uint32Array.from(split.train);
-  shuffleInPlace(trainIdx, new Rng(o.seed * 31 + 7));
-  const cut = o.strategy === 'dnas' ? Math.floor(trainIdx.length * 0.8) : trainIdx.length;
-  const wIdx = trainIdx.subarray(0, cut);
-  const thetaIdx = trainIdx.subarray(cut);
-  const stepsPerEpoch = Math.min(o.stepsPerEpoch ?? Infinity, Math.floor(wIdx.length / o.batch));
-  const thetaSteps = Math.min(Math.ceil(stepsPerEpoch * thetaIdx.length / Math.max(1, wIdx.length)), Math.floor(thetaIdx.length / o.batch));
-  if (stepsPerEpoch < 1) fail(`the training split has ${wIdx.length} images, fewer than one batch of ${o.batch}; lower --batch`);
   const totalSteps = stepsPerEpoch * o.epochs;
   const { h, w, c } = o.space.input;
   const toX = (b: { x: Float32Array; size: number }) => tf.tensor4d(b.x.subarray(0, b.size * h * w * c), [b.size, h, w, c]);
   const started = Date.now() - meta.searchSeconds * 1000;
 
-  const saveState = () => {
+  const saveState = (epoch: number) => {
     const tensors: StoredTensor[] = [...snapshot([...net.allVariables(), ...theta]), ...wOpt.state()];
     return thetaOpt.getWeights().then((ws) => {
       for (const t of ws) tensors.push({ name: `adam/${t.name}`, shape: t.tensor.shape, data: t.tensor.dataSync() as Float32Array });
+      // A finite last loss does not prove finite weights: its update may have made them NaN.
+      const bad = findNonFinite(tensors);
+      if (bad) {
+        fail(`search diverged: '${bad.name}' became ${bad.value} in epoch ${epoch + 1}; nothing was saved and ${epoch > 0 ? `the state of epoch ${epoch} in '${statePath}' is kept` : 'no state was written'}; lower --lr${o.strategy === 'dnas' ? ' or --theta-lr' : ''}`);
+      }
       meta.searchSeconds = (Date.now() - started) / 1000;
       writeTensorFile(statePath, meta, tensors);
     });
@@ -233,6 +268,7 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
         if (!Number.isFinite(r.loss)) fail(`search loss became ${r.loss} at epoch ${epoch + 1}, step ${step + 1}; the state of epoch ${meta.epochsDone} in '${statePath}' is kept; lower --lr`);
         lossSum += r.ce * b.size; hits += r.hits; seen += b.size; step++;
         bar.increment(1, `loss ${(lossSum / seen).toFixed(4)} acc ${(hits / seen).toFixed(3)}`);
+        await yieldToEventLoop();
       }
       bar.stop();
 
@@ -255,8 +291,10 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
             return { path: samples.map((s) => s.index), gates: samples.map((s) => s.gate) };
           }, { optimizer: thetaApplier, vars: theta, objective: (ce) => fbnetLoss(ce, lat!, { alpha: o.dnas.alpha, beta: o.dnas.beta, penalty: o.dnas.penalty, penaltyMode: o.dnas.penaltyMode, targetMs }) });
           x.dispose();
+          if (!Number.isFinite(r.loss)) fail(`search θ loss became ${r.loss} at epoch ${epoch + 1}, θ step ${n + 1}; the state of epoch ${meta.epochsDone} in '${statePath}' is kept; lower --theta-lr`);
           ls += r.loss; cs += r.ce; n++;
           tBar.increment(1, `loss ${(ls / n).toFixed(4)}`);
+          await yieldToEventLoop();
         }
         tBar.stop();
         if (n > 0) { thetaLoss = ls / n; thetaCe = cs / n; }
@@ -269,7 +307,7 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
         thetaLoss, thetaCe, temperature: dnas ? tau : null, expectedMs, argmaxMs: dnas ? latency.pathMs(am) : null, argmax: dnas ? blocksOf(am) : null,
       });
       meta.epochsDone = epoch + 1;
-      await saveState();
+      await saveState(epoch);
       const e = meta.log[meta.log.length - 1]!;
       say(`search epoch ${epoch + 1}: loss ${e.loss.toFixed(4)}, acc ${e.trainAcc.toFixed(3)}${dnas ? `, θ loss ${thetaLoss?.toFixed(4) ?? '-'}, τ ${tau.toFixed(2)}, expected ${expectedMs!.toFixed(4)} ms, argmax ${e.argmaxMs!.toFixed(4)} ms` : ''}, ${e.seconds.toFixed(0)} s`);
     }
@@ -299,9 +337,11 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
       for (const cd of candidates.values()) {
         visited.push({ blocks: blocksOf(cd.path), path: cd.path, latencyMs: latency.pathMs(cd.path), acc: accuracy(cd.path), source: cd.source });
         bar.increment(1);
+        await yieldToEventLoop();
       }
       bar.stop();
       const fit = visited.filter((v) => v.latencyMs <= targetMs);
+      if (fit.length === 0) fail(`no sampled architecture meets the target ${targetMs.toFixed(4)} ms; raise --target-ms`);
       chosen = fit.reduce((a, b) => (b.acc > a.acc ? b : a));
     } else {
       let state: EvolutionState = initialState(o.seed * 3571 + 11);
@@ -313,7 +353,7 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
       const bar = progress('evolution (archs scored)', ev.population + ev.cycles, o.quiet);
       let shown = Math.min(state.population.length, ev.population) + state.cycle;
       bar.increment(shown);
-      const result = runEvolution({
+      const steps = evolutionSteps({
         sizes: net.layers.map((l) => l.candidates.length), population: ev.population, cycles: ev.cycles, sampleSize: ev.sampleSize,
         mutationProb: ev.mutationProb, crossoverProb: ev.crossoverProb, objective: ev.objective, targetMs,
         latency: (p) => latency.pathMs(p), accuracy,
@@ -325,6 +365,13 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
           shown = done;
         },
       }, state);
+      let next = steps.next();
+      // One arch scored per step; yielding between them keeps Ctrl-C working during the evolution.
+      while (!next.done) {
+        await yieldToEventLoop();
+        next = steps.next();
+      }
+      const result = next.value;
       bar.stop();
       for (const s of result.state.history) visited.push({ blocks: blocksOf(s.path), path: s.path, latencyMs: s.latencyMs, acc: s.acc, source: s.cycle < 0 ? 'initial population' : `cycle ${s.cycle + 1}` });
       chosen = visited.find((v) => pathKey(v.path) === pathKey(result.best.path))!;

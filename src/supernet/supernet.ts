@@ -28,6 +28,7 @@ import { formatBlock, type Block } from '../space/blocks.js';
 import type { Layer } from '../space/ir.js';
 import { blockUnit, headUnit, stemUnit } from '../space/network.js';
 import { searchableLayers, type SearchableLayer, type Space } from '../space/spaces.js';
+import { argmaxFinite } from '../util/finite.js';
 import type { Rng } from '../util/rng.js';
 import { BN_MOMENTUM, TfModel, type SharedConv } from '../train/model.js';
 import { Rng as WeightRng } from '../util/rng.js';
@@ -329,21 +330,27 @@ export class Supernet {
     if (t === 0) fail('BatchNorm recalibration got no batches; the calibration split is empty');
   }
 
-  /** Top-1 accuracy of a path on `stream` (inference mode), optionally at most `limit` samples. */
+  /**
+   * Top-1 accuracy of a path on `stream` (inference mode), optionally at most `limit` samples.
+   * A row of logits with a NaN or an infinity counts as wrong (tf.argMax would call it class 0,
+   * right for a tenth of the images). No samples is an error, not 0%: every arch would tie.
+   */
   accuracy(path: Path, stream: BatchStream, limit = Infinity): number {
     const { h, w, c } = this.space.input;
     let correct = 0, seen = 0;
     for (const b of stream.epoch()) {
       if (seen >= limit) break;
       const n = Math.min(b.size, limit - seen);
-      const pred = tf.tidy(() => {
+      const logits = tf.tidy(() => {
         const x = tf.tensor4d(b.x.subarray(0, n * h * w * c), [n, h, w, c]);
-        return tf.argMax(this.forward(x, { path }, false), 1).dataSync();
+        return this.forward(x, { path }, false).dataSync() as Float32Array;
       });
-      for (let i = 0; i < n; i++) if (pred[i] === b.y[i]) correct++;
+      const k = logits.length / n;
+      for (let i = 0; i < n; i++) if (argmaxFinite(logits, i * k, k) === b.y[i]) correct++;
       seen += n;
     }
-    return seen > 0 ? correct / seen : 0;
+    if (seen === 0) fail('scoring an arch got no validation images; the validation split is empty: raise --val-fraction');
+    return correct / seen;
   }
 
   /** Validation accuracy of a path with inherited weights and its own BatchNorm statistics. */

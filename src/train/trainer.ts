@@ -16,7 +16,10 @@ import { archToJson } from '../space/arch.js';
 import type { Block } from '../space/blocks.js';
 import { networkUnits } from '../space/network.js';
 import type { Space } from '../space/spaces.js';
+import { describeChange } from '../util/changes.js';
 import { writeJsonAtomic } from '../util/files.js';
+import { argmaxFinite, findNonFinite } from '../util/finite.js';
+import { lockFolder, yieldToEventLoop } from '../util/lock.js';
 import { progress } from '../util/progress.js';
 import { TfModel } from './model.js';
 import { readTensorFile, writeTensorFile, type StoredTensor } from './tensor-file.js';
@@ -47,7 +50,38 @@ export interface EpochMetrics { epoch: number; loss: number; trainAcc: number; v
 
 export interface TrainResult { epochs: EpochMetrics[]; testAcc: number; resumedFrom: number }
 
-interface CheckpointMeta { epoch: number; history: EpochMetrics[]; seed: number; arch: string[] }
+/** `settings`: what must match for --resume (absent in checkpoints of older latnas). */
+interface CheckpointMeta { epoch: number; history: EpochMetrics[]; seed: number; arch: string[]; settings?: Record<string, unknown> }
+
+/** The files `latnas train` writes into its run folder. */
+export const TRAIN_FILES = ['checkpoint.bin', 'weights.bin', 'arch.json', 'space.json', 'metrics.json'] as const;
+
+/**
+ * What a resumed run must share with the run that wrote the checkpoint: everything that shapes
+ * the result. Not --epochs (extending a finished run is what --resume is for) nor the backend.
+ */
+function trainSettings(o: TrainOptions): Record<string, unknown> {
+  return {
+    dataset: o.dataset.spec, batch: o.batch, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, optimizer: o.optimizer,
+    labelSmoothing: o.labelSmoothing, valFraction: o.valFraction, augment: o.augment, seed: o.seed, maxSteps: o.maxSteps ?? null,
+  };
+}
+
+/**
+ * Fails with one line when a batch does not fit the training split: an epoch would have 0 steps,
+ * and the run would "finish" with untrained weights and NaN images per second.
+ */
+export function checkBatchFits(trainImages: number, batch: number, dataset: Dataset, valFraction: number, option = '--batch'): void {
+  if (trainImages < batch) {
+    fail(`${option} ${batch} is larger than the training split of ${dataset.spec} (${trainImages} images after holding out ${(100 * valFraction).toFixed(0)}% for validation), so an epoch would have no step; lower ${option} to at most ${trainImages}`);
+  }
+}
+
+/** Fails unless every tensor about to be saved is finite; NaN weights would otherwise be checkpointed and shipped. */
+function checkFiniteModel(tensors: readonly StoredTensor[], where: string, kept: string): void {
+  const bad = findNonFinite(tensors);
+  if (bad) fail(`training diverged: ${bad.name.startsWith('optimizer/') ? 'optimizer state' : 'weight'} '${bad.name}' became ${bad.value} ${where}; nothing was saved and ${kept}; lower --lr`);
+}
 
 /** Cosine decay from `lr` to 0 over all steps. */
 export function cosineLr(lr: number, step: number, total: number): number {
@@ -68,19 +102,20 @@ export function restore(vars: readonly tf.Variable[], stored: Map<string, Stored
   }
 }
 
-/** Top-1 accuracy in inference mode over `stream`'s split. */
+/**
+ * Top-1 accuracy in inference mode over `stream`'s split. A row of logits with a NaN or an
+ * infinity counts as wrong (tf.argMax would call it class 0); an empty split has no accuracy (NaN).
+ */
 export function evaluate(model: TfModel, stream: BatchStream): number {
   const { h, w, c } = model.input;
   let correct = 0, seen = 0;
   for (const b of stream.epoch()) {
-    const pred = tf.tidy(() => {
-      const x = tf.tensor4d(b.x.subarray(0, b.size * h * w * c), [b.size, h, w, c]);
-      return tf.argMax(model.forward(x, false), 1).dataSync();
-    });
-    for (let i = 0; i < b.size; i++) if (pred[i] === b.y[i]) correct++;
+    const logits = tf.tidy(() => model.forward(tf.tensor4d(b.x.subarray(0, b.size * h * w * c), [b.size, h, w, c]), false).dataSync() as Float32Array);
+    const k = logits.length / b.size;
+    for (let i = 0; i < b.size; i++) if (argmaxFinite(logits, i * k, k) === b.y[i]) correct++;
     seen += b.size;
   }
-  return seen > 0 ? correct / seen : 0;
+  return seen > 0 ? correct / seen : Number.NaN;
 }
 
 /** Fails with one line when a dataset's images or classes do not fit a space. */
@@ -96,7 +131,21 @@ export function checkDatasetFits(space: Space, dataset: Dataset): void {
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { space, dataset, out } = opts;
   checkDatasetFits(space, dataset);
+  // Every check that needs no output runs before the folder is created or locked.
+  const split = splitTrainVal(dataset, opts.valFraction, opts.seed);
+  checkBatchFits(split.train.length, opts.batch, dataset, opts.valFraction);
+  const lock = lockFolder(out);
+  try {
+    return await trainLocked(opts, split);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTrainVal>): Promise<TrainResult> {
+  const { space, dataset, out } = opts;
   mkdirSync(out, { recursive: true });
+  const settings = trainSettings(opts);
   const arch = archToJson(space, opts.blocks);
   const layers = networkUnits(space, opts.blocks).flatMap((u) => u.layers);
   const model = new TfModel(layers, space.input, opts.seed);
@@ -110,6 +159,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (JSON.stringify(meta.arch) !== JSON.stringify(arch.blocks)) {
       fail(`checkpoint '${checkpointPath}' was made for another arch; start a new run folder or drop --resume`);
     }
+    // Older checkpoints recorded only the seed; compare what they have.
+    const change = describeChange(meta.settings ?? { seed: meta.seed }, meta.settings ? settings : { seed: settings['seed'] });
+    if (change) fail(`cannot resume '${out}': the training settings changed (${change}); rerun with the original settings or choose another --out`);
     restore(model.allVariables(), ck.tensors, checkpointPath);
     const optWeights = [...ck.tensors.values()].filter((t) => t.name.startsWith('optimizer/')).map((t) => ({ name: t.name.slice('optimizer/'.length), tensor: tf.tensor(t.data, t.shape) }));
     if (optWeights.length > 0) await optimizer.setWeights(optWeights);
@@ -119,7 +171,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   const resumedFrom = history.length;
 
-  const split = splitTrainVal(dataset, opts.valFraction, opts.seed);
   const norm = computeNormalization(dataset, split.train);
   const valStream = new BatchStream(dataset, { batchSize: 256, norm, seed: opts.seed, indices: split.val, shuffle: false });
   const { h, w, c } = space.input;
@@ -138,7 +189,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       });
       const bar = progress(`epoch ${epoch + 1}/${opts.epochs}`, stepsPerEpoch, opts.quiet);
       const started = Date.now();
-      let lossSum = 0, correct = 0, seen = 0, step = 0, lr = opts.lr;
+      let lossSum = 0, correct = 0, seen = 0, step = 0, lr = opts.lr, lastLoss = Number.NaN;
       for (const b of stream.epoch()) {
         if (step >= stepsPerEpoch) break;
         lr = cosineLr(opts.lr, epoch * stepsPerEpoch + step, totalSteps);
@@ -168,21 +219,30 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         correct += hits;
         seen += b.size;
         step++;
+        lastLoss = loss;
         const secs = (Date.now() - started) / 1000;
         bar.increment(1, `loss ${(lossSum / seen).toFixed(4)} acc ${(correct / seen).toFixed(3)} ${(seen / Math.max(secs, 1e-3)).toFixed(0)} img/s`);
+        await yieldToEventLoop();
       }
       bar.stop();
       const seconds = (Date.now() - started) / 1000;
       const valAcc = split.val.length > 0 ? evaluate(model, valStream) : Number.NaN;
       history.push({ epoch: epoch + 1, loss: lossSum / seen, trainAcc: correct / seen, valAcc, lr, seconds, imagesPerSecond: seen / seconds });
       const optState = (await optimizer.getWeights()).map((t) => ({ name: `optimizer/${t.name}`, shape: t.tensor.shape, data: t.tensor.dataSync() as Float32Array }));
-      const meta: CheckpointMeta = { epoch: epoch + 1, history, seed: opts.seed, arch: arch.blocks };
-      writeTensorFile(checkpointPath, meta, [...snapshot(model.allVariables()), ...optState]);
+      const meta: CheckpointMeta = { epoch: epoch + 1, history, seed: opts.seed, arch: arch.blocks, settings };
+      const tensors = [...snapshot(model.allVariables()), ...optState];
+      // The last step's loss was finite, but its update can still have made the weights NaN.
+      const kept = history.length > 1 ? `the checkpoint of epoch ${history.length - 1} in '${checkpointPath}' is kept` : 'no checkpoint was written';
+      checkFiniteModel(tensors, `at epoch ${epoch + 1}, step ${step} (loss ${lastLoss.toPrecision(4)}, learning rate ${lr.toPrecision(3)})`, kept);
+      writeTensorFile(checkpointPath, meta, tensors);
       if (!opts.quiet) process.stderr.write(`epoch ${epoch + 1}: loss ${(lossSum / seen).toFixed(4)}, train acc ${(correct / seen).toFixed(4)}, val acc ${valAcc.toFixed(4)}, ${(seen / seconds).toFixed(0)} img/s\n`);
     }
     const testStream = new BatchStream(dataset, { batchSize: 256, norm, seed: opts.seed, split: 'test', shuffle: false });
     const testAcc = evaluate(model, testStream);
-    writeTensorFile(join(out, 'weights.bin'), { arch: arch.blocks, space: space.name }, snapshot(model.allVariables()));
+    const weights = snapshot(model.allVariables());
+    // A checkpoint written by an older latnas may hold NaN: never ship it as weights.bin.
+    checkFiniteModel(weights, `in the checkpoint '${checkpointPath}'`, 'no weights.bin was written');
+    writeTensorFile(join(out, 'weights.bin'), { arch: arch.blocks, space: space.name }, weights);
     writeJsonAtomic(join(out, 'arch.json'), arch);
     // The space definition itself, so the run folder is self-contained (exporting needs no --space).
     writeJsonAtomic(join(out, 'space.json'), space);
