@@ -4,8 +4,10 @@
  * tfjs-core has no Node file IO (tfjs-node's is not always installable).
  */
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { fail } from '../errors.js';
 import { writeFileAtomic } from '../util/files.js';
+import { firstIssue } from '../util/validate.js';
 
 export interface StoredTensor { name: string; shape: number[]; data: Float32Array }
 
@@ -26,31 +28,66 @@ export function writeTensorFile(path: string, meta: unknown, tensors: readonly S
   writeFileAtomic(path, out);
 }
 
-export function readTensorFile(path: string, what: string): { meta: unknown; tensors: Map<string, StoredTensor> } {
+const HeaderSchema = z.object({
+  meta: z.unknown().optional(),
+  tensors: z.array(z.object({
+    name: z.string().min(1),
+    shape: z.array(z.number().int().nonnegative()),
+    offset: z.number().int().nonnegative(),
+    length: z.number().int().nonnegative(),
+  })),
+});
+
+export interface ReadTensorFileOptions<M> {
+  /** Schema of the header's `meta`: a file whose meta does not match is refused in one line. */
+  meta?: z.ZodType<M>;
+  /** What to do about a corrupt file, e.g. "delete it to start over, or choose another --out". */
+  fix?: string;
+}
+
+/**
+ * Reads a tensor file, failing with one line (naming the file, the field and `fix`) when it is
+ * truncated, its header is not the header this module writes, or its meta does not match `opts.meta`.
+ */
+export function readTensorFile<M = unknown>(path: string, what: string, opts: ReadTensorFileOptions<M> = {}): { meta: M; tensors: Map<string, StoredTensor> } {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
   } catch (e) {
     fail(`${what} '${path}' cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  const bad = (why: string): never => fail(`${what} '${path}' is corrupt (${why}); re-create it`);
+  const fix = opts.fix ?? 're-create it';
+  const bad = (why: string): never => fail(`${what} '${path}' is corrupt (${why}); ${fix}`);
   if (buf.length < 4) bad('shorter than its header');
   const len = buf.readUInt32LE(0);
   if (4 + len > buf.length) bad('header runs past the end');
-  let header: Header;
+  let data: unknown;
   try {
-    header = JSON.parse(buf.subarray(4, 4 + len).toString('utf8')) as Header;
+    data = JSON.parse(buf.subarray(4, 4 + len).toString('utf8'));
   } catch {
     return bad('header is not JSON');
   }
+  const parsed = HeaderSchema.safeParse(data);
+  if (!parsed.success) return bad(`header ${firstIssue(parsed.error)}`);
+  const header = parsed.data;
+  let meta = header.meta as M;
+  if (opts.meta) {
+    const m = opts.meta.safeParse(header.meta);
+    if (!m.success) return bad(`${firstIssue(m.error).replace(/^field '/, "field 'meta.")}`);
+    meta = m.data;
+  }
   const start = 4 + len;
+  if ((buf.length - start) % 4 !== 0) bad(`its data is ${buf.length - start} bytes, not a whole number of float32 values`);
   const floats = (buf.length - start) / 4;
   const copy = new Float32Array(floats);
   new Uint8Array(copy.buffer).set(buf.subarray(start, start + floats * 4));
   const tensors = new Map<string, StoredTensor>();
-  for (const t of header.tensors ?? []) {
+  header.tensors.forEach((t, i) => {
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    if (size !== t.length) bad(`field 'tensors.${i}': tensor '${t.name}' has shape ${t.shape.join('x') || '(scalar)'} (${size} values) but length ${t.length}`);
     if (t.offset + t.length > floats) bad(`tensor '${t.name}' runs past the end`);
+    if (tensors.has(t.name)) bad(`field 'tensors.${i}': tensor '${t.name}' appears twice`);
     tensors.set(t.name, { name: t.name, shape: t.shape, data: copy.subarray(t.offset, t.offset + t.length) });
-  }
-  return { meta: header.meta, tensors };
+  });
+  return { meta, tensors };
 }

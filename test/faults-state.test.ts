@@ -1,0 +1,61 @@
+/**
+ * Corrupt state files (checkpoints, search state, evolution.json): valid JSON of the wrong shape,
+ * truncated data, impossible values. Each is refused with one line naming the file, the field and
+ * the fix, never a TypeError or RangeError from deep inside a resume.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { z } from 'zod';
+import { LatnasError } from '../src/errors.js';
+import { readTensorFile, writeTensorFile } from '../src/train/tensor-file.js';
+import { tempDir } from './helpers.js';
+
+const dir = tempDir();
+
+/** A tensor file whose header is `header` (any JSON) followed by `floats` float32 values. */
+function rawTensorFile(name: string, header: unknown, floats = 0, extraBytes = 0): string {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const buf = Buffer.alloc(4 + json.length + floats * 4 + extraBytes);
+  buf.writeUInt32LE(json.length, 0);
+  json.copy(buf, 4);
+  const path = join(dir, name);
+  writeFileSync(path, buf);
+  return path;
+}
+
+function oneLine(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof LatnasError, `not a LatnasError: ${(e as Error)?.stack ?? String(e)}`);
+    assert.doesNotMatch(e.message, /\n/);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+test('tensor files: headers that are JSON of the wrong shape are corrupt, by field', () => {
+  const fix = 'delete it to start over, or choose another --out';
+  for (const [header, field] of [
+    [null, /\(top level\)/], [[1, 2], /\(top level\)/], [{ meta: {} }, /field 'tensors'/], [{ tensors: 'x' }, /field 'tensors'/],
+    [{ tensors: [{ name: 'w', shape: [2], offset: -1, length: 2 }] }, /field 'tensors\.0\.offset'/],
+    [{ tensors: [{ name: 'w', shape: ['2'], offset: 0, length: 2 }] }, /field 'tensors\.0\.shape\.0'/],
+    [{ tensors: [{ name: 'w', shape: [2, 3], offset: 0, length: 2 }] }, /tensor 'w' has shape 2x3 \(6 values\) but length 2/],
+    [{ tensors: [{ name: 'w', shape: [2], offset: 0, length: 2 }, { name: 'w', shape: [2], offset: 2, length: 2 }] }, /tensor 'w' appears twice/],
+  ] as const) {
+    const path = rawTensorFile('bad.bin', header, 4);
+    oneLine(() => readTensorFile(path, 'checkpoint', { fix }), new RegExp(`^checkpoint '.*bad\\.bin' is corrupt \\(.*${field.source}.*\\); ${fix}$`));
+  }
+  oneLine(() => readTensorFile(rawTensorFile('odd.bin', { meta: null, tensors: [] }, 1, 3), 'checkpoint'), /its data is 7 bytes, not a whole number of float32 values/);
+  oneLine(() => readTensorFile(rawTensorFile('short.bin', { meta: null, tensors: [{ name: 'w', shape: [8], offset: 0, length: 8 }] }, 4), 'checkpoint'), /tensor 'w' runs past the end/);
+});
+
+test('tensor files: meta is checked against the reader\'s schema', () => {
+  const path = join(dir, 'ok.bin');
+  writeTensorFile(path, { epoch: 2 }, [{ name: 'w', shape: [2], data: new Float32Array([1, 2]) }]);
+  const schema = z.object({ epoch: z.number().int(), history: z.array(z.unknown()) });
+  oneLine(() => readTensorFile(path, 'checkpoint', { meta: schema, fix: 'delete it' }), /^checkpoint '.*ok\.bin' is corrupt \(field 'meta\.history': .*\); delete it$/);
+  const r = readTensorFile(path, 'checkpoint', { meta: z.object({ epoch: z.number() }) });
+  assert.equal(r.meta.epoch, 2);
+  assert.deepEqual([...r.tensors.get('w')!.data], [1, 2]);
+});
