@@ -17,6 +17,7 @@ import { loadSpace, type Space } from '../src/space/spaces.js';
 import { TfModel } from '../src/train/model.js';
 import { readTensorFile } from '../src/train/tensor-file.js';
 import { restore } from '../src/train/trainer.js';
+import { findNonFinite } from '../src/util/finite.js';
 import { parseWith, readJsonFile } from '../src/util/validate.js';
 
 const ArchFileSchema = z.object({
@@ -34,6 +35,9 @@ const MetricsSchema = z.object({
   normalization: z.object({ mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1) }),
   testAcc: z.number().optional(),
 }).passthrough();
+
+/** The files of a run folder an exporter reads (none may be an export's output). */
+export const TRAINED_RUN_FILES = ['weights.bin', 'arch.json', 'metrics.json', 'space.json', 'checkpoint.bin'] as const;
 
 export interface TrainedRun {
   dir: string;
@@ -79,6 +83,9 @@ export function loadTrainedRun(dir: string): TrainedRun {
     fail(`metrics file '${metricsPath}': field 'normalization' has ${metrics.normalization.mean.length} channels but space '${space.name}' takes ${space.input.c}; the run folder mixes files of different runs`);
   }
   const stored = readTensorFile(weightsPath, 'weights file');
+  // NaN weights give NaN logits on both sides of any parity check, whose argmaxes then agree: refuse them here, for every exporter.
+  const bad = findNonFinite(stored.tensors.values());
+  if (bad) fail(`weights file '${weightsPath}': variable '${bad.name}' holds ${bad.value} (value ${bad.index}); the training diverged, so there is no model to export: train again with a lower --lr`);
   const storedArch = (stored.meta as { arch?: unknown } | null)?.arch;
   if (Array.isArray(storedArch) && JSON.stringify(storedArch) !== JSON.stringify(archFile.blocks)) {
     fail(`weights file '${weightsPath}' was trained for arch ${JSON.stringify(storedArch)}, not arch.json's ${JSON.stringify(archFile.blocks)}; the run folder mixes files of different runs`);

@@ -26,9 +26,12 @@ import { measureJobs, networkJob, timingPlan } from '../../src/profiler/profile.
 import { initBackend, type BackendChoice } from '../../src/train/backend.js';
 import { checkDatasetFits } from '../../src/train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../src/util/files.js';
+import { argmaxFinite } from '../../src/util/finite.js';
+import { lockFolder } from '../../src/util/lock.js';
+import { datasetInput, inputFile, refuseOverwritingInputs, runFolderInputs } from '../../src/util/outputs.js';
 import { progress } from '../../src/util/progress.js';
 import { Rng } from '../../src/util/rng.js';
-import { loadTrainedRun, type TrainedRun } from '../run.js';
+import { loadTrainedRun, TRAINED_RUN_FILES, type TrainedRun } from '../run.js';
 import { nhwcToNchw, OrtModel } from './ort.js';
 import { calibrate, quantizeQdq, type QuantizeReport } from './quantize.js';
 
@@ -61,6 +64,7 @@ export interface ExportOptions {
 export interface Parity {
   images: number;
   maxAbsDiff: number;
+  nonFinite: { tfjs: number; ort: number };
   top1Agreement: number;
   tfjsAccuracy: number;
   ortAccuracy: number;
@@ -149,18 +153,12 @@ function* testBatches(dataset: Dataset, run: TrainedRun, limit: number, batchSiz
   }
 }
 
-function argmax(v: Float32Array, off: number, k: number): number {
-  let best = 0;
-  for (let j = 1; j < k; j++) if (v[off + j]! > v[off + best]!) best = j;
-  return best;
-}
-
 /** Parity, and onnxruntime's top-1 label per image (the int8 check compares with them instead of running fp32 again). */
 async function checkParity(run: TrainedRun, dataset: Dataset, fp32: Uint8Array, images: number, quiet?: boolean): Promise<{ parity: Parity; ortLabels: Uint8Array }> {
   const ortModel = await OrtModel.load(fp32);
   const { c, h, w } = run.space.input;
   const k = run.space.classes;
-  let maxAbsDiff = 0, agree = 0, tfHits = 0, ortHits = 0, seen = 0;
+  let maxAbsDiff = 0, agree = 0, tfHits = 0, ortHits = 0, seen = 0, tfBad = 0, ortBad = 0;
   const ortLabels = new Uint8Array(Math.min(images, dataset.test.count));
   const bar = progress('verify: TF.js vs onnxruntime', images, quiet);
   try {
@@ -168,10 +166,17 @@ async function checkParity(run: TrainedRun, dataset: Dataset, fp32: Uint8Array, 
       const tfLogits = tf.tidy(() => run.model.forward(tf.tensor4d(b.nhwc, [b.n, h, w, c]), false).dataSync() as Float32Array);
       const ortLogits = (await ortModel.run(b.nchw, [b.n, c, h, w], [OUTPUT_NAME])).get(OUTPUT_NAME)!;
       for (let i = 0; i < b.n; i++) {
-        for (let j = 0; j < k; j++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(tfLogits[i * k + j]! - ortLogits[i * k + j]!));
-        const a = argmax(tfLogits, i * k, k), o = argmax(ortLogits, i * k, k);
-        ortLabels[seen + i] = o;
-        if (a === o) agree++;
+        // Math.max(x, NaN) is NaN and `NaN > limit` is false: non-finite logits are counted apart and fail the export.
+        for (let j = 0; j < k; j++) {
+          const t = tfLogits[i * k + j]!, o = ortLogits[i * k + j]!;
+          if (!Number.isFinite(t)) tfBad++;
+          if (!Number.isFinite(o)) ortBad++;
+          if (Number.isFinite(t) && Number.isFinite(o)) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(t - o));
+        }
+        // -1 for a row with a non-finite logit: it agrees with nothing and matches no label.
+        const a = argmaxFinite(tfLogits, i * k, k), o = argmaxFinite(ortLogits, i * k, k);
+        ortLabels[seen + i] = o < 0 ? 255 : o;
+        if (a >= 0 && a === o) agree++;
         if (a === b.labels[i]) tfHits++;
         if (o === b.labels[i]) ortHits++;
       }
@@ -182,7 +187,8 @@ async function checkParity(run: TrainedRun, dataset: Dataset, fp32: Uint8Array, 
     bar.stop();
     await ortModel.release();
   }
-  return { parity: { images: seen, maxAbsDiff, top1Agreement: agree / seen, tfjsAccuracy: tfHits / seen, ortAccuracy: ortHits / seen }, ortLabels };
+  if (seen === 0) fail(`export verification got no test images (--verify-images ${images}); verify on at least one image`);
+  return { parity: { images: seen, maxAbsDiff, nonFinite: { tfjs: tfBad, ort: ortBad }, top1Agreement: agree / seen, tfjsAccuracy: tfHits / seen, ortAccuracy: ortHits / seen }, ortLabels };
 }
 
 /** ORT accuracy of `model` on the test images, and its top-1 agreement with `reference` (fp32 ORT's labels). */
@@ -195,15 +201,16 @@ async function ortAccuracy(run: TrainedRun, dataset: Dataset, model: Uint8Array,
     for (const b of testBatches(dataset, run, reference.length)) {
       const la = (await a.run(b.nchw, [b.n, c, h, w], [OUTPUT_NAME])).get(OUTPUT_NAME)!;
       for (let i = 0; i < b.n; i++) {
-        const p = argmax(la, i * k, k);
-        if (p === b.labels[i]) hits++;
-        if (p === reference[seen + i]) agree++;
+        const p = argmaxFinite(la, i * k, k);
+        if (p >= 0 && p === b.labels[i]) hits++;
+        if (p >= 0 && p === reference[seen + i]) agree++;
       }
       seen += b.n;
     }
   } finally {
     await a.release();
   }
+  if (seen === 0) fail('int8 verification got no test images; verify on at least one image');
   return { accuracy: hits / seen, agreement: agree / seen };
 }
 
@@ -224,9 +231,15 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
   const opset = opts.opset ?? 17;
   checkOpset(opset);
   checkWritable(opts.out);
+  // The run folder's files, the table and the dataset are read: the model and its report must not land on any of them.
+  refuseOverwritingInputs('--out', opts.out, [{ path: opts.out }, { path: reportPath(opts.out) }], [
+    ...runFolderInputs(opts.run, TRAINED_RUN_FILES, `the --run folder`), inputFile('the --table file', opts.table), datasetInput(opts.dataset),
+  ]);
   const say = (s: string) => { if (!opts.quiet) process.stderr.write(`${s}\n`); };
   await initBackend(opts.backend ?? 'auto');
   const run = loadTrainedRun(opts.run);
+  // The folder the model goes to: one export (or pipeline) at a time writes there.
+  const lock = lockFolder(dirname(resolve(opts.out)));
   try {
     const dataset = loadDataset(opts.dataset ?? run.datasetSpec);
     checkDatasetFits(run.space, dataset);
@@ -241,7 +254,12 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
 
     const { parity, ortLabels } = await checkParity(run, dataset, fp32, opts.verifyImages ?? dataset.test.count, opts.quiet);
     say(`verify: ${parity.images} test images, max |Δlogit| ${parity.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * parity.top1Agreement).toFixed(2)}%, accuracy TF.js ${(100 * parity.tfjsAccuracy).toFixed(2)}% / onnxruntime ${(100 * parity.ortAccuracy).toFixed(2)}%`);
-    if (parity.maxAbsDiff > MAX_ABS_DIFF || parity.top1Agreement < MIN_TOP1_AGREEMENT) {
+    if (parity.nonFinite.tfjs > 0 || parity.nonFinite.ort > 0) {
+      const total = parity.images * run.space.classes;
+      fail(`export of '${opts.run}' failed verification: the model's outputs are not finite (${parity.nonFinite.tfjs} of ${total} TF.js logits and ${parity.nonFinite.ort} of ${total} onnxruntime logits are NaN or infinite), so its trained weights are broken; nothing was written. Train it again with a lower --lr`);
+    }
+    // Written as `!(x <= limit)`: a NaN fails it, where `x > limit` would pass.
+    if (!(parity.maxAbsDiff <= MAX_ABS_DIFF) || !(parity.top1Agreement >= MIN_TOP1_AGREEMENT)) {
       fail(`export of '${opts.run}' failed verification: max |Δlogit| ${parity.maxAbsDiff.toExponential(2)} (limit ${MAX_ABS_DIFF}), top-1 agreement ${(100 * parity.top1Agreement).toFixed(2)}% (limit ${100 * MIN_TOP1_AGREEMENT}%); nothing was written. This is a bug in latnas: please report it with the run folder`);
     }
 
@@ -289,6 +307,7 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
     writeJsonAtomic(reportPath(opts.out), result);
     return result;
   } finally {
+    lock.release();
     run.model.dispose();
   }
 }

@@ -10,6 +10,7 @@
  * Written here rather than shelling out to onnxruntime's Python quantiser: that is pip-only (no
  * Debian package), and latnas must run with `npm install` alone.
  */
+import { fail } from '../../src/errors.js';
 import { bytes } from '../../src/onnx/lower.js';
 import { encodeModel } from '../../src/onnx/model.js';
 import { onnx, type OnnxTypes } from '../../src/onnx/proto.js';
@@ -77,6 +78,8 @@ export async function calibrate(model: ModelProto, calib: CalibrationSet, batch 
         let lo = r.min, hi = r.max;
         for (let i = 0; i < v.length; i++) {
           const t = v[i]!;
+          // `t < lo` is false for NaN: without this a NaN activation would vanish from its range.
+          if (!Number.isFinite(t)) fail(`int8 calibration: '${name}' is ${t} on calibration image ${start + Math.floor(i / (v.length / n))}; the float model's activations are not finite, so its weights are broken: train again with a lower --lr`);
           if (t < lo) lo = t;
           if (t > hi) hi = t;
         }
@@ -106,7 +109,12 @@ export function quantizeWeight(w: Float32Array, cout: number): { q: Int8Array; s
   const scales = new Float32Array(cout);
   for (let o = 0; o < cout; o++) {
     let m = 0;
-    for (let i = 0; i < per; i++) m = Math.max(m, Math.abs(w[o * per + i]!));
+    for (let i = 0; i < per; i++) {
+      const v = w[o * per + i]!;
+      // Math.round(NaN) stores as 0 in an Int8Array: a NaN weight would quantise to a plausible model.
+      if (!Number.isFinite(v)) fail(`int8 quantisation: weight ${o * per + i} of output channel ${o} is ${v}; the model's weights are broken: train again with a lower --lr`);
+      m = Math.max(m, Math.abs(v));
+    }
     const s = m > 0 ? m / WMAX : 1;
     scales[o] = s;
     for (let i = 0; i < per; i++) q[o * per + i] = Math.max(-WMAX, Math.min(WMAX, Math.round(w[o * per + i]! / s)));
