@@ -1,7 +1,7 @@
 /** The `latnas` command line (commander). Each command is a thin shell over a module in src/. */
 import { Command, InvalidArgumentError } from 'commander';
 import { registerAgentCommand } from './agent/command.js';
-import { loadDevice, listDevices } from './device/device.js';
+import { deviceFile, loadDevice, listDevices } from './device/device.js';
 import { warnIfOtherMachine } from './device/host.js';
 import { closeRuntimes, openRuntime } from './device/runtime.js';
 import { LatnasError, fail } from './errors.js';
@@ -17,6 +17,18 @@ import { countMacs } from './space/ir.js';
 import { networkUnits } from './space/network.js';
 import { BUILTIN_SPACES, loadSpace, searchableLayers, type Space } from './space/spaces.js';
 import { writeFileAtomic, writeJsonAtomic } from './util/files.js';
+import { lockFile } from './util/lock.js';
+import { datasetInput, folderOutputs, inputFile, refuseOverwritingInputs, type Input } from './util/outputs.js';
+
+/** The --device and --space files a command reads (built-in space names are no files; a device name is its devices/NAME.json). */
+function deviceSpaceInputs(device: string | undefined, space: string | undefined): (Input | undefined)[] {
+  return [device === undefined ? undefined : inputFile('the --device file', deviceFile(device)), inputFile('the --space file', space)];
+}
+
+/** The --arch file, when --arch names one rather than listing blocks. */
+function archInput(arch: string): Input | undefined {
+  return inputFile('the --arch file', arch);
+}
 
 function intOption(name: string, min: number) {
   return (value: string): number => {
@@ -68,11 +80,19 @@ export function buildProgram(): Command {
       const device = loadDevice(o.device);
       const space = loadSpace(o.space);
       const out = o.out ?? `latency-tables/${device.name}/${space.name}.json`;
-      const r = await profile({
-        device, space, out, resume: o.resume, force: o.force, chunk: o.chunk, seed: o.seed, quiet: o.quiet, fitNets: o.fitNets,
-        plan: { rounds: o.rounds, runsPerRound: o.runs },
-      });
-      if (device.runtime === 'browser') await (await import('./agent/provenance.js')).stampBrowserProvenance(device, out);
+      refuseOverwritingInputs('--out', out, [{ path: out }], deviceSpaceInputs(o.device, o.space));
+      // One profile per table: two would interleave their chunks into one file.
+      const lock = lockFile(out, 'latency table');
+      let r: Awaited<ReturnType<typeof profile>>;
+      try {
+        r = await profile({
+          device, space, out, resume: o.resume, force: o.force, chunk: o.chunk, seed: o.seed, quiet: o.quiet, fitNets: o.fitNets,
+          plan: { rounds: o.rounds, runsPerRound: o.runs },
+        });
+        if (device.runtime === 'browser') await (await import('./agent/provenance.js')).stampBrowserProvenance(device, out);
+      } finally {
+        lock.release();
+      }
       const c = r.lut.calibration;
       console.log(`${out}: ${Object.keys(r.lut.entries).length} entries (${r.measured} measured now, ${r.skipped} kept), ${c.nets.length} fit networks, in ${r.seconds.toFixed(1)} s; ` +
         `${device.name} ${r.lut.provenance.runtime} ${r.lut.provenance.runtimeVersion}, estimator ${r.lut.estimator}, fit cross-validated MAPE ${c.cvMapePct.toFixed(2)}%`);
@@ -116,6 +136,7 @@ export function buildProgram(): Command {
     .action((o: { space: string; arch: string; out: string; batch: string; seed: number }) => {
       const space = loadSpace(o.space);
       const blocks = archFor(space, o.arch);
+      refuseOverwritingInputs('--out', o.out, [{ path: o.out }], [inputFile('the --space file', o.space), archInput(o.arch)]);
       let batch: number | string = 'N';
       if (o.batch !== 'dynamic') {
         batch = Number(o.batch);
@@ -145,6 +166,7 @@ export function buildProgram(): Command {
       const device = loadDevice(o.device);
       const space = loadSpace(o.space);
       const path = o.table ?? defaultLutPath(device.name, space.name);
+      if (o.out) refuseOverwritingInputs('--out', o.out, [{ path: o.out }], [{ what: 'the --table file', path }, ...deviceSpaceInputs(o.device, o.space)]);
       const lut = loadLut(path, { device: device.name, space });
       // Checking a table on another machine is a fair use (it measures how far off it is), so
       // this only says so. A browser table is compared with the browser attached now.
@@ -196,12 +218,13 @@ export function buildProgram(): Command {
     .action(async (o: { space: string; arch: string; dataset: string; out: string; epochs: number; batch: number; lr: number; momentum: number; wd: number; optimizer: string; labelSmoothing: number; valFraction: number; augment: boolean; backend: string; seed: number; maxSteps?: number; resume: boolean; quiet: boolean }) => {
       const { initBackend, BACKEND_CHOICES } = await import('./train/backend.js');
       const { loadDataset } = await import('./datasets/load.js');
-      const { train } = await import('./train/trainer.js');
+      const { train, TRAIN_FILES } = await import('./train/trainer.js');
       if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) fail(`--backend '${o.backend}': use one of ${BACKEND_CHOICES.join(', ')}`);
       if (o.optimizer !== 'sgd' && o.optimizer !== 'adam') fail(`--optimizer '${o.optimizer}': use sgd or adam`);
       if (o.valFraction >= 1) fail(`--val-fraction ${o.valFraction}: must be below 1`);
       const space = loadSpace(o.space);
       const blocks = archFor(space, o.arch);
+      refuseOverwritingInputs('--out', o.out, folderOutputs(o.out, TRAIN_FILES), [inputFile('the --space file', o.space), archInput(o.arch), datasetInput(o.dataset)]);
       const dataset = loadDataset(o.dataset);
       const backend = await initBackend(o.backend as Parameters<typeof initBackend>[0]);
       if (!o.quiet) process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
@@ -337,7 +360,7 @@ export function buildProgram(): Command {
     }) => {
       const { initBackend, BACKEND_CHOICES } = await import('./train/backend.js');
       const { loadDataset } = await import('./datasets/load.js');
-      const { search, resolveTarget, STRATEGIES } = await import('./search/search.js');
+      const { search, resolveTarget, STRATEGIES, SEARCH_FILES } = await import('./search/search.js');
       if (!(STRATEGIES as readonly string[]).includes(o.strategy)) fail(`--strategy '${o.strategy}': use one of ${STRATEGIES.join(', ')}`);
       if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) fail(`--backend '${o.backend}': use one of ${BACKEND_CHOICES.join(', ')}`);
       if (o.mode !== 'gated' && o.mode !== 'mixed') fail(`--mode '${o.mode}': use gated or mixed`);
@@ -353,6 +376,9 @@ export function buildProgram(): Command {
       const space = loadSpace(o.space ?? loadLut(o.table).space);
       const lut = loadLut(o.table, { space });
       resolveTarget(space, lut, o.table, target);
+      refuseOverwritingInputs('--out', o.out, folderOutputs(o.out, SEARCH_FILES), [
+        { what: 'the --table file', path: o.table }, inputFile('the --space file', o.space), datasetInput(o.dataset), inputFile('the --supernet run folder', o.supernet),
+      ]);
       warnIfOtherMachine(lut, o.table);
       const dataset = loadDataset(o.dataset);
       const backend = await initBackend(o.backend as Parameters<typeof initBackend>[0]);

@@ -13,6 +13,8 @@ import { loadLut } from '../lut/lut.js';
 import { profile } from '../profiler/profile.js';
 import { BUILTIN_SPACES, loadSpace } from '../space/spaces.js';
 import { writeJsonAtomic } from '../util/files.js';
+import { lockFile } from '../util/lock.js';
+import { inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import { parseWith } from '../util/validate.js';
 import { stampBrowserProvenance, tableUserAgent } from './provenance.js';
 import type { BrowserRuntime } from './runtime.js';
@@ -75,6 +77,10 @@ export function registerAgentCommand(program: Command): void {
       const device = agentDevice(o);
       const space = loadSpace(o.space);
       const out = o.out ?? `latency-tables/${device.name}/${space.name}.json`;
+      refuseOverwritingInputs('--out', out, [{ path: out }], [inputFile('the --space file', o.space)]);
+      if (o.checkOut) refuseOverwritingInputs('--check-out', o.checkOut, [{ path: o.checkOut }], [inputFile('the --space file', o.space), { what: 'the table (--out)', path: out }]);
+      // One profile per table: two would interleave their chunks into one file. Held until the command's process exits.
+      lockFile(out, 'latency table');
       // Attach the device first: a resumed table must come from the same browser.
       const rt = (await openRuntime(device)) as BrowserRuntime;
       const before = o.resume ? tableUserAgent(out) : undefined;

@@ -15,18 +15,21 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { fashionMnistInstalled, loadDataset } from '../datasets/load.js';
-import { loadDevice, type Device } from '../device/device.js';
+import { deviceFile, loadDevice, type Device } from '../device/device.js';
 import { compareWithHost, otherMachineWarning } from '../device/host.js';
 import { fail, LatnasError } from '../errors.js';
 import { defaultLutPath, loadLut, type Lut } from '../lut/lut.js';
 import { profile } from '../profiler/profile.js';
-import { search, type Strategy } from '../search/search.js';
+import { resolveTarget, search, searchSplits, type Strategy } from '../search/search.js';
 import { readArchArgument, resolveArch } from '../space/arch.js';
 import { loadSpace, type Space } from '../space/spaces.js';
 import { initBackend, type BackendChoice } from '../train/backend.js';
-import { train } from '../train/trainer.js';
+import { checkBatchFits, checkDatasetFits, train } from '../train/trainer.js';
+import { splitTrainVal } from '../datasets/split.js';
 import { describeChange } from '../util/changes.js';
 import { writeJsonAtomic } from '../util/files.js';
+import { lockFile, lockFolder } from '../util/lock.js';
+import { datasetInput, inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import { parseWith, readJsonFile } from '../util/validate.js';
 
 export type Budget = 'small' | 'full';
@@ -97,6 +100,36 @@ function identity(o: PipelineOptions, dataset: string): Record<string, unknown> 
   };
 }
 
+/** The options each stage's result depends on (a stage also depends on the stages before it, which have started when it has). */
+const STAGE_OPTIONS: Record<Stage, readonly string[]> = {
+  lut: ['device', 'space', 'table'],
+  search: ['target', 'dataset', 'strategy', 'searchEpochs', 'searchSteps', 'evalImages', 'samples', 'batch', 'seed'],
+  train: ['dataset', 'trainEpochs', 'trainSteps', 'batch', 'lr', 'seed'],
+  export: ['quantize'],
+  report: [],
+};
+
+/** Stages with work on disk: finished, or partial (their folder or file exists). */
+function startedStages(out: string, state: PipelineState): Set<Stage> {
+  const partial: Partial<Record<Stage, string>> = { lut: 'lut.json', search: 'search', train: 'train', export: 'model.onnx' };
+  return new Set(STAGES.filter((s) => state.stages[s]?.done || (partial[s] !== undefined && existsSync(join(out, partial[s])))));
+}
+
+/**
+ * The options that changed and matter: those a started stage depends on. Options only stages
+ * not started yet use may change: after a run stopped early (say its target proved infeasible
+ * once the table was profiled) the corrected command continues the same folder. An option no
+ * stage lists is fixed once anything started.
+ */
+function lockedChange(saved: Record<string, unknown>, now: Record<string, unknown>, started: Set<Stage>): { locked: string; free: string } {
+  const listed = new Set(STAGES.flatMap((s) => STAGE_OPTIONS[s]));
+  const isLocked = (k: string) => !listed.has(k) ? started.size > 0 : STAGES.some((s) => started.has(s) && STAGE_OPTIONS[s].includes(k));
+  const keys = Object.keys({ ...saved, ...now });
+  const pick = (f: (k: string) => boolean) => Object.fromEntries(keys.filter(f).map((k) => [k, saved[k]]));
+  const pickNow = (f: (k: string) => boolean) => Object.fromEntries(keys.filter(f).map((k) => [k, now[k]]));
+  return { locked: describeChange(pick(isLocked), pickNow(isLocked)), free: describeChange(pick((k) => !isLocked(k)), pickNow((k) => !isLocked(k))) };
+}
+
 /** Whether the lut stage reuses the table at `path`, or profiles this machine and why. */
 export type LutDecision = { reuse: true } | { reuse: false; reason: string; otherMachine: boolean; tableSeconds?: number };
 
@@ -121,27 +154,75 @@ export function lutDecision(path: string, device: Device, space: Space): LutDeci
 
 export interface PipelineResult { state: PipelineState; model: string; report: string; skipped: Stage[] }
 
-export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
-  const say = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
-  const datasetSpec = resolveDatasetSpec(o.dataset);
-  const statePath = join(o.out, PIPELINE_FILE);
-  const options = identity(o, datasetSpec);
-  let state: PipelineState = { version: 1, options, stages: {} };
-  if (existsSync(statePath)) {
-    const saved = parseWith(PipelineStateSchema, readJsonFile(statePath, 'pipeline state'), `pipeline state file '${statePath}'`, 'delete it to start the pipeline over, or choose another --out');
-    const change = describeChange(saved.options, options);
-    if (change) fail(`run folder '${o.out}' holds a pipeline with other settings (${change}); rerun with the original settings or choose another --out`);
-    state = saved;
-  }
+/** The validation share the pipeline's search and training hold out (their split checks need it before the stages run). */
+const VAL_FRACTION = 0.1;
 
-  // Fail on bad input before anything is written or any long stage starts.
+/** What the pipeline writes in its run folder; `tree`: the whole subfolder is the pipeline's. */
+function pipelineOutputs(out: string) {
+  return [
+    { path: out }, { path: join(out, PIPELINE_FILE) }, { path: join(out, 'lut.json') }, { path: join(out, 'search'), tree: true }, { path: join(out, 'train'), tree: true },
+    { path: join(out, 'model.onnx') }, { path: join(out, 'model.export.json') }, { path: join(out, 'report.html') },
+  ];
+}
+
+/**
+ * The table the run will use without profiling (the one recorded by an earlier run, --table, or
+ * the device's own when the lut stage would reuse it), loaded and checked against the device and
+ * space; undefined when the lut stage will profile one.
+ */
+function knownTable(o: PipelineOptions, recorded: string | undefined, device: Device, space: Space): string | undefined {
+  const path = recorded ?? o.table;
+  if (path) {
+    loadLut(path, { device: device.name, space });
+    return path;
+  }
+  const own = defaultLutPath(device.name, space.name);
+  return lutDecision(own, device, space).reuse ? own : undefined;
+}
+
+export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
+  const datasetSpec = resolveDatasetSpec(o.dataset);
+  // Fail on bad input before anything is written or any long stage starts: once pipeline.json
+  // records the options, a corrected retry on the same folder is refused as "other settings".
   const device = loadDevice(o.device);
   const space = loadSpace(o.space);
   const dataset = loadDataset(datasetSpec);
+  checkDatasetFits(space, dataset);
+  refuseOverwritingInputs('--out', o.out, pipelineOutputs(o.out), [
+    inputFile('the --device file', deviceFile(o.device)), inputFile('the --space file', o.space), inputFile('the --table file', o.table), datasetInput(datasetSpec),
+  ]);
+  checkBatchFits(splitTrainVal(dataset, VAL_FRACTION, o.seed).train.length, o.batch, dataset, VAL_FRACTION);
+  searchSplits({ dataset, valFraction: VAL_FRACTION, seed: o.seed, strategy: o.strategy, batch: o.batch, stepsPerEpoch: o.searchSteps });
+  const lock = lockFolder(o.out);
+  try {
+    return await runLocked(o, datasetSpec, device, space, dataset);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device, space: Space, dataset: ReturnType<typeof loadDataset>): Promise<PipelineResult> {
+  const say = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
+  const statePath = join(o.out, PIPELINE_FILE);
+  const options = identity(o, datasetSpec);
+  let state: PipelineState = { version: 1, options, stages: {} };
+  let changedFree = '';
+  if (existsSync(statePath)) {
+    const saved = parseWith(PipelineStateSchema, readJsonFile(statePath, 'pipeline state'), `pipeline state file '${statePath}'`, 'delete it to start the pipeline over, or choose another --out');
+    const change = lockedChange(saved.options, options, startedStages(o.out, saved));
+    if (change.locked) fail(`run folder '${o.out}' holds a pipeline with other settings (${change.locked}); rerun with the original settings or choose another --out`);
+    changedFree = change.free;
+    state = { ...saved, options };
+  }
+  // A wrong table, or a target no arch of it can meet, is known now unless the lut stage must profile.
+  const recorded = state.stages.lut?.done ? state.stages.lut['path'] as string : undefined;
+  const table = knownTable(o, recorded, device, space);
+  if (table) resolveTarget(space, loadLut(table, { device: device.name, space }), table, o.target);
+  const backend = await initBackend(o.backend);
+  if (changedFree) say(`latnas run: settings of stages not started yet changed (${changedFree}); continuing with the new ones`);
   mkdirSync(o.out, { recursive: true });
   const save = () => writeJsonAtomic(statePath, state);
   save();
-  const backend = await initBackend(o.backend);
   say(`latnas run: device ${device.name}, space ${space.name}, dataset ${dataset.spec}${o.dataset === 'auto' ? ' (auto)' : ''}, strategy ${o.strategy}, backend ${backend.name} (${backend.reason}) -> ${o.out}`);
 
   const skipped: Stage[] = [];
@@ -182,11 +263,18 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       process.stderr.write(`latnas run: ${decision.reason}; profiling this machine into '${profiled}' (${took}resumable)
 `);
     } else say(`  ${decision.reason}: profiling into '${profiled}' (resumable)`);
-    await profile({ device, space, out: profiled, resume: true, quiet: o.quiet });
+    const tableLock = lockFile(profiled, 'latency table');
+    try {
+      await profile({ device, space, out: profiled, resume: true, quiet: o.quiet });
+    } finally {
+      tableLock.release();
+    }
     return { path: profiled, reused: false };
   });
   const lutPath = state.stages.lut!['path'] as string;
   const lut: Lut = loadLut(lutPath, { device: device.name, space });
+  // A table profiled just now: only now can the target be checked against its fastest arch.
+  if (!table) resolveTarget(space, lut, lutPath, o.target);
 
   // 2. Search.
   const searchDir = join(o.out, 'search');
@@ -194,7 +282,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const r = await search({
       space, lut, lutPath, dataset, strategy: o.strategy, target: o.target, out: searchDir, seed: o.seed, resume: true, quiet: o.quiet,
       backend: backend.name, epochs: o.searchEpochs, batch: o.batch, lr: 0.1, momentum: 0.9, weightDecay: 4e-5, stepsPerEpoch: o.searchSteps,
-      valFraction: 0.1, calibrationBatches: 8, evalImages: o.evalImages,
+      valFraction: VAL_FRACTION, calibrationBatches: 8, evalImages: o.evalImages,
       dnas: { mode: 'gated', alpha: 0.2, beta: 0.6, penalty: 10, penaltyMode: 'two-sided', thetaLr: 0.01, warmup: 1, samples: o.samples, tau0: 5, tauDecay: 0.045 },
       evolution: { population: Math.max(10, o.samples * 2), cycles: o.samples * 5, sampleSize: Math.max(2, Math.floor(o.samples / 2)), mutationProb: 0.1, crossoverProb: 0.5, objective: 'hard' },
     });
@@ -208,7 +296,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const arch = readArchArgument(join(searchDir, 'arch.json'));
     const r = await train({
       space, blocks: resolveArch(space, arch.blocks, arch.source), dataset, out: trainDir, epochs: o.trainEpochs, batch: o.batch, lr: o.lr,
-      momentum: 0.9, weightDecay: 4e-5, optimizer: 'sgd', labelSmoothing: 0, valFraction: 0.1, augment: true, seed: o.seed,
+      momentum: 0.9, weightDecay: 4e-5, optimizer: 'sgd', labelSmoothing: 0, valFraction: VAL_FRACTION, augment: true, seed: o.seed,
       resume: true, quiet: o.quiet, maxSteps: o.trainSteps, backend: backend.name,
     });
     say(`  test accuracy ${(100 * r.testAcc).toFixed(2)}%${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}`);
