@@ -13,7 +13,7 @@
  * atomically after every epoch), `evolution.json` (after every cycle), then `arch.json`,
  * `visited.json`, `pareto.json`, `pareto.svg`, `search-log.json` and `curves.svg`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../datasets/batches.js';
@@ -33,6 +33,7 @@ import { writeJsonAtomic, writeFileAtomic } from '../util/files.js';
 import { describeChange } from '../util/changes.js';
 import { findNonFinite } from '../util/finite.js';
 import { lockFolder, yieldToEventLoop } from '../util/lock.js';
+import { prepareOutputFolder } from '../util/outdir.js';
 import { progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { baselinePath } from './baseline.js';
@@ -177,7 +178,7 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
   const say = (line: string) => { if (!o.quiet) process.stderr.write(`${line}\n`); };
   say(`search: ${o.strategy} on space '${o.space.name}' (${net.size.toExponential(2)} archs), target ${targetMs.toFixed(4)} ms (baseline ${blocksOf(baseline).length}x MobileNetV2-style: ${baselineMs.toFixed(4)} ms; fastest ${latency.fastest().ms.toFixed(4)} ms)`);
 
-  mkdirSync(o.out, { recursive: true });
+  prepareOutputFolder(o.out);
   const statePath = join(o.out, STATE_FILE);
   const evolutionPath = join(o.out, EVOLUTION_FILE);
   const identity = identityOf(o, targetMs);
@@ -291,13 +292,16 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
             return { path: samples.map((s) => s.index), gates: samples.map((s) => s.gate) };
           }, { optimizer: thetaApplier, vars: theta, objective: (ce) => fbnetLoss(ce, lat!, { alpha: o.dnas.alpha, beta: o.dnas.beta, penalty: o.dnas.penalty, penaltyMode: o.dnas.penaltyMode, targetMs }) });
           x.dispose();
-          if (!Number.isFinite(r.loss)) fail(`search θ loss became ${r.loss} at epoch ${epoch + 1}, θ step ${n + 1}; the state of epoch ${meta.epochsDone} in '${statePath}' is kept; lower --theta-lr`);
+          if (!Number.isFinite(r.loss)) fail(`search θ loss became ${r.loss} at epoch ${epoch + 1}, θ step ${n + 1}; the state of epoch ${meta.epochsDone} in '${statePath}' is kept; lower --theta-lr (or --lr, if the weights diverged)`);
           ls += r.loss; cs += r.ce; n++;
           tBar.increment(1, `loss ${(ls / n).toFixed(4)}`);
           await yieldToEventLoop();
         }
         tBar.stop();
         if (n > 0) { thetaLoss = ls / n; thetaCe = cs / n; }
+        // The last θ step's loss was finite, but its update may not be: a NaN θ has no argmax arch to log.
+        const badTheta = findNonFinite(snapshot(theta));
+        if (badTheta) fail(`search diverged: '${badTheta.name}' became ${badTheta.value} at epoch ${epoch + 1}, θ step ${n} (θ loss ${(ls / Math.max(n, 1)).toPrecision(4)}); nothing was saved and ${epoch > 0 ? `the state of epoch ${epoch} in '${statePath}' is kept` : 'no state was written'}; lower --theta-lr`);
       }
       const probs = softmaxTheta();
       const expectedMs = dnas ? latency.fixedMs + probs.reduce((s, p, l) => s + p.reduce((a, v, i) => a + v * latency.table[l]![i]!, 0), 0) : null;
