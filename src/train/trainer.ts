@@ -4,7 +4,7 @@
  * `checkpoint.bin` rewritten atomically after every epoch, so `--resume` loses no finished epoch.
  * SGD with momentum and a cosine learning rate (Adam optional), optional label smoothing.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../datasets/batches.js';
@@ -20,6 +20,7 @@ import { describeChange } from '../util/changes.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { argmaxFinite, findNonFinite } from '../util/finite.js';
 import { lockFolder, yieldToEventLoop } from '../util/lock.js';
+import { prepareOutputFolder } from '../util/outdir.js';
 import { progress } from '../util/progress.js';
 import { TfModel } from './model.js';
 import { readTensorFile, writeTensorFile, type StoredTensor } from './tensor-file.js';
@@ -144,7 +145,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
 async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTrainVal>): Promise<TrainResult> {
   const { space, dataset, out } = opts;
-  mkdirSync(out, { recursive: true });
+  prepareOutputFolder(out);
   const settings = trainSettings(opts);
   const arch = archToJson(space, opts.blocks);
   const layers = networkUnits(space, opts.blocks).flatMap((u) => u.layers);

@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fail } from '../errors.js';
+import { makeFolders } from './outdir.js';
 
 /** fsync of a folder, so a rename in it survives a power cut; some filesystems refuse it (EINVAL, EISDIR), which costs only that guarantee. */
 function fsyncDir(dir: string): void {
@@ -28,7 +29,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   let fd: number | undefined;
   try {
     const dir = dirname(path);
-    mkdirSync(dir, { recursive: true });
+    makeFolders(dir);
     fd = openSync(tmp, 'w');
     for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);

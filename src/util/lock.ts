@@ -13,10 +13,11 @@
  * cannot misfire on a busy process. Long loops yield to the event loop (yieldToEventLoop), so a
  * Ctrl-C is handled within a training step.
  */
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fail } from '../errors.js';
+import { checkOutputFile, checkOutputFolder, makeFolders } from './outdir.js';
 
 /** `command`: the subcommand (`latnas train`), for messages; `argv`: the whole command line, for whoever opens the file. */
 interface Owner { pid: number; host: string; command: string; argv?: string; started: string }
@@ -119,7 +120,7 @@ export function acquireLock(lockPath: string, what: string, fix: string): Lock {
   const dir = dirname(path);
   const createdDir = existsSync(dir) ? undefined : dir;
   try {
-    mkdirSync(dir, { recursive: true });
+    makeFolders(dir);
   } catch (e) {
     fail(`cannot create the folder of ${what} (${(e as NodeJS.ErrnoException).code ?? String(e)}); ${fix}`);
   }
@@ -201,11 +202,14 @@ function lockHandle(path: string): Lock {
 
 /** Locks a run folder (created if missing) for the whole of a command's work on it. */
 export function lockFolder(dir: string, option = '--out'): Lock {
+  // An --out that is a file, under a file or on a read-only mount: one line naming it, before the lock's own mkdir.
+  checkOutputFolder(dir, option);
   return acquireLock(join(dir, FOLDER_LOCK), `run folder '${dir}'`, `choose another ${option}`);
 }
 
 /** Locks one output file (a table) through `FILE.lock` beside it. */
 export function lockFile(file: string, what: string, option = '--out'): Lock {
+  checkOutputFile(file, option, 'table.json');
   return acquireLock(`${file}.lock`, `${what} '${file}'`, `choose another ${option}`);
 }
 
