@@ -157,10 +157,10 @@ export interface PipelineResult { state: PipelineState; model: string; report: s
 /** The validation share the pipeline's search and training hold out (their split checks need it before the stages run). */
 const VAL_FRACTION = 0.1;
 
-/** What the pipeline writes in its run folder; `tree`: the whole subfolder is the pipeline's. */
-function pipelineOutputs(out: string) {
+/** What the pipeline writes in its run folder; `tree`: the whole subfolder is the pipeline's. With --table it profiles nothing, so lut.json is not written. */
+function pipelineOutputs(out: string, table: string | undefined) {
   return [
-    { path: out }, { path: join(out, PIPELINE_FILE) }, { path: join(out, 'lut.json') }, { path: join(out, 'search'), tree: true }, { path: join(out, 'train'), tree: true },
+    { path: out }, { path: join(out, PIPELINE_FILE) }, ...(table ? [] : [{ path: join(out, 'lut.json') }]), { path: join(out, 'search'), tree: true }, { path: join(out, 'train'), tree: true },
     { path: join(out, 'model.onnx') }, { path: join(out, 'model.export.json') }, { path: join(out, 'report.html') },
   ];
 }
@@ -188,7 +188,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const space = loadSpace(o.space);
   const dataset = loadDataset(datasetSpec);
   checkDatasetFits(space, dataset);
-  refuseOverwritingInputs('--out', o.out, pipelineOutputs(o.out), [
+  refuseOverwritingInputs('--out', o.out, pipelineOutputs(o.out, o.table), [
     inputFile('the --device file', deviceFile(o.device)), inputFile('the --space file', o.space), inputFile('the --table file', o.table), datasetInput(datasetSpec),
   ]);
   checkBatchFits(splitTrainVal(dataset, VAL_FRACTION, o.seed).train.length, o.batch, dataset, VAL_FRACTION);
