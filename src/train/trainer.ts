@@ -163,6 +163,8 @@ async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTra
     // Older checkpoints recorded only the seed; compare what they have.
     const change = describeChange(meta.settings ?? { seed: meta.seed }, meta.settings ? settings : { seed: settings['seed'] });
     if (change) fail(`cannot resume '${out}': the training settings changed (${change}); rerun with the original settings or choose another --out`);
+    // metrics.json records --epochs: fewer than were trained would be a wrong record.
+    if (opts.epochs < meta.history.length) fail(`cannot resume '${out}' with --epochs ${opts.epochs}: its checkpoint has ${meta.history.length} epochs done; pass --epochs ${meta.history.length} or more`);
     restore(model.allVariables(), ck.tensors, checkpointPath);
     const optWeights = [...ck.tensors.values()].filter((t) => t.name.startsWith('optimizer/')).map((t) => ({ name: t.name.slice('optimizer/'.length), tensor: tf.tensor(t.data, t.shape) }));
     if (optWeights.length > 0) await optimizer.setWeights(optWeights);
