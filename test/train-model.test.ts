@@ -9,6 +9,8 @@ import { networkUnits } from '../src/space/network.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { TfModel } from '../src/train/model.js';
 import { Rng } from '../src/util/rng.js';
+// For its side effect alone: it turns off onnxruntime's telemetry, which leaves files in /tmp.
+import './helpers.js';
 
 /** Gives BatchNorm non-trivial statistics and affine terms, so folding is really exercised. */
 function perturbBatchNorm(model: TfModel, rng: Rng): void {
