@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { LatnasError } from '../src/errors.js';
+import { parseEvolutionState } from '../src/search/evolution.js';
 import { readTensorFile, writeTensorFile } from '../src/train/tensor-file.js';
 import { tempDir } from './helpers.js';
 
@@ -58,4 +59,31 @@ test('tensor files: meta is checked against the reader\'s schema', () => {
   const r = readTensorFile(path, 'checkpoint', { meta: z.object({ epoch: z.number() }) });
   assert.equal(r.meta.epoch, 2);
   assert.deepEqual([...r.tensors.get('w')!.data], [1, 2]);
+});
+
+test('evolution.json: the wrong shape or an impossible state is refused by field, with the fix', () => {
+  const sizes = [3, 3, 2];
+  const run = { sizes, population: 2, cycles: 3 };
+  const fix = 'delete it to start the search over, or choose another --out';
+  const member = (path: number[], cycle: number) => ({ path, latencyMs: 0.1, acc: 0.5, score: 0.5, cycle });
+  const good = { population: [member([0, 1, 1], -1), member([2, 2, 0], 0)], history: [member([0, 1, 1], -1), member([1, 1, 1], -1), member([2, 2, 0], 0)], cycle: 1, rng: 12345 };
+  const s = parseEvolutionState(good, 'evolution state file \'e.json\'', run, fix);
+  assert.equal(s.cycle, 1);
+  // NaN accuracies are written as null and read back as NaN.
+  assert.ok(Number.isNaN(parseEvolutionState({ ...good, history: [...good.history, { ...member([1, 0, 0], 0), acc: null, score: null }] }, 'e', run, fix).history[3]!.acc));
+  for (const [data, pattern] of [
+    [{}, /field 'population': .*; delete it to start the search over/],
+    [[], /field '\(top level\)'/],
+    [{ ...good, cycle: 1e9 }, /field 'cycle' is 1000000000, but this search runs 3 cycles/],
+    [{ ...good, cycle: -1 }, /field 'cycle'/],
+    [{ ...good, rng: 'x' }, /field 'rng'/],
+    [{ ...good, population: [...good.population, member([0, 0, 0], 0)] }, /field 'population' has 3 members, more than the population size 2/],
+    [{ ...good, population: [good.population[0]] }, /field 'population' has 1 members after 1 cycles/],
+    [{ ...good, history: [member([0, 1], -1), ...good.history] }, /field 'history\.0\.path' has 2 layers, but the space has 3/],
+    [{ ...good, history: [...good.history, member([0, 3, 0], 0)] }, /field 'history\.3\.path\.1' is candidate 3, but layer 1 has 3 candidates/],
+    [{ ...good, history: [...good.history, member([0, 0, 0], 5)] }, /field 'history\.3\.cycle' is 5, but only 1 cycles are done/],
+    [{ ...good, population: [{ ...member([0, 1, 1], -1), latencyMs: -1 }, good.population[1]] }, /field 'population\.0\.latencyMs'/],
+  ] as const) {
+    oneLine(() => parseEvolutionState(data, 'evolution state file \'e.json\'', run, fix), new RegExp(`^evolution state file 'e\\.json': ${pattern.source}`));
+  }
 });

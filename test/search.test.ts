@@ -192,7 +192,7 @@ test('a search killed mid-run resumes and ends where an uninterrupted one does',
   assert.ok(!existsSync(join(out, 'arch.json')), 'the search finished before it was killed');
   const again = cli([...SEARCH, '--out', out]);
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /already has a search in progress .*pass --resume/);
+  assert.match(again.stderr, /holds an unfinished search \(search-state.bin\); pass --resume/);
   const changed = cli([...SEARCH, '--out', out, '--resume', '--seed', '2']);
   assert.equal(changed.code, 1);
   assert.match(changed.stderr, /cannot resume .*seed was 1, now 2/);

@@ -5,8 +5,10 @@
  * objective scores ACC · (LAT / T)^w instead. Pure of tensors: the caller supplies accuracy and
  * latency, so the loop is testable and its state is plain JSON for checkpoints.
  */
+import { z } from 'zod';
 import { fail } from '../errors.js';
 import { Rng } from '../util/rng.js';
+import { firstIssue } from '../util/validate.js';
 import { reward, type EvolutionObjective } from './objective.js';
 
 export interface Scored {
@@ -145,4 +147,47 @@ export function bestOf(history: readonly Scored[], limitMs: number): Scored {
 /** A score to compare: a non-finite one (NaN accuracy or latency) ranks below every real score. */
 function scoreKey(s: Scored): number {
   return Number.isFinite(s.score) ? s.score : -Infinity;
+}
+
+/** JSON writes NaN as null: a NaN accuracy or score (a diverged path) reads back as NaN. */
+const numberOrNaN = z.number().nullable().transform((v) => v ?? Number.NaN);
+
+const ScoredSchema = z.object({
+  path: z.array(z.number().int().nonnegative()).min(1),
+  latencyMs: z.number().nonnegative(),
+  acc: numberOrNaN,
+  score: numberOrNaN,
+  cycle: z.number().int().min(-1),
+});
+
+const EvolutionStateSchema = z.object({
+  population: z.array(ScoredSchema),
+  history: z.array(ScoredSchema),
+  cycle: z.number().int().nonnegative(),
+  rng: z.number().int().min(0).max(2 ** 32 - 1),
+}).passthrough();
+
+/**
+ * Checks state read back from an evolution checkpoint against the schema and against the run it
+ * resumes: cycles and population within the run's, every path one valid candidate per layer.
+ * Fails with one line naming `source`, the field and `fix`.
+ */
+export function parseEvolutionState(data: unknown, source: string, o: Pick<EvolutionOptions, 'sizes' | 'population' | 'cycles'>, fix: string): EvolutionState {
+  const r = EvolutionStateSchema.safeParse(data);
+  if (!r.success) fail(`${source}: ${firstIssue(r.error)}; ${fix}`);
+  const s = r.data;
+  const bad = (field: string, why: string): never => fail(`${source}: field '${field}' ${why}; ${fix}`);
+  if (s.cycle > o.cycles) bad('cycle', `is ${s.cycle}, but this search runs ${o.cycles} cycles`);
+  if (s.population.length > o.population) bad('population', `has ${s.population.length} members, more than the population size ${o.population}`);
+  if (s.cycle > 0 && s.population.length !== o.population) bad('population', `has ${s.population.length} members after ${s.cycle} cycles; a started evolution keeps all ${o.population}`);
+  if (s.history.length < new Set(s.population.map((m) => pathKey(m.path))).size) bad('history', `has ${s.history.length} archs, fewer than the population it scored`);
+  for (const [field, list] of [['population', s.population], ['history', s.history]] as const) {
+    list.forEach((m, i) => {
+      if (m.path.length !== o.sizes.length) bad(`${field}.${i}.path`, `has ${m.path.length} layers, but the space has ${o.sizes.length}`);
+      const l = m.path.findIndex((c, layer) => c >= o.sizes[layer]!);
+      if (l >= 0) bad(`${field}.${i}.path.${l}`, `is candidate ${m.path[l]}, but layer ${l} has ${o.sizes[l]} candidates`);
+      if (m.cycle >= s.cycle) bad(`${field}.${i}.cycle`, `is ${m.cycle}, but only ${s.cycle} cycles are done`);
+    });
+  }
+  return { population: s.population, history: s.history, cycle: s.cycle, rng: s.rng };
 }

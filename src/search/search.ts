@@ -16,6 +16,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import { BatchStream } from '../datasets/batches.js';
 import type { Dataset } from '../datasets/dataset.js';
 import { computeNormalization } from '../datasets/normalize.js';
@@ -37,7 +38,7 @@ import { prepareOutputFolder } from '../util/outdir.js';
 import { progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { baselinePath } from './baseline.js';
-import { evolutionSteps, initialState, pathKey, type EvolutionState } from './evolution.js';
+import { evolutionSteps, initialState, parseEvolutionState, pathKey, type EvolutionState } from './evolution.js';
 import { gumbelNoise, gumbelSoftmax, hardGumbel, sampleCategorical, temperature } from './gumbel.js';
 import { checkTarget, LatencyModel } from './latency.js';
 import { fbnetLoss, type EvolutionObjective, type TargetPenalty } from './objective.js';
@@ -101,6 +102,22 @@ interface StateMeta {
   log: EpochLog[];
   searchSeconds: number;
 }
+
+/** JSON writes NaN as null. */
+const numberOrNull = z.number().nullable();
+
+/** The meta of search-state.bin, checked when a search resumes or reuses a supernet (--supernet). */
+const StateMetaSchema: z.ZodType<StateMeta> = z.object({
+  version: z.literal(1),
+  identity: z.record(z.string(), z.unknown()),
+  epochsDone: z.number().int().nonnegative(),
+  log: z.array(z.object({
+    epoch: z.number().int().min(1), seconds: z.number().nonnegative(), lr: z.number(), loss: z.number(), trainAcc: z.number().min(0).max(1),
+    thetaLoss: numberOrNull, thetaCe: numberOrNull, temperature: numberOrNull, expectedMs: numberOrNull, argmaxMs: numberOrNull,
+    argmax: z.array(z.string()).nullable(),
+  })),
+  searchSeconds: z.number().nonnegative(),
+});
 
 export interface Visited { blocks: string[]; path: number[]; latencyMs: number; acc: number; source: string }
 
@@ -189,10 +206,18 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
   const thetaApplier = { applyGradients: (g: tf.NamedTensorMap) => thetaOpt.applyGradients(g as unknown as Parameters<typeof thetaOpt.applyGradients>[0]) };
   let meta: StateMeta = { version: 1, identity, epochsDone: 0, log: [], searchSeconds: 0 };
 
-  if (existsSync(statePath) && !o.resume) fail(`run folder '${o.out}' already has a search in progress (${STATE_FILE}); pass --resume to continue it or choose another --out`);
+  if (!o.resume) {
+    // Name what the folder really holds: a finished search is not "in progress".
+    if (existsSync(join(o.out, 'arch.json'))) {
+      fail(`run folder '${o.out}' already holds a finished search (arch.json); choose another --out, or pass --resume to score its archs again with the same settings`);
+    }
+    const partial = [STATE_FILE, EVOLUTION_FILE].filter((f) => existsSync(join(o.out, f)));
+    if (partial.length > 0) fail(`run folder '${o.out}' holds an unfinished search (${partial.join(', ')}); pass --resume to continue it with the same settings, or choose another --out`);
+  }
+  const corrupt = `delete it to start the search over, or choose another --out`;
   if (o.resume && existsSync(statePath)) {
-    const st = readTensorFile(statePath, 'search state');
-    const saved = st.meta as StateMeta;
+    const st = readTensorFile(statePath, 'search state', { meta: StateMetaSchema, fix: corrupt });
+    const saved = st.meta;
     const change = describeChange(saved.identity, identity);
     if (change) fail(`cannot resume '${o.out}': the search settings changed (${change}); rerun with the original settings or choose another --out`);
     restore([...net.allVariables(), ...theta], st.tensors, statePath, 'it was made by another supernet layout (an older latnas?); start a new --out');
@@ -207,11 +232,11 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
     if (o.strategy !== 'evolution') fail('--supernet applies to --strategy evolution only (dnas trains its supernet with its own θ)');
     const from = join(o.supernetFrom, STATE_FILE);
     if (!existsSync(from)) fail(`--supernet '${o.supernetFrom}' has no ${STATE_FILE}; give the run folder of a search of space '${o.space.name}'`);
-    const st = readTensorFile(from, 'search state');
-    const other = (st.meta as StateMeta).identity;
+    const st = readTensorFile(from, 'search state', { meta: StateMetaSchema, fix: `give the run folder of another search, or search again there to train a new supernet` });
+    const other = st.meta.identity;
     if (other['spaceFingerprint'] !== identity['spaceFingerprint']) fail(`--supernet '${o.supernetFrom}' was trained for another space (${String(other['space'])}); use a run of space '${o.space.name}'`);
     restore(net.allVariables(), st.tensors, from, 'it was made by another supernet layout (an older latnas?); search again to train a new one');
-    const fromMeta = st.meta as StateMeta;
+    const fromMeta = st.meta;
     meta.log = fromMeta.log;
     meta.epochsDone = o.epochs;
     say(`search: supernet from '${o.supernetFrom}' (${fromMeta.epochsDone} epochs, ${String(other['strategy'])}); no supernet training`);
@@ -349,8 +374,15 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
       chosen = fit.reduce((a, b) => (b.acc > a.acc ? b : a));
     } else {
       let state: EvolutionState = initialState(o.seed * 3571 + 11);
+      const sizes = net.layers.map((l) => l.candidates.length);
       if (o.resume && existsSync(evolutionPath)) {
-        state = readJsonFile(evolutionPath, 'evolution state') as EvolutionState;
+        const data = readJsonFile(evolutionPath, 'evolution state');
+        const source = `evolution state file '${evolutionPath}'`;
+        // Older files carry no identity; newer ones must match the settings, as search-state.bin does.
+        const saved = (data as { identity?: unknown } | null)?.identity;
+        const change = saved && typeof saved === 'object' ? describeChange(saved as Record<string, unknown>, identity) : '';
+        if (change) fail(`cannot resume '${o.out}': the search settings changed (${change}); rerun with the original settings or choose another --out`);
+        state = parseEvolutionState(data, source, { sizes, population: o.evolution.population, cycles: o.evolution.cycles }, corrupt);
         say(`search: evolution resumed after cycle ${state.cycle} of ${o.evolution.cycles}`);
       }
       const ev = o.evolution;
@@ -362,7 +394,7 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
         mutationProb: ev.mutationProb, crossoverProb: ev.crossoverProb, objective: ev.objective, targetMs,
         latency: (p) => latency.pathMs(p), accuracy,
         onCycle: (s) => {
-          writeJsonAtomic(evolutionPath, s);
+          writeJsonAtomic(evolutionPath, { ...s, identity });
           const best = s.history.filter((x) => x.latencyMs <= targetMs).reduce((a, b) => (a && a.score >= b.score ? a : b), undefined as typeof s.history[number] | undefined);
           const done = Math.min(s.population.length, ev.population) + s.cycle;
           bar.increment(done - shown, best ? `best ${(100 * best.acc).toFixed(2)}% at ${best.latencyMs.toFixed(4)} ms` : '');
