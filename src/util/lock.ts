@@ -124,7 +124,8 @@ export function acquireLock(lockPath: string, what: string, fix: string): Lock {
   } catch (e) {
     fail(`cannot create the folder of ${what} (${(e as NodeJS.ErrnoException).code ?? String(e)}); ${fix}`);
   }
-  for (let attempt = 0; attempt < 50; attempt++) {
+  // 200 tries: enough to outwait (20 ms apart) a lock file its owner has created but not yet written, which is judged stale only after 2 s.
+  for (let attempt = 0; attempt < 200; attempt++) {
     let fd: number | undefined;
     try {
       fd = openSync(path, 'wx');
