@@ -244,6 +244,10 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
     const dataset = loadDataset(opts.dataset ?? run.datasetSpec);
     checkDatasetFits(run.space, dataset);
     const lut = opts.skipLatency && !opts.table ? undefined : lutFor(run, opts.table);
+    // The inputs the run folder chose (the table it was searched with, its dataset), checked like the given ones.
+    refuseOverwritingInputs('--out', opts.out, [{ path: opts.out }, { path: reportPath(opts.out) }], [
+      lut ? { what: 'the latency table', path: lut.path } : undefined, datasetInput(dataset.spec),
+    ]);
     const meta = metadata(run, dataset, lut);
     const proto = buildModelProto(run.layers, run.space.input, {
       batch: 'batch', weights: run.model.asWeightSource(), inputName: INPUT_NAME, outputName: OUTPUT_NAME,
