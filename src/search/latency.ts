@@ -61,7 +61,8 @@ export class LatencyModel {
 export function checkTarget(model: LatencyModel, targetMs: number, blocksOf: (p: Path) => Block[], lutPath: string): void {
   if (!(targetMs > 0)) fail(`--target-ms must be a positive number of milliseconds (got ${targetMs})`);
   const floor = model.fastest();
-  if (targetMs < floor.ms) {
+  // Not `targetMs < floor.ms`: that is false for a NaN floor, and the search would start anyway.
+  if (!(targetMs >= floor.ms)) {
     fail(`--target-ms ${targetMs} is infeasible: the fastest arch of space '${model.space.name}' is predicted at ${floor.ms.toFixed(4)} ms by '${lutPath}' (${blocksOf(floor.path).map(formatBlock).join(',')}); raise --target-ms to at least ${floor.ms.toFixed(4)}`);
   }
 }
