@@ -4,14 +4,14 @@
  * the fix, never a TypeError or RangeError from deep inside a resume.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { LatnasError } from '../src/errors.js';
 import { parseEvolutionState } from '../src/search/evolution.js';
 import { readTensorFile, writeTensorFile } from '../src/train/tensor-file.js';
-import { tempDir } from './helpers.js';
+import { cli, ROOT, tempDir } from './helpers.js';
 
 const dir = tempDir();
 
@@ -85,5 +85,37 @@ test('evolution.json: the wrong shape or an impossible state is refused by field
     [{ ...good, population: [{ ...member([0, 1, 1], -1), latencyMs: -1 }, good.population[1]] }, /field 'population\.0\.latencyMs'/],
   ] as const) {
     oneLine(() => parseEvolutionState(data, 'evolution state file \'e.json\'', run, fix), new RegExp(`^evolution state file 'e\\.json': ${pattern.source}`));
+  }
+});
+
+test('train --resume: checkpoint meta of the wrong shape, and the messages around a run folder', () => {
+  const space = join(ROOT, 'test/fixtures/tiny28-space.json');
+  const train = (out: string, arch: string, ...extra: string[]) => cli(['train', '--space', space, '--arch', arch, '--dataset', 'mnist', '--out', out,
+    '--epochs', '1', '--max-steps', '2', '--batch', '16', '--backend', 'wasm', '--quiet', ...extra]);
+  const expectLine = (r: ReturnType<typeof cli>, pattern: RegExp) => {
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trim(), pattern);
+  };
+  const done = join(dir, 'trained');
+  assert.equal(train(done, 'k3_e1,k3_e3').code, 0);
+  expectLine(train(done, 'k3_e1,k3_e3'), /^latnas: run folder '.*trained' already holds a finished training run \(weights\.bin\); choose another --out, or pass --resume with a larger --epochs/);
+  expectLine(train(done, 'k3_e3_g2,k3_e3', '--resume'), /checkpoint '.*checkpoint\.bin' was made for arch ir_k3_e1_c8_s1_re,ir_k3_e3_c16_s2_re, not the --arch given .*; pass that --arch to continue it, or choose another --out/);
+  // An unfinished run: the checkpoint without weights.bin.
+  const partial = join(dir, 'partial');
+  cpSync(done, partial, { recursive: true });
+  rmSync(join(partial, 'weights.bin'));
+  expectLine(train(partial, 'k3_e1,k3_e3'), /holds an unfinished training run \(checkpoint\.bin\); pass --resume to continue it/);
+  const ck = readTensorFile(join(partial, 'checkpoint.bin'), 'checkpoint');
+  const meta = ck.meta as Record<string, unknown>;
+  for (const [edit, pattern] of [
+    [(m: Record<string, unknown>) => { delete m['history']; }, /field 'meta\.history': [^)]*expected array[^)]*/],
+    [(m: Record<string, unknown>) => { m['epoch'] = 7; }, /field 'meta\.epoch': differs from the number of epochs in history/],
+    [(m: Record<string, unknown>) => { m['arch'] = 'k3_e1'; }, /field 'meta\.arch'[^)]*/],
+  ] as const) {
+    const m = structuredClone(meta);
+    edit(m);
+    writeTensorFile(join(partial, 'checkpoint.bin'), m, [...ck.tensors.values()]);
+    expectLine(train(partial, 'k3_e1,k3_e3', '--resume'), new RegExp(`^latnas: checkpoint '.*checkpoint\\.bin' is corrupt \\(${pattern.source}\\); delete it to start training over`));
   }
 });

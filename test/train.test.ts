@@ -28,7 +28,7 @@ test('train learns on real digits with wasm, writes a run folder, and resumes a 
   // Without --resume the run folder is protected; with it, finished epochs are kept.
   const again = cli([...base(out), '--epochs', '3', '--max-steps', '60', '--lr', '0.1']);
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /already has a checkpoint; pass --resume/);
+  assert.match(again.stderr, /already holds a finished training run \(weights.bin\); choose another --out, or pass --resume with a larger --epochs/);
   const resumed = cli([...base(out), '--epochs', '3', '--max-steps', '60', '--lr', '0.1', '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stdout, /after 3 epochs \(resumed after epoch 2\)/);

@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import { BatchStream } from '../datasets/batches.js';
 import type { Dataset } from '../datasets/dataset.js';
 import { computeNormalization } from '../datasets/normalize.js';
@@ -53,6 +54,21 @@ export interface TrainResult { epochs: EpochMetrics[]; testAcc: number; resumedF
 
 /** `settings`: what must match for --resume (absent in checkpoints of older latnas). */
 interface CheckpointMeta { epoch: number; history: EpochMetrics[]; seed: number; arch: string[]; settings?: Record<string, unknown> }
+
+/** JSON writes NaN (no validation split) and Infinity as null: read back as NaN. */
+const numberOrNaN = z.number().nullable().transform((v) => v ?? Number.NaN);
+
+/** The meta of checkpoint.bin, checked before a resume uses any of it. */
+const CheckpointMetaSchema = z.object({
+  epoch: z.number().int().min(1),
+  history: z.array(z.object({
+    epoch: z.number().int().min(1), loss: z.number(), trainAcc: z.number().min(0).max(1), valAcc: numberOrNaN,
+    lr: z.number().nonnegative(), seconds: z.number().nonnegative(), imagesPerSecond: numberOrNaN,
+  })).min(1),
+  seed: z.number().int(),
+  arch: z.array(z.string()).min(1),
+  settings: z.record(z.string(), z.unknown()).optional(),
+}).refine((m) => m.epoch === m.history.length, { path: ['epoch'], message: 'differs from the number of epochs in history' });
 
 /** The files `latnas train` writes into its run folder. */
 export const TRAIN_FILES = ['checkpoint.bin', 'weights.bin', 'arch.json', 'space.json', 'metrics.json'] as const;
@@ -155,10 +171,11 @@ async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTra
 
   let history: EpochMetrics[] = [];
   if (opts.resume && existsSync(checkpointPath)) {
-    const ck = readTensorFile(checkpointPath, 'checkpoint');
-    const meta = ck.meta as CheckpointMeta;
+    const ck = readTensorFile(checkpointPath, 'checkpoint', { meta: CheckpointMetaSchema, fix: 'delete it to start training over (its epochs are lost), or choose another --out' });
+    const meta: CheckpointMeta = ck.meta;
     if (JSON.stringify(meta.arch) !== JSON.stringify(arch.blocks)) {
-      fail(`checkpoint '${checkpointPath}' was made for another arch; start a new run folder or drop --resume`);
+      // Without --resume the checkpoint is refused too: the way out is the arch it was made for, or another folder.
+      fail(`checkpoint '${checkpointPath}' was made for arch ${meta.arch.join(',')}, not the --arch given (${arch.blocks.join(',')}); pass that --arch to continue it, or choose another --out`);
     }
     // Older checkpoints recorded only the seed; compare what they have.
     const change = describeChange(meta.settings ?? { seed: meta.seed }, meta.settings ? settings : { seed: settings['seed'] });
@@ -170,7 +187,10 @@ async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTra
     if (optWeights.length > 0) await optimizer.setWeights(optWeights);
     history = meta.history;
   } else if (existsSync(checkpointPath) && !opts.resume) {
-    fail(`run folder '${out}' already has a checkpoint; pass --resume to continue it or choose another --out`);
+    if (existsSync(join(out, 'weights.bin'))) {
+      fail(`run folder '${out}' already holds a finished training run (weights.bin); choose another --out, or pass --resume with a larger --epochs to train it further`);
+    }
+    fail(`run folder '${out}' holds an unfinished training run (checkpoint.bin); pass --resume to continue it with the same settings, or choose another --out`);
   }
   const resumedFrom = history.length;
 
