@@ -5,7 +5,7 @@ import { deviceFile, loadDevice, listDevices } from './device/device.js';
 import { warnIfOtherMachine } from './device/host.js';
 import { closeRuntimes, openRuntime } from './device/runtime.js';
 import { LatnasError, fail } from './errors.js';
-import { lutCheck } from './lut/check.js';
+import { lutCheck, noiseVerdict, signedPct } from './lut/check.js';
 import { defaultLutPath, loadLut, predict } from './lut/lut.js';
 import { buildNetworkModel } from './onnx/model.js';
 import { RandomWeights } from './onnx/weights.js';
@@ -182,14 +182,16 @@ export function buildProgram(): Command {
       if (o.out) writeJsonAtomic(o.out, r);
       const { report: m } = r;
       if (o.json) {
-        console.log(JSON.stringify({ device: r.device, space: r.space, samples: r.samples, seed: r.seed, calibration: r.calibration, estimator: r.estimator, ...m, referenceDriftPct: r.referenceDriftPct, seconds: r.seconds, alternatives: r.alternatives }));
+        console.log(JSON.stringify({ device: r.device, space: r.space, samples: r.samples, seed: r.seed, calibration: r.calibration, estimator: r.estimator, ...m, floor: r.floor, sentinelDriftPct: r.sentinelDriftPct, acceptedPct: r.acceptedPct, seconds: r.seconds, alternatives: r.alternatives }));
         return;
       }
       const ms = r.nets.map((n) => n.measuredMs);
       console.log(`lut-check ${r.device}/${r.space}: ${r.samples} random nets (seed ${r.seed}), measured ${Math.min(...ms).toFixed(3)}-${Math.max(...ms).toFixed(3)} ms, ${r.seconds.toFixed(0)} s`);
       console.log(`  MAPE ${m.mapePct.toFixed(2)}%  max |err| ${m.maxAbsErrPct.toFixed(2)}%  within ±5% ${m.within5Pct.toFixed(1)}%  within ±10% ${m.within10Pct.toFixed(1)}%  Spearman ${m.spearman.toFixed(4)}  Kendall ${m.kendall.toFixed(4)}`);
-      const drift = r.referenceDriftPct.map((d) => `${d >= 0 ? '+' : ''}${d.toFixed(1)}%`).join(' / ');
-      console.log(`  (calibration '${r.calibration}', estimator ${r.estimator}; the light / heavy reference networks ran ${drift} vs the table; the same measurements scored other ways:)`);
+      const f = r.floor;
+      console.log(`  noise floor (the same nets, pass 1 vs pass 2): MAPE ${f.mapePct.toFixed(2)}%  max |err| ${f.maxAbsErrPct.toFixed(2)}%  within ±5% ${f.within5Pct.toFixed(1)}%  Spearman ${f.spearman.toFixed(4)}`);
+      console.log(`  ${noiseVerdict(m.mapePct, f.mapePct)}; ${r.acceptedPct.toFixed(0)}% of visits quiet, the machine ran ${signedPct(r.sentinelDriftPct)} vs the table (sentinel)`);
+      console.log(`  (calibration '${r.calibration}', estimator ${r.estimator}; the same measurements scored other ways:)`);
       for (const [name, a] of Object.entries(r.alternatives)) {
         console.log(`    ${name.padEnd(22)} MAPE ${a.mapePct.toFixed(2).padStart(6)}%  max ${a.maxAbsErrPct.toFixed(2).padStart(6)}%  ±5% ${a.within5Pct.toFixed(0).padStart(3)}%  ±10% ${a.within10Pct.toFixed(0).padStart(3)}%  Spearman ${a.spearman.toFixed(4)}`);
       }

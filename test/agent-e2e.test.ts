@@ -93,7 +93,7 @@ test('browser-chromium: profile a space, a LUT with the user agent, and lut-chec
     assert.ok(Number.isFinite(n.errPct));
   }
   assert.ok(Number.isFinite(k.report.mapePct));
-  assert.equal(k.referenceDriftPct.length, 2);
+  assert.ok(Number.isFinite(k.sentinelDriftPct) && Number.isFinite(k.floor.mapePct), 'the page was checked against its own noise floor');
   const p = predict(lut, networkUnits(space, randomArch(space, new Rng(9))), out);
   assert.ok(p.totalMs > 0);
 });

@@ -95,7 +95,7 @@ test('bad tables are refused with the file, the field and the fix', async () => 
 
   const future = join(dir, 'future.json');
   writeFileSync(future, JSON.stringify({ ...JSON.parse(text), schemaVersion: 99 }));
-  assert.throws(() => loadLut(future, { space }), /field 'schemaVersion' is 99 but this latnas reads 1/);
+  assert.throws(() => loadLut(future, { space }), /field 'schemaVersion' is 99 but this latnas reads 2/);
 
   assert.throws(() => loadLut(out, { device: 'ort-wasm', space }), /was made for device 'ort-cpu-1t', not 'ort-wasm'/);
   assert.throws(() => loadLut(out, { space: loadSpace('fbnet-mini') }), /is for space 'tiny', not 'fbnet-mini'/);

@@ -28,19 +28,3 @@ test('error report counts nets within tolerance', () => {
   assert.ok(Math.abs(r.mapePct - 3.5) < 1e-9);
 });
 
-test('drift map: affine through both references, a ratio where they are too close', async () => {
-  const { driftMap } = await import('../src/profiler/timing.js');
-  // Now: light 2.2 (anchor 2.0), heavy 5.1 (anchor 5.0): a net at 3.65 now maps to 3.5.
-  const map = driftMap([2.2, 5.1], [2.0, 5.0]);
-  assert.ok(Math.abs(map(2.2) - 2.0) < 1e-12);
-  assert.ok(Math.abs(map(5.1) - 5.0) < 1e-12);
-  assert.ok(Math.abs(map(3.65) - 3.5) < 1e-12);
-  const ratio = driftMap([1.0, 1.1], [1.05, 1.155]);
-  assert.ok(Math.abs(ratio(2) - 2.1) < 1e-12);
-  // A burst on the light reference only: the line through both (slope 3) would send small nets below 0.
-  const burst = driftMap([2.0, 3.0], [1.0, 4.0]);
-  assert.ok(Math.abs(burst(0.3) - 0.3) < 1e-12, `mapped ${burst(0.3)}`);
-  assert.ok(Math.abs(burst(2.5) - 2.5) < 1e-12);
-  // A slope <= 0 is noise, not drift.
-  assert.ok(Math.abs(driftMap([2.0, 4.0], [3.0, 2.5])(3) - 3 * 5.5 / 6) < 1e-12);
-});

@@ -8,8 +8,8 @@
  * predicted and measured latency are comparable. The file is written atomically, last: a failed
  * check or an unwritable path leaves nothing behind.
  */
-import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../../src/datasets/batches.js';
 import type { Dataset } from '../../src/datasets/dataset.js';
@@ -28,6 +28,7 @@ import { checkDatasetFits } from '../../src/train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../src/util/files.js';
 import { argmaxFinite } from '../../src/util/finite.js';
 import { lockFolder } from '../../src/util/lock.js';
+import { checkOutputFile, isFolder } from '../../src/util/outdir.js';
 import { datasetInput, inputFile, refuseOverwritingInputs, runFolderInputs } from '../../src/util/outputs.js';
 import { progress } from '../../src/util/progress.js';
 import { Rng } from '../../src/util/rng.js';
@@ -97,23 +98,6 @@ export interface ExportResult {
 function checkOpset(opset: number): void {
   if (!Number.isInteger(opset) || opset < SUPPORTED_OPSETS.min || opset > SUPPORTED_OPSETS.max) {
     fail(`--opset ${opset} is not supported: the exported ops (HardSwish, Reshape, per-channel QDQ) need opset ${SUPPORTED_OPSETS.min} to ${SUPPORTED_OPSETS.max}; use one of those (default 17)`);
-  }
-}
-
-/** Fails before any work when `out` cannot be written: a directory, or no write access to its folder. */
-function checkWritable(out: string): void {
-  const abs = resolve(out);
-  if (existsSync(abs) && statSync(abs).isDirectory()) fail(`--out '${out}' is a directory; give a file path such as ${out}/model.onnx`);
-  let dir = dirname(abs);
-  while (!existsSync(dir)) dir = dirname(dir);
-  if (!statSync(dir).isDirectory()) fail(`cannot write '${out}': '${dir}' is a file, not a folder; choose a writable --out`);
-  // A probe file, not access(W_OK): root passes access() on read-only mounts such as /proc.
-  const probe = join(dir, `.latnas-probe-${process.pid}`);
-  try {
-    writeFileSync(probe, '');
-    rmSync(probe);
-  } catch (e) {
-    fail(`cannot write '${out}': folder '${dir}' is not writable (${(e as NodeJS.ErrnoException).code ?? 'error'}); choose a writable --out`);
   }
 }
 
@@ -230,7 +214,9 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
   const started = Date.now();
   const opset = opts.opset ?? 17;
   checkOpset(opset);
-  checkWritable(opts.out);
+  // Before any work: a folder, a path under a file, a read-only mount (src/util/outdir.ts); the report goes beside the model.
+  checkOutputFile(opts.out);
+  if (isFolder(reportPath(opts.out))) fail(`--out '${opts.out}': its report '${reportPath(opts.out)}' would replace a folder; remove that folder or choose another --out`);
   // The run folder's files, the table and the dataset are read: the model and its report must not land on any of them.
   refuseOverwritingInputs('--out', opts.out, [{ path: opts.out }, { path: reportPath(opts.out) }], [
     ...runFolderInputs(opts.run, TRAINED_RUN_FILES, `the --run folder`), inputFile('the --table file', opts.table), datasetInput(opts.dataset),

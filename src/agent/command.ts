@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { DeviceSchema, type Device } from '../device/device.js';
 import { openRuntime } from '../device/runtime.js';
 import { fail } from '../errors.js';
-import { lutCheck } from '../lut/check.js';
+import { lutCheck, signedPct } from '../lut/check.js';
 import { loadLut } from '../lut/lut.js';
 import { profile } from '../profiler/profile.js';
 import { BUILTIN_SPACES, loadSpace } from '../space/spaces.js';
@@ -101,7 +101,7 @@ export function registerAgentCommand(program: Command): void {
         const ms = k.nets.map((n) => n.measuredMs);
         console.log(`lut-check ${device.name}/${space.name}: ${k.samples} random nets, measured ${Math.min(...ms).toFixed(3)}-${Math.max(...ms).toFixed(3)} ms: ` +
           `MAPE ${m.mapePct.toFixed(2)}%, max |err| ${m.maxAbsErrPct.toFixed(2)}%, within ±5% ${m.within5Pct.toFixed(1)}%, within ±10% ${m.within10Pct.toFixed(1)}%, Spearman ${m.spearman.toFixed(4)}; ` +
-          `references drifted ${k.referenceDriftPct.map((d) => `${d >= 0 ? '+' : ''}${d.toFixed(1)}%`).join(' / ')}`);
+          `noise floor (two passes) MAPE ${k.floor.mapePct.toFixed(2)}%; the page ran ${signedPct(k.sentinelDriftPct)} vs the table`);
       }
     });
 }

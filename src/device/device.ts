@@ -46,6 +46,15 @@ export const DeviceSchema = z.object({
    * 0.42%; median 0.8% and 0.89%; min 1.7-2.0% and 0.57%).
    */
   estimator: z.enum(['p10', 'p25', 'median']).default('p25'),
+  /**
+   * The sentinel gate (src/profiler/timing.ts): a visit counts when the sentinel net timed before
+   * and after it is within this fraction of its quiet level; 0 turns the gate off. 8% kept the
+   * pass-to-pass error of 100 fbnet-mini nets at 1.0-1.3% with the second core loaded (5%: the
+   * same, with fewer visits accepted; 20%: 1.3-1.5%).
+   */
+  gateTolerance: z.number().min(0).max(1).default(0.08),
+  /** Visits per model, accepted or not, are capped at this multiple of `rounds` (a busy machine). */
+  maxVisitFactor: z.number().min(1).max(20).default(4),
   notes: z.string().optional(),
 }).strict().superRefine((d, ctx) => {
   if (d.runtime === 'onnxruntime-web' && d.executionProvider !== 'wasm') {

@@ -14,7 +14,8 @@ import type { Unit } from '../space/network.js';
 import type { Space } from '../space/spaces.js';
 import { firstIssue, readJsonFile } from '../util/validate.js';
 
-export const LUT_SCHEMA_VERSION = 1;
+/** 2: sentinel-gated timing (`timing`) replaced the two reference networks (`reference`). */
+export const LUT_SCHEMA_VERSION = 2;
 
 const SummarySchema = z.object({
   median: z.number().nonnegative(),
@@ -81,14 +82,22 @@ export const LutSchema = z.object({
     nets: z.array(FitNetSchema),
   }),
   /**
-   * The reference networks (lightest, heaviest) timed in every round of network timing. Fit
-   * networks' statistics are mapped to `anchorMs`, the references' times in the first fit chunk;
-   * `chunks` holds their unmapped times in each fit chunk. lut-check maps to the same anchors.
+   * How the table was timed (src/profiler/timing.ts): every visit judged by the sentinel net;
+   * network times (the fit set) normalised to the sentinel state `anchorMs`, which lut-check and
+   * export normalise to as well. `chunks` records each chunk's gate statistics.
    */
-  reference: z.object({
-    archs: z.array(z.array(z.number().int().nonnegative())).length(2),
-    anchorMs: z.array(z.number().nonnegative()),
-    chunks: z.array(z.array(z.number())),
+  timing: z.object({
+    method: z.literal('sentinel-gated'),
+    description: z.string(),
+    gateTolerance: z.number().min(0).max(1),
+    anchorMs: z.number().positive().finite().optional(),
+    chunks: z.array(z.object({
+      kind: z.enum(['units', 'networks']),
+      visits: z.number().int().nonnegative(),
+      accepted: z.number().int().nonnegative(),
+      unsettled: z.number().int().nonnegative(),
+      sentinelQuietMs: z.number().nonnegative(),
+    })),
   }),
   entries: z.record(z.string(), EntrySchema),
 });

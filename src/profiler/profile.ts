@@ -18,12 +18,12 @@ import { buildNetworkModel, buildUnitModel } from '../onnx/model.js';
 import { LATNAS_VERSION } from '../paths.js';
 import { countMacs, type Shape } from '../space/ir.js';
 import { blockUnit, networkUnits, spaceUnits } from '../space/network.js';
-import { searchableLayers, type Space } from '../space/spaces.js';
+import { BUILTIN_SPACES, searchableLayers, type Space } from '../space/spaces.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
-import { quantile, summarize, type Summary } from '../util/stats.js';
-import { driftMap, timeInterleaved, warmUp, type TimingPlan } from './timing.js';
+import { summarize, type Summary } from '../util/stats.js';
+import { normalized, Sentinel, timeGated, warmUp, type TimingPlan, type TimingResult, type TimingStats } from './timing.js';
 
 const FIT_DESCRIPTION = 'in-network unit latencies fitted (ridge, relative error, lambda by 5-fold CV) to the whole networks in `nets`; standalone statistics kept per entry';
 
@@ -42,6 +42,28 @@ export interface ProfileOptions {
   plan?: Partial<TimingPlan>;
   /** Stop after this many chunks (tests simulate an interrupted run). */
   maxChunks?: number;
+}
+
+const TIMING_DESCRIPTION = 'every visit gated by a sentinel net timed before and after it (accepted within gateTolerance of its quiet level, else retaken); network times normalised to the sentinel state anchorMs';
+
+function chunkRecord(kind: 'units' | 'networks', t: TimingStats): Lut['timing']['chunks'][number] {
+  return { kind, visits: t.visits, accepted: t.accepted, unsettled: t.unsettled, sentinelQuietMs: Math.round(t.sentinelQuietMs * 1e6) / 1e6 };
+}
+
+/**
+ * How busy the machine was while a table was timed: the share of visits the gate accepted, and
+ * the models that hit the visit cap. Below 30% accepted (or any unsettled model) the table is
+ * still written, but the profile says so: the figures come from the few quiet moments there were.
+ */
+export function timingSummary(lut: Lut): { acceptedPct: number; unsettled: number; warning?: string } {
+  const c = lut.timing.chunks;
+  const visits = c.reduce((s, x) => s + x.visits, 0);
+  const acceptedPct = visits > 0 ? (100 * c.reduce((s, x) => s + x.accepted, 0)) / visits : 100;
+  const unsettled = c.reduce((s, x) => s + x.unsettled, 0);
+  const warning = acceptedPct < 30 || unsettled > 0
+    ? `latnas profile: the machine was busy while timing: ${acceptedPct.toFixed(0)}% of visits were quiet, ${unsettled} models hit the visit cap; check the table with \`latnas lut-check\` (it reports the machine's noise floor) or profile again on an idle machine`
+    : undefined;
+  return { acceptedPct, unsettled, warning };
 }
 
 export interface ProfileResult {
@@ -82,43 +104,79 @@ export function timingPlan(device: Device, override: Partial<TimingPlan> = {}): 
     rounds: override.rounds ?? device.rounds,
     runsPerRound: override.runsPerRound ?? device.runsPerRound,
     warmup: override.warmup ?? device.warmup,
+    gateTolerance: override.gateTolerance ?? device.gateTolerance,
+    maxVisitFactor: override.maxVisitFactor ?? device.maxVisitFactor,
   };
 }
 
 export interface Measured {
-  /** Statistics of each job's samples, mapped to the anchors where there are references. */
+  /** Statistics of each job's runs, normalised to the anchor when there is one. */
   stats: Summary[];
-  /** Statistics of the unmapped samples. */
+  /** Statistics of the runs as the clock read them. */
   rawStats: Summary[];
-  /** The references' estimators over the chunk (unmapped): how fast the machine ran. */
-  referenceMs: number[];
-  anchorMs: number[];
+  timing: TimingStats;
+  /** The sentinel state the stats are normalised to (undefined: not normalised). */
+  anchorMs?: number;
 }
 
-const QUANTILE: Record<Device['estimator'], number> = { p10: 0.1, p25: 0.25, median: 0.5 };
+export const QUANTILE: Record<Device['estimator'], number> = { p10: 0.1, p25: 0.25, median: 0.5 };
+
+export interface MeasureOptions {
+  /** Judges every visit (see timing.ts); without one, every visit counts and nothing is normalised. */
+  sentinel?: Sentinel;
+  /** Normalise to this sentinel state; 'new': to the sentinel's quiet level at the end of this call. */
+  anchorMs?: number | 'new';
+  onAccepted?: (n: number) => void;
+}
 
 /**
- * Builds, loads and warms up a chunk's models (bounded concurrency), times them interleaved with
- * the reference networks, releases them. With references, samples are mapped by `driftMap` from
- * the references' estimators now to `anchorMs` (default: now, the identity).
+ * Builds and loads a chunk's models (bounded concurrency), warms them up, times them in gated
+ * rounds (timing.ts), releases them.
  */
-export async function measureJobs(runtime: Runtime, jobs: readonly Job[], references: readonly Job[], plan: TimingPlan, estimator: Device['estimator'], rng: Rng, anchorMs?: number[], onRound?: () => void): Promise<Measured> {
+export async function measureJobs(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan, rng: Rng, opts: MeasureOptions = {}): Promise<Measured> {
+  const t = await timeJobs(runtime, jobs, plan, rng, opts.sentinel, opts.onAccepted);
+  const rawStats = t.samples.map((x) => summarize(x));
+  if (!opts.sentinel || opts.anchorMs === undefined) return { stats: rawStats, rawStats, timing: t.stats };
+  const anchorMs = opts.anchorMs === 'new' ? t.stats.sentinelQuietMs : opts.anchorMs;
+  return { stats: normalized(t, anchorMs).map((x) => summarize(x)), rawStats, timing: t.stats, anchorMs };
+}
+
+/** As measureJobs, but the runs themselves (normalised to `anchorMs`, and raw): lut-check pools two passes. */
+export async function measureRuns(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan, rng: Rng, sentinel: Sentinel, anchorMs: number, onAccepted?: (n: number) => void): Promise<{ normalized: Float64Array[]; raw: Float64Array[]; timing: TimingStats }> {
+  const t = await timeJobs(runtime, jobs, plan, rng, sentinel, onAccepted);
+  return { normalized: normalized(t, anchorMs), raw: t.samples, timing: t.stats };
+}
+
+async function timeJobs(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan, rng: Rng, sentinel?: Sentinel, onAccepted?: (n: number) => void): Promise<TimingResult> {
   const limit = pLimit(2);
-  const all = [...references, ...jobs];
-  const sessions: TimedSession[] = await Promise.all(all.map((j) => limit(() => runtime.createSession(j.model(), j.input))));
+  const sessions: TimedSession[] = await Promise.all(jobs.map((j) => limit(() => runtime.createSession(j.model(), j.input))));
   try {
     for (const s of sessions) await warmUp(s, plan.warmup);
-    const t = await timeInterleaved(sessions.slice(references.length), sessions.slice(0, references.length), plan, rng, onRound);
-    const rawStats = t.samples.map((x) => summarize(x));
-    if (references.length === 0) return { stats: rawStats, rawStats, referenceMs: [], anchorMs: [] };
-    const referenceMs = t.references.map((x) => quantile(x, QUANTILE[estimator]));
-    const anchors = anchorMs ?? referenceMs;
-    const map = driftMap(referenceMs, anchors);
-    const stats = t.samples.map((x) => summarize(x.map(map)));
-    return { stats, rawStats, referenceMs, anchorMs: anchors };
+    return await timeGated(sessions, sentinel, plan, rng, onAccepted);
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
   }
+}
+
+/**
+ * The sentinel model: the lightest inverted-residual net of the built-in fbnet-mini (~0.09 ms on
+ * onnxruntime-node, one thread), the same for every space and device so its time can be compared
+ * across tables. Tiny nets slow the most in a burst (light nets slowed more than heavy ones), so
+ * it is the most sensitive detector, and three runs of it cost ~0.3 ms per visit.
+ */
+export function sentinelJob(): Job {
+  const mini = BUILTIN_SPACES['fbnet-mini']!;
+  return networkJob(mini, referenceArchs(mini)[0]!);
+}
+
+/** Opens the sentinel on a runtime, warmed up and primed with a quiet level. Release its session when done. */
+export async function openSentinel(runtime: Runtime, plan: TimingPlan): Promise<Sentinel> {
+  const job = sentinelJob();
+  const session = await runtime.createSession(job.model(), job.input);
+  await warmUp(session, plan.warmup);
+  const sentinel = new Sentinel(session);
+  await sentinel.prime(100);
+  return sentinel;
 }
 
 /**
@@ -193,7 +251,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
       provenance: provenance(device, runtime, new Date().toISOString(), 0),
       estimator: est,
       calibration: { method: 'fit', description: FIT_DESCRIPTION, overheadMs: 0, scale: 1, lambda: 0, cvMapePct: 0, nets: [] },
-      reference: { archs: referenceArchs(space), anchorMs: [], chunks: [] },
+      timing: { method: 'sentinel-gated', description: TIMING_DESCRIPTION, gateTolerance: plan.gateTolerance, chunks: [] },
       entries: {},
     };
   }
@@ -238,23 +296,26 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   const total = chunks.reduce((s, c) => s + c.jobs.length * plan.rounds, 0);
   const bar = progress(`profile ${device.name}/${space.name}`, total, opts.quiet);
   let chunksDone = 0;
+  const sentinel = chunks.length > 0 ? await openSentinel(runtime, plan) : undefined;
   try {
     for (const chunk of chunks) {
       if (opts.maxChunks !== undefined && chunksDone >= opts.maxChunks) break;
-      const anchors = lut.reference.anchorMs.length > 0 ? lut.reference.anchorMs : undefined;
-      const references = chunk.networks ? lut.reference.archs.map((a) => networkJob(space, a)) : [];
-      const m = await measureJobs(runtime, chunk.jobs, references, plan, est, rng, anchors, () => bar.increment(chunk.jobs.length));
-      if (chunk.networks) {
-        lut.reference.anchorMs = m.anchorMs;
-        lut.reference.chunks.push(m.referenceMs.map((v) => Math.round(v * 1e6) / 1e6));
-      }
+      // Networks are normalised to one sentinel state for the whole table (set by the first
+      // network chunk, kept across --resume); standalone units only feed the fit's prior.
+      const anchorMs = chunk.networks ? (lut.timing.anchorMs ?? 'new') : undefined;
+      const m = await measureJobs(runtime, chunk.jobs, plan, rng, { sentinel, anchorMs, onAccepted: (n) => bar.increment(n) });
+      if (chunk.networks) lut.timing.anchorMs ??= m.anchorMs;
+      lut.timing.chunks.push(chunkRecord(chunk.networks ? 'networks' : 'units', m.timing));
       chunk.apply(m.stats);
       chunksDone++;
       save();
     }
   } finally {
     bar.stop();
+    await sentinel?.session.release();
   }
+  const busy = timingSummary(lut);
+  if (busy.warning && !opts.quiet) process.stderr.write(`${busy.warning}\n`);
   const measured = Object.keys(lut.entries).length - skipped;
   if (units.every((u) => lut.entries[u.key]) && lut.calibration.nets.length >= fitTotal && !lut.complete) {
     applyFit(lut, space);

@@ -14,7 +14,7 @@ import { fail } from '../errors.js';
 
 const why = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
-function isFolder(p: string): boolean {
+export function isFolder(p: string): boolean {
   try {
     return statSync(p).isDirectory();
   } catch {
