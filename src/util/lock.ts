@@ -135,7 +135,11 @@ export function acquireLock(lockPath: string, what: string, fix: string): Lock {
       installSignalHandlers();
       return lockHandle(path);
     } catch (e) {
-      if (fd !== undefined) closeSync(fd);
+      if (fd !== undefined) {
+        // Created but not written (a full disk): ours to remove, or it would look like a crashed owner's.
+        closeSync(fd);
+        rmSync(path, { force: true });
+      }
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST') fail(`cannot create the lock file '${lockPath}' of ${what} (${code ?? String(e)}); ${fix}`);
     }
