@@ -131,6 +131,7 @@ export function acquireLock(lockPath: string, what: string, fix: string): Lock {
       fd = openSync(path, 'wx');
       writeSync(fd, `${JSON.stringify(owner)}\n`);
       closeSync(fd);
+      fd = undefined;
       held.set(path, { count: 1, owner, createdDir });
       installSignalHandlers();
       return lockHandle(path);
