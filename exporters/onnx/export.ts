@@ -22,7 +22,7 @@ import { warnIfOtherMachine } from '../../src/device/host.js';
 import { defaultLutPath, loadLut, predict, type Lut } from '../../src/lut/lut.js';
 import { buildModelProto, buildNetworkModel, encodeModel, SUPPORTED_OPSETS } from '../../src/onnx/model.js';
 import { LATNAS_VERSION } from '../../src/paths.js';
-import { measureJobs, networkJob, timingPlan } from '../../src/profiler/profile.js';
+import { measureJobs, openSentinel, timingPlan } from '../../src/profiler/profile.js';
 import { initBackend, type BackendChoice } from '../../src/train/backend.js';
 import { checkDatasetFits } from '../../src/train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../src/util/files.js';
@@ -275,8 +275,11 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
       const predictedMs = predict(lut.lut, run.units, lut.path).totalMs;
       const jobs = [{ input: run.space.input, model: () => fp32 }, { input: run.space.input, model: () => buildNetworkModel(run.units) }];
       if (int8) jobs.push({ input: run.space.input, model: () => written });
-      const bar = progress(`latency on ${device.name}`, plan.rounds, opts.quiet);
-      const m = await measureJobs(runtime, jobs, lut.lut.reference.archs.map((a) => networkJob(run.space, a)), plan, lut.lut.estimator, new Rng(11), lut.lut.reference.anchorMs, () => bar.increment(1));
+      const bar = progress(`latency on ${device.name}`, jobs.length * plan.rounds, opts.quiet);
+      // Timed as lut-check times nets: sentinel-gated and normalised to the table's sentinel state.
+      const sentinel = await openSentinel(runtime, plan);
+      const m = await measureJobs(runtime, jobs, plan, new Rng(11), { sentinel, anchorMs: lut.lut.timing.anchorMs ?? 'new', onAccepted: (n) => bar.increment(n) })
+        .finally(() => sentinel.session.release());
       bar.stop();
       const est = lut.lut.estimator;
       const measuredMs = m.stats[0]![est];
