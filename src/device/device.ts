@@ -23,11 +23,17 @@ export const BrowserSchema = z.object({
   /** Port of the agent server; 0 picks a free one. */
   port: z.number().int().min(0).max(65535).default(0),
   /** Seconds to wait for a launched browser's page to connect and answer each job (`none` waits for the device as long as it takes). */
-  timeoutSeconds: z.number().positive().default(120),
+  timeoutSeconds: z.number().positive().max(86_400).default(120),
 }).strict();
 
+/**
+ * Ranges of the timing plan: beyond them a profile would run for days (the shipped devices use
+ * 5-10 warm-up runs, 20 rounds of 4-5 runs).
+ */
+export const DEVICE_LIMITS = { warmup: 1000, rounds: 1000, runsPerRound: 1000, samplesPerModel: 100_000 } as const;
+
 export const DeviceSchema = z.object({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+  name: z.string().max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
   description: z.string().optional(),
   /** `browser`: onnxruntime-web in a web page, driven over HTTP by the agent (src/agent/). */
   runtime: z.enum(['onnxruntime-node', 'onnxruntime-web', 'browser']),
@@ -36,10 +42,10 @@ export const DeviceSchema = z.object({
   threads: z.number().int().min(1).max(256),
   graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']),
   /** Untimed runs per session before measuring. */
-  warmup: z.number().int().min(0).default(10),
+  warmup: z.number().int().min(0).max(DEVICE_LIMITS.warmup).default(10),
   /** Interleaved rounds: every model is timed once per round, in a fresh shuffled order. */
-  rounds: z.number().int().min(1).default(8),
-  runsPerRound: z.number().int().min(1).default(10),
+  rounds: z.number().int().min(1).max(DEVICE_LIMITS.rounds).default(8),
+  runsPerRound: z.number().int().min(1).max(DEVICE_LIMITS.runsPerRound).default(10),
   /**
    * Which statistic of the pooled samples stands for a model's latency. p25 was the most
    * repeatable here (two passes over the same nets: fbnet 1.0%, fbnet-mini 0.35% MAPE; p10 1.2% and
@@ -57,6 +63,9 @@ export const DeviceSchema = z.object({
   maxVisitFactor: z.number().min(1).max(20).default(4),
   notes: z.string().optional(),
 }).strict().superRefine((d, ctx) => {
+  if (d.rounds * d.runsPerRound > DEVICE_LIMITS.samplesPerModel) {
+    ctx.addIssue({ code: 'custom', path: ['runsPerRound'], message: `rounds x runsPerRound is ${d.rounds * d.runsPerRound} timed runs per model, over ${DEVICE_LIMITS.samplesPerModel}; lower rounds or runsPerRound` });
+  }
   if (d.runtime === 'onnxruntime-web' && d.executionProvider !== 'wasm') {
     ctx.addIssue({ code: 'custom', path: ['executionProvider'], message: "onnxruntime-web in Node supports only 'wasm'" });
   }
