@@ -4,6 +4,7 @@
  *
  *   npm run bench:lut-accuracy -- [--spaces fbnet-mini,fbnet] [--device ort-cpu-1t] [--runs 5]
  *                                 [--samples 100] [--gap 300] [--results bench/results/lut-accuracy.jsonl]
+ *                                 [--fit-rounds N]
  *
  * Work is scheduled greedily: a due check first, else the next profile (so one space's wait is
  * another's profile). Every finished check is one JSON record appended (fsynced) to `--results`
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     samples: { type: 'string', default: '100' },
     gap: { type: 'string', default: '0' },
     results: { type: 'string' },
+    'fit-rounds': { type: 'string' },
   },
 });
 const spaces = (values.space ?? values.spaces!).split(',').map((s) => loadSpace(s));
@@ -40,10 +42,11 @@ const runs = Number(values.runs);
 const gapMs = 1000 * Number(values.gap);
 const samples = Number(values.samples);
 const host = hostProvenance();
+const fitRounds = values['fit-rounds'] !== undefined ? Number(values['fit-rounds']) : undefined;
 
 interface Record {
   space: string; device: string; run: number; cpu: string; cpuId?: string; date: string;
-  profile_seconds: number; accepted_pct: number; gap_seconds: number; check_seconds: number;
+  fit_rounds?: number; profile_seconds: number; accepted_pct: number; gap_seconds: number; check_seconds: number;
   within5_pct: number; within10_pct: number; mape_pct: number; max_err_pct: number; spearman: number;
   floor_mape_pct: number; floor_within5_pct: number; floor_spearman: number; sentinel_drift_pct: number; check_accepted_pct: number;
 }
@@ -89,7 +92,7 @@ try {
       const m = c.report;
       const rec: Record = {
         space: p.space.name, device: device.name, run: p.run, cpu: host.cpu, cpuId: host.cpuId, date: new Date().toISOString(),
-        profile_seconds: round(p.profileSeconds, 1), accepted_pct: round(p.acceptedPct, 1), gap_seconds: Math.round(gap), check_seconds: round(c.seconds, 1),
+        fit_rounds: fitRounds, profile_seconds: round(p.profileSeconds, 1), accepted_pct: round(p.acceptedPct, 1), gap_seconds: Math.round(gap), check_seconds: round(c.seconds, 1),
         within5_pct: m.within5Pct, within10_pct: m.within10Pct, mape_pct: round(m.mapePct), max_err_pct: round(m.maxAbsErrPct), spearman: round(m.spearman, 4),
         floor_mape_pct: round(c.floor.mapePct), floor_within5_pct: c.floor.within5Pct, floor_spearman: round(c.floor.spearman, 4),
         sentinel_drift_pct: round(c.sentinelDriftPct, 1), check_accepted_pct: round(c.acceptedPct, 1),
@@ -102,7 +105,7 @@ try {
       const t = todo.shift()!;
       const lutPath = join(work, `${t.space.name}-${t.run}.json`);
       log(`profiling ${t.space.name} run ${t.run}`);
-      const r = await profile({ device, space: t.space, out: lutPath, resume: false, seed: t.run, quiet: true });
+      const r = await profile({ device, space: t.space, out: lutPath, resume: false, seed: t.run, quiet: true, fitRounds });
       pending.push({ space: t.space, run: t.run, lutPath, profiledAt: Date.now(), profileSeconds: r.seconds, acceptedPct: timingSummary(r.lut).acceptedPct });
     }
   }

@@ -74,9 +74,10 @@ export function buildProgram(): Command {
     .option('--runs <n>', 'timed runs per model per round (default: the device\'s)', intOption('--runs', 1))
     .option('--chunk <n>', 'models loaded and timed together; the table is saved after each chunk', intOption('--chunk', 1), 32)
     .option('--fit-nets <n>', 'random whole networks timed to fit in-network latencies (default max(400, 4 x units))', intOption('--fit-nets', 10))
+    .option('--fit-rounds <n>', 'accepted visits per fit network (default: the device\'s rounds)', intOption('--fit-rounds', 1))
     .option('--seed <n>', 'seed of the fit networks and the timing order', intOption('--seed', 0), 1)
     .option('--quiet', 'no progress output', false)
-    .action(async (o: { device: string; space: string; out?: string; resume: boolean; force: boolean; rounds?: number; runs?: number; chunk: number; fitNets?: number; seed: number; quiet: boolean }) => {
+    .action(async (o: { device: string; space: string; out?: string; resume: boolean; force: boolean; rounds?: number; runs?: number; chunk: number; fitNets?: number; fitRounds?: number; seed: number; quiet: boolean }) => {
       const device = loadDevice(o.device);
       const space = loadSpace(o.space);
       const out = o.out ?? `latency-tables/${device.name}/${space.name}.json`;
@@ -86,7 +87,7 @@ export function buildProgram(): Command {
       let r: Awaited<ReturnType<typeof profile>>;
       try {
         r = await profile({
-          device, space, out, resume: o.resume, force: o.force, chunk: o.chunk, seed: o.seed, quiet: o.quiet, fitNets: o.fitNets,
+          device, space, out, resume: o.resume, force: o.force, chunk: o.chunk, seed: o.seed, quiet: o.quiet, fitNets: o.fitNets, fitRounds: o.fitRounds,
           plan: { rounds: o.rounds, runsPerRound: o.runs },
         });
         if (device.runtime === 'browser') await (await import('./agent/provenance.js')).stampBrowserProvenance(device, out);

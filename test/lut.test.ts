@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadDevice } from '../src/device/device.js';
+import { lutCheck, noiseVerdict } from '../src/lut/check.js';
 import { loadLut, predict, type Lut } from '../src/lut/lut.js';
 import { profile } from '../src/profiler/profile.js';
 import { resolveArch } from '../src/space/arch.js';
@@ -36,9 +37,35 @@ test('profile writes a complete, valid LUT with provenance that round-trips', as
     assert.ok(e.p10 <= e.p25 && e.p25 <= e.median && e.median <= e.p90);
     assert.ok(Math.abs(e[lut.estimator] - e.calibrationMs - e.latencyMs) < 1e-9, 'calibrationMs is what was subtracted');
   }
+  // Timed through the sentinel gate: network times normalised to one sentinel state.
+  assert.ok(lut.timing.anchorMs! > 0);
+  assert.ok(lut.timing.chunks.length > 0 && lut.timing.chunks.every((c) => c.accepted <= c.visits && c.sentinelQuietMs > 0));
+  assert.deepEqual([...new Set(lut.timing.chunks.map((c) => c.kind))], ['units', 'networks']);
   // JSON round-trip is lossless.
   const again = JSON.parse(JSON.stringify(lut)) as Lut;
   assert.deepEqual(again, lut);
+});
+
+test('lut-check times every net in two passes and scores the table against their noise floor', async () => {
+  const out = join(tempDir(), 'tiny.json');
+  await profileTiny(out);
+  const lut = loadLut(out, { space });
+  const r = await lutCheck({ device, space, lut, lutPath: out, samples: 6, seed: 3, quiet: true, rounds: 3, runsPerRound: 2 });
+  assert.equal(r.nets.length, 6);
+  for (const n of r.nets) {
+    const [a, b] = n.passMs;
+    assert.ok(a > 0 && b > 0, `passes ${a} ${b}`);
+    assert.ok(n.measuredMs > 0.5 * Math.min(a, b) && n.measuredMs < 2 * Math.max(a, b), `pooled ${n.measuredMs} vs passes ${a}, ${b}`);
+    assert.ok(Math.abs(n.errPct - (100 * (n.predictedMs - n.measuredMs)) / n.measuredMs) < 1e-9, 'the error is against both passes pooled');
+  }
+  // The floor is the first pass scored against the second.
+  const floor = r.nets.reduce((s, n) => s + Math.abs(n.passMs[0] - n.passMs[1]) / n.passMs[1], 0) / r.nets.length;
+  assert.ok(Math.abs(r.floor.mapePct - 100 * floor) < 1e-9, `floor ${r.floor.mapePct} vs ${100 * floor}`);
+  assert.ok(r.acceptedPct > 0 && r.acceptedPct <= 100);
+  assert.ok(Number.isFinite(r.sentinelDriftPct));
+  assert.match(noiseVerdict(1.5, 1.0), /at the machine's noise floor/);
+  assert.match(noiseVerdict(4.0, 1.0), /3\.00 points above the noise floor/);
+  assert.match(noiseVerdict(Number.NaN, 1.0), /not finite/);
 });
 
 test('predict sums the arch units and the per-network overhead; identity skips cost 0', async () => {

@@ -50,7 +50,7 @@ async function estimate(m: Machine, plan: TimingPlan, gate: boolean) {
   const sentinel = sentinelOn(m, rng);
   await sentinel.prime(100);
   const t = await timeGated(sessions, gate ? sentinel : undefined, plan, new Rng(5));
-  return { est: t.samples.map((r) => quantile(r, 0.25)), stats: t.stats };
+  return { est: t.samples.map((r) => quantile(r, 0.25)), counts: t.samples.map((r) => r.length), stats: t.stats };
 }
 
 const worstErrPct = (est: number[]) => Math.max(...est.map((e, i) => Math.abs(e / TRUE_MS[i]! - 1) * 100));
@@ -75,6 +75,7 @@ test('gate: a machine that never settles hits the visit cap, and says so', async
   assert.ok(r.stats.unsettled > 0, 'some models never reached their accepted visits');
   assert.ok(r.stats.visits <= TRUE_MS.length * 5 * PLAN.maxVisitFactor, `visits ${r.stats.visits} within the cap`);
   assert.ok(r.est.every((e) => Number.isFinite(e) && e > 0), 'every model still has a latency');
+  assert.deepEqual(r.counts, TRUE_MS.map(() => 5 * PLAN.runsPerRound), 'topped up to its rounds with its quietest rejected visits');
 });
 
 test('normalisation: a machine 12% slower later gives the same figures in the anchor\'s state', async () => {

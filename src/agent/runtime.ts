@@ -8,8 +8,8 @@
  * `runsPerRound` timed runs, always back to back. The first `timeOnce()` of a visit asks the page
  * for that many runs, timed one by one with performance.now(); the next calls return the buffered
  * samples. Calling another session (or releasing) ends the visit; runs left over are dropped. If
- * a visit turns out longer than the batch, another batch is fetched, and the batch size follows
- * the visit length the profiler actually uses (a `--runs` override).
+ * a visit turns out longer than the batch, another batch is fetched, and each session's batch size follows
+ * the visit length the profiler actually uses for it (a `--runs` override; the sentinel's shorter visits).
  */
 import { networkInterfaces } from 'node:os';
 import type { Device } from '../device/device.js';
@@ -110,11 +110,19 @@ async function launchChromium(device: Device, url: string, onCrash: (why: string
 
 class RemoteSession implements TimedSession {
   private buffer: number[] = [];
+  /**
+   * Runs fetched per batch after the warm-up: learnt per session, since the profiler's visits
+   * differ by model (the sentinel's visits are 3-10 runs, a model's one untimed run plus the
+   * device's runs per round); one length shared by all sessions kept changing and split visits.
+   */
+  private batch: number;
   /** Visits so far (the first is the warm-up) and calls in the current one. */
   visits = 0;
   private visitCalls = 0;
 
-  constructor(private readonly rt: AgentRuntime, readonly id: number) {}
+  constructor(private readonly rt: AgentRuntime, readonly id: number) {
+    this.batch = rt.batch;
+  }
 
   beginVisit(): void {
     this.visits++;
@@ -125,7 +133,7 @@ class RemoteSession implements TimedSession {
   endVisit(): void {
     this.buffer = [];
     if (this.visits === 1 && this.rt.warmup > 0) this.rt.learnWarmup(this.visitCalls);
-    else this.rt.learnVisit(this.visitCalls);
+    else this.learnVisit(this.visitCalls);
   }
 
   async timeOnce(): Promise<number> {
@@ -136,13 +144,18 @@ class RemoteSession implements TimedSession {
       this.beginVisit();
     }
     if (this.buffer.length === 0) {
-      const runs = this.visits === 1 && this.visitCalls === 0 && rt.warmup > 0 ? rt.warmup : rt.batch;
+      const runs = this.visits === 1 && this.visitCalls === 0 && rt.warmup > 0 ? rt.warmup : this.batch;
       const r = await rt.call({ kind: 'time', session: this.id, runs });
       if (r.kind !== 'time' || r.samples.length !== runs) fail(`the browser page returned ${r.kind === 'time' ? r.samples.length : 0} samples for ${runs} runs`);
       this.buffer = r.samples;
     }
     this.visitCalls++;
     return this.buffer.shift()!;
+  }
+
+  /** A visit of `n` calls ended: follow the profiler's visit length (a visit that is a whole multiple is two visits in a row). */
+  private learnVisit(n: number): void {
+    if (n > 0 && (n < this.batch || n % this.batch !== 0)) this.batch = n;
   }
 
   async output(): Promise<Float32Array> {
@@ -162,8 +175,8 @@ class RemoteSession implements TimedSession {
 class AgentRuntime implements BrowserRuntime {
   readonly name = 'onnxruntime-web (browser)';
   current: RemoteSession | undefined;
-  /** Runs per visit after the warm-up: one untimed run plus the device's runs per round, until visits show otherwise. */
-  batch: number;
+  /** A new session's runs per visit after the warm-up: one untimed run plus the device's runs per round. */
+  readonly batch: number;
   /** Runs of a session's first visit (the warm-up), from the device until visits show otherwise. */
   warmup: number;
   private sessions = 0;
@@ -182,11 +195,6 @@ class AgentRuntime implements BrowserRuntime {
 
   get usable(): boolean {
     return this.dead === undefined;
-  }
-
-  /** A visit of `n` calls ended: follow the profiler's visit length (a visit that is a whole multiple is two visits in a row). */
-  learnVisit(n: number): void {
-    if (n > 0 && (n < this.batch || n % this.batch !== 0)) this.batch = n;
   }
 
   /** A warm-up visit of `n` calls ended (one session is warmed up once, so no two are in a row). */

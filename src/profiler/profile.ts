@@ -40,6 +40,8 @@ export interface ProfileOptions {
   quiet?: boolean;
   /** Overrides the device's timing plan (tests use tiny plans). */
   plan?: Partial<TimingPlan>;
+  /** Accepted visits per fit network (default: the plan's rounds). */
+  fitRounds?: number;
   /** Stop after this many chunks (tests simulate an interrupted run). */
   maxChunks?: number;
 }
@@ -267,6 +269,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   const fitTodo = fitArchs(space, fitTotal, seed).slice(lut.calibration.nets.length);
   const chunkSize = opts.chunk ?? 32;
   type Chunk = { apply: (stats: Summary[]) => void; jobs: Job[]; networks: boolean };
+  const fitPlan: TimingPlan = { ...plan, rounds: opts.fitRounds ?? plan.rounds };
   const chunks: Chunk[] = [];
   for (let i = 0; i < todo.length; i += chunkSize) {
     const part = todo.slice(i, i + chunkSize);
@@ -293,7 +296,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   }
 
   const rng = new Rng(seed);
-  const total = chunks.reduce((s, c) => s + c.jobs.length * plan.rounds, 0);
+  const total = chunks.reduce((s, c) => s + c.jobs.length * (c.networks ? fitPlan : plan).rounds, 0);
   const bar = progress(`profile ${device.name}/${space.name}`, total, opts.quiet);
   let chunksDone = 0;
   const sentinel = chunks.length > 0 ? await openSentinel(runtime, plan) : undefined;
@@ -303,7 +306,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
       // Networks are normalised to one sentinel state for the whole table (set by the first
       // network chunk, kept across --resume); standalone units only feed the fit's prior.
       const anchorMs = chunk.networks ? (lut.timing.anchorMs ?? 'new') : undefined;
-      const m = await measureJobs(runtime, chunk.jobs, plan, rng, { sentinel, anchorMs, onAccepted: (n) => bar.increment(n) });
+      const m = await measureJobs(runtime, chunk.jobs, chunk.networks ? fitPlan : plan, rng, { sentinel, anchorMs, onAccepted: (n) => bar.increment(n) });
       if (chunk.networks) lut.timing.anchorMs ??= m.anchorMs;
       lut.timing.chunks.push(chunkRecord(chunk.networks ? 'networks' : 'units', m.timing));
       chunk.apply(m.stats);

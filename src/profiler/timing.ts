@@ -111,7 +111,7 @@ export class Sentinel {
 export interface TimingStats {
   visits: number;
   accepted: number;
-  /** Models that reached the visit cap with fewer than `rounds` accepted visits. */
+  /** Models that reached the visit cap with fewer than `rounds` accepted visits (topped up with their quietest rejected ones). */
   unsettled: number;
   /** The sentinel's quiet level at the end (ms). */
   sentinelQuietMs: number;
@@ -145,9 +145,18 @@ export async function timeGated(
   const visits = new Int32Array(n);
   const gate = sentinel && plan.gateTolerance > 0 ? plan.gateTolerance : undefined;
   const cap = Math.max(plan.rounds, Math.ceil(plan.rounds * plan.maxVisitFactor));
+  // Rejected visits are kept: a model that reaches the cap is topped up with its quietest ones
+  // (lowest sentinel around them), so every model has `rounds` visits and `unsettled` says which.
+  const rejected: { runs: number[]; local: number; worst: number }[][] = sessions.map(() => []);
   let before = sentinel ? await sentinel.sample() : Number.NaN;
   let total = 0;
   let totalAccepted = 0;
+  const keep = (i: number, runs: readonly number[], local: number) => {
+    for (const r of runs) {
+      samples[i]!.push(r);
+      around[i]!.push(local);
+    }
+  };
   for (;;) {
     const order = [...Array(n).keys()].filter((i) => accepted[i]! < plan.rounds && visits[i]! < cap);
     if (order.length === 0) break;
@@ -162,27 +171,34 @@ export async function timeGated(
       total++;
       let ok = true;
       let local = Number.NaN;
+      let worst = Number.NaN;
       if (sentinel) {
         const after = await sentinel.sample();
         const limit = sentinel.quiet() * (1 + (gate ?? Infinity));
         ok = before <= limit && after <= limit;
         local = (before + after) / 2;
+        worst = Math.max(before, after) / sentinel.quiet();
         before = after;
       }
-      // The last allowed visit of a model that never got an accepted one still counts: a model
-      // without samples would have no latency. `unsettled` reports it.
-      if (!ok && !(visits[i] === cap && accepted[i] === 0)) continue;
+      if (!ok) {
+        rejected[i]!.push({ runs, local, worst });
+        continue;
+      }
       accepted[i]!++;
       roundAccepted++;
-      for (const r of runs) {
-        samples[i]!.push(r);
-        around[i]!.push(local);
-      }
+      keep(i, runs, local);
     }
     totalAccepted += roundAccepted;
     if (roundAccepted > 0) onAccepted?.(roundAccepted);
   }
-  const unsettled = accepted.reduce((c, a) => c + (a < plan.rounds ? 1 : 0), 0);
+  let unsettled = 0;
+  for (let i = 0; i < n; i++) {
+    if (accepted[i]! >= plan.rounds) continue;
+    unsettled++;
+    const fill = rejected[i]!.sort((a, b) => a.worst - b.worst).slice(0, plan.rounds - accepted[i]!);
+    for (const v of fill) keep(i, v.runs, v.local);
+    onAccepted?.(fill.length);
+  }
   return {
     samples: samples.map((x) => Float64Array.from(x)),
     sentinelMs: around.map((x) => Float64Array.from(x)),
