@@ -1,7 +1,7 @@
 /** The `latnas` command line (commander). Each command is a thin shell over a module in src/. */
 import { Command, InvalidArgumentError } from 'commander';
 import { registerAgentCommand } from './agent/command.js';
-import { deviceFile, loadDevice, listDevices } from './device/device.js';
+import { DEVICE_LIMITS, deviceFile, loadDevice, listDevices } from './device/device.js';
 import { warnIfOtherMachine } from './device/host.js';
 import { closeRuntimes, openRuntime } from './device/runtime.js';
 import { LatnasError, fail } from './errors.js';
@@ -18,6 +18,7 @@ import { networkUnits } from './space/network.js';
 import { BUILTIN_SPACES, loadSpace, searchableLayers, type Space } from './space/spaces.js';
 import { writeFileAtomic, writeJsonAtomic } from './util/files.js';
 import { lockFile } from './util/lock.js';
+import { checkOutputFile } from './util/outdir.js';
 import { datasetInput, folderOutputs, inputFile, refuseOverwritingInputs, type Input } from './util/outputs.js';
 
 /** The --device and --space files a command reads (built-in space names are no files; a device name is its devices/NAME.json). */
@@ -30,10 +31,12 @@ function archInput(arch: string): Input | undefined {
   return inputFile('the --arch file', arch);
 }
 
-function intOption(name: string, min: number) {
+function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `${name} must be an integer >= ${min}` : `${name} must be an integer from ${min} to ${max}`);
+    }
     return n;
   };
 }
@@ -70,8 +73,8 @@ export function buildProgram(): Command {
     .option('--out <path>', 'table to write (default latency-tables/<device>/<space>.json)')
     .option('--resume', 'continue an interrupted profile; entries already written are kept', false)
     .option('--force', 'profile again from scratch even if the table exists', false)
-    .option('--rounds <n>', 'interleaved rounds (default: the device\'s)', intOption('--rounds', 1))
-    .option('--runs <n>', 'timed runs per model per round (default: the device\'s)', intOption('--runs', 1))
+    .option('--rounds <n>', 'interleaved rounds (default: the device\'s)', intOption('--rounds', 1, DEVICE_LIMITS.rounds))
+    .option('--runs <n>', 'timed runs per model per round (default: the device\'s)', intOption('--runs', 1, DEVICE_LIMITS.runsPerRound))
     .option('--chunk <n>', 'models loaded and timed together; the table is saved after each chunk', intOption('--chunk', 1), 32)
     .option('--fit-nets <n>', 'random whole networks timed to fit in-network latencies (default max(400, 4 x units))', intOption('--fit-nets', 10))
     .option('--fit-rounds <n>', 'accepted visits per fit network (default: the device\'s rounds)', intOption('--fit-rounds', 1))
@@ -138,6 +141,7 @@ export function buildProgram(): Command {
       const space = loadSpace(o.space);
       const blocks = archFor(space, o.arch);
       refuseOverwritingInputs('--out', o.out, [{ path: o.out }], [inputFile('the --space file', o.space), archInput(o.arch)]);
+      checkOutputFile(o.out, '--out', 'net.onnx');
       let batch: number | string = 'N';
       if (o.batch !== 'dynamic') {
         batch = Number(o.batch);
@@ -158,8 +162,8 @@ export function buildProgram(): Command {
     .option('--table <path>', 'lookup table (default latency-tables/<device>/<space>.json, else the shipped one)')
     .option('--samples <n>', 'random architectures to measure', intOption('--samples', 2), 100)
     .option('--seed <n>', 'seed of the sampled architectures', intOption('--seed', 0), 1)
-    .option('--rounds <n>', 'interleaved rounds (default: the device\'s)', intOption('--rounds', 1))
-    .option('--runs <n>', 'timed runs per net per round (default: the device\'s)', intOption('--runs', 1))
+    .option('--rounds <n>', 'interleaved rounds (default: the device\'s)', intOption('--rounds', 1, DEVICE_LIMITS.rounds))
+    .option('--runs <n>', 'timed runs per net per round (default: the device\'s)', intOption('--runs', 1, DEVICE_LIMITS.runsPerRound))
     .option('--out <path>', 'write the full result (every net) as JSON')
     .option('--json', 'print the summary as one JSON line', false)
     .option('--quiet', 'no progress output', false)
@@ -168,6 +172,8 @@ export function buildProgram(): Command {
       const space = loadSpace(o.space);
       const path = o.table ?? defaultLutPath(device.name, space.name);
       if (o.out) refuseOverwritingInputs('--out', o.out, [{ path: o.out }], [{ what: 'the --table file', path }, ...deviceSpaceInputs(o.device, o.space)]);
+      // Before minutes of timing, not after: the result is written last.
+      if (o.out) checkOutputFile(o.out, '--out', 'lut-check.json');
       const lut = loadLut(path, { device: device.name, space });
       // Checking a table on another machine is a fair use (it measures how far off it is), so
       // this only says so. A browser table is compared with the browser attached now.
@@ -251,7 +257,7 @@ export function buildProgram(): Command {
     .option('--dataset <spec>', 'dataset for verification and calibration (default: the run\'s)')
     .option('--verify-images <n>', 'test images compared between TF.js and onnxruntime (default: the whole test split)', intOption('--verify-images', 1))
     .option('--calibration-images <n>', 'int8: training images for the activation ranges', intOption('--calibration-images', 1), 512)
-    .option('--rounds <n>', 'latency timing rounds (default: the device\'s)', intOption('--rounds', 1))
+    .option('--rounds <n>', 'latency timing rounds (default: the device\'s)', intOption('--rounds', 1, DEVICE_LIMITS.rounds))
     .option('--no-latency', 'do not time the model on the device')
     .option('--backend <name>', 'TF.js backend for the reference run: auto, tensorflow, wasm or cpu', 'auto')
     .option('--quiet', 'no progress output', false)

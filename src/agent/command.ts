@@ -14,6 +14,7 @@ import { profile } from '../profiler/profile.js';
 import { BUILTIN_SPACES, loadSpace } from '../space/spaces.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { lockFile } from '../util/lock.js';
+import { checkOutputFile } from '../util/outdir.js';
 import { inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import { parseWith } from '../util/validate.js';
 import { stampBrowserProvenance, tableUserAgent } from './provenance.js';
@@ -79,6 +80,7 @@ export function registerAgentCommand(program: Command): void {
       const out = o.out ?? `latency-tables/${device.name}/${space.name}.json`;
       refuseOverwritingInputs('--out', out, [{ path: out }], [inputFile('the --space file', o.space)]);
       if (o.checkOut) refuseOverwritingInputs('--check-out', o.checkOut, [{ path: o.checkOut }], [inputFile('the --space file', o.space), { what: 'the table (--out)', path: out }]);
+      if (o.checkOut) checkOutputFile(o.checkOut, '--check-out', 'lut-check.json');
       // One profile per table: two would interleave their chunks into one file. Held until the command's process exits.
       lockFile(out, 'latency table');
       // Attach the device first: a resumed table must come from the same browser.
