@@ -8,6 +8,7 @@ import type { Device } from '../device/device.js';
 import { openRuntime } from '../device/runtime.js';
 import { fail } from '../errors.js';
 import { writeJsonAtomic } from '../util/files.js';
+import { readJsonFile } from '../util/validate.js';
 import type { BrowserInfo, BrowserRuntime } from './runtime.js';
 
 type Provenance = Record<string, unknown> & { cpu?: unknown; cpuCount?: unknown; os?: unknown; node?: unknown; host?: unknown; browser?: unknown };
@@ -68,13 +69,11 @@ export function tableUserAgent(path: string): string | undefined {
 export async function stampBrowserProvenance(device: Device, path: string): Promise<void> {
   if (device.runtime !== 'browser' || !existsSync(path)) return;
   const rt = (await openRuntime(device)) as BrowserRuntime;
-  let lut: { provenance?: Provenance };
-  try {
-    lut = JSON.parse(readFileSync(path, 'utf8')) as { provenance?: Provenance };
-  } catch (e) {
-    fail(`LUT file '${path}' is not valid JSON (${(e as Error).message})`);
-  }
-  if (!lut.provenance) fail(`LUT file '${path}' has no field 'provenance'`);
-  lut.provenance = browserProvenance(rt.info, lut.provenance);
+  const data = readJsonFile(path, 'LUT');
+  const fix = 'profile it again with --force';
+  if (!data || typeof data !== 'object' || Array.isArray(data)) fail(`LUT file '${path}' is not a latency table (field '(top level)' is not an object); ${fix}`);
+  const lut = data as { provenance?: unknown };
+  if (!lut.provenance || typeof lut.provenance !== 'object' || Array.isArray(lut.provenance)) fail(`LUT file '${path}': field 'provenance' is missing or not an object; ${fix}`);
+  lut.provenance = browserProvenance(rt.info, lut.provenance as Provenance);
   writeJsonAtomic(path, lut);
 }
