@@ -88,7 +88,7 @@ test('an interrupted profile resumes without re-measuring what was written', asy
   assert.equal(partial.complete, false);
   assert.throws(() => loadLut(out, { space }), /is incomplete .* --resume/);
   // Without --resume an existing table is not overwritten.
-  await assert.rejects(profileTiny(out), /already exists; pass --resume/);
+  await assert.rejects(profileTiny(out), /holds an unfinished profile \(4 entries so far\); pass --resume to finish it, or --force/);
   const second = await profileTiny(out, { resume: true, maxChunks: 2 });
   assert.equal(second.skipped, 4);
   const mid = JSON.parse(readFileSync(out, 'utf8')) as Lut;

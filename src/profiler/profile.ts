@@ -6,7 +6,7 @@
  * shuffled rounds, then the table is rewritten atomically. A killed run loses at most one chunk;
  * `--resume` re-measures nothing already written.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import pLimit from 'p-limit';
 import type { Device } from '../device/device.js';
 import { hostProvenance } from '../device/host.js';
@@ -222,6 +222,20 @@ export function archBlocks(space: Space, arch: readonly number[]) {
   });
 }
 
+/** A table's device, completeness and entry count as far as they can be read; an unreadable file gives {}. */
+function peekTable(path: string): { device?: string; complete?: boolean; entries?: number } {
+  try {
+    const d = JSON.parse(readFileSync(path, 'utf8')) as { device?: unknown; complete?: unknown; entries?: unknown } | null;
+    return {
+      device: typeof d?.device === 'string' ? d.device : undefined,
+      complete: typeof d?.complete === 'boolean' ? d.complete : undefined,
+      entries: d?.entries && typeof d.entries === 'object' ? Object.keys(d.entries).length : undefined,
+    };
+  } catch {
+    return {};
+  }
+}
+
 export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   const { device, space, out } = opts;
   const started = Date.now();
@@ -233,15 +247,23 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
 
   let lut: Lut;
   let priorSeconds = 0;
-  if (existsSync(out) && opts.resume) {
+  // What the file holds, for messages that name it (loadLut checks it in full).
+  const peek = existsSync(out) ? peekTable(out) : undefined;
+  if (peek && opts.resume) {
+    if (peek.device !== undefined && peek.device !== device.name) {
+      fail(`LUT file '${out}' was profiled on device '${peek.device}', not '${device.name}'; --resume continues only the same device: choose another --out, or pass --force to profile '${device.name}' over it`);
+    }
     lut = loadLut(out, { device: device.name, space, allowIncomplete: true });
     if (lut.estimator !== est) {
       fail(`LUT file '${out}' was made with estimator '${lut.estimator}', device '${device.name}' now uses '${est}'; profile into a new file or pass --force`);
     }
     priorSeconds = lut.provenance.profileSeconds;
   } else {
-    if (existsSync(out) && !opts.force) {
-      fail(`LUT file '${out}' already exists; pass --resume to finish or keep it, or --force to profile again from scratch`);
+    if (peek && !opts.force) {
+      const holds = peek.complete === true ? `already holds a finished table${peek.entries === undefined ? '' : ` (${peek.entries} entries)`}; pass --resume to keep it`
+        : peek.complete === false ? `holds an unfinished profile${peek.entries === undefined ? '' : ` (${peek.entries} entries so far)`}; pass --resume to finish it`
+          : 'already exists; pass --resume to finish or keep it';
+      fail(`LUT file '${out}' ${holds}, or --force to profile again from scratch (or choose another --out)`);
     }
     lut = {
       format: 'latnas-lut',
