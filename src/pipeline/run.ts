@@ -81,6 +81,13 @@ export interface PipelineState {
 
 export const PIPELINE_FILE = 'pipeline.json';
 
+/** What a finished stage leaves in the run folder for the stages after it. */
+const STAGE_OUTPUTS: Partial<Record<Stage, readonly string[]>> = {
+  search: ['search/arch.json'],
+  train: ['train/weights.bin', 'train/arch.json', 'train/metrics.json'],
+  export: ['model.onnx'],
+};
+
 const StageRecordSchema = z.object({ done: z.boolean(), seconds: z.number().nonnegative() }).passthrough();
 
 const PipelineStateSchema = z.object({
@@ -228,6 +235,13 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   const recorded = state.stages.lut?.done ? state.stages.lut['path'] as string : undefined;
   if (recorded && !existsSync(recorded)) {
     fail(`pipeline state file '${statePath}': stage 'lut' is done with table '${recorded}', which no longer exists; restore that table, or delete "lut" from the file's field 'stages' to redo the stage, or choose another --out`);
+  }
+  // A stage recorded as done is skipped: the files later stages read from it must still be there.
+  for (const [name, files] of Object.entries(STAGE_OUTPUTS) as [Stage, readonly string[]][]) {
+    const missing = state.stages[name]?.done ? files.find((f) => !existsSync(join(o.out, f))) : undefined;
+    if (missing) {
+      fail(`pipeline state file '${statePath}': stage '${name}' is done but its '${join(o.out, missing)}' is missing; delete "${name}" (and the stages after it) from the file's field 'stages' to redo it, or choose another --out`);
+    }
   }
   const table = knownTable(o, recorded, device, space);
   if (table) resolveTarget(space, loadLut(table, { device: device.name, space }), table, o.target);
