@@ -82,7 +82,11 @@ export function loadTrainedRun(dir: string): TrainedRun {
   if (metrics.normalization.mean.length !== space.input.c || metrics.normalization.std.length !== space.input.c) {
     fail(`metrics file '${metricsPath}': field 'normalization' has ${metrics.normalization.mean.length} channels but space '${space.name}' takes ${space.input.c}; the run folder mixes files of different runs`);
   }
-  const stored = readTensorFile(weightsPath, 'weights file');
+  // Meta as `latnas train` writes it; older runs may lack it (null), a corrupt one is refused by field.
+  const stored = readTensorFile(weightsPath, 'weights file', {
+    meta: z.object({ arch: z.array(z.string()).min(1).optional(), space: z.string().optional() }).passthrough().nullable().optional(),
+    fix: `train the run again (\`latnas train ... --out ${dir}\`)`,
+  });
   // NaN weights give NaN logits on both sides of any parity check, whose argmaxes then agree: refuse them here, for every exporter.
   const bad = findNonFinite(stored.tensors.values());
   if (bad) fail(`weights file '${weightsPath}': variable '${bad.name}' holds ${bad.value} (value ${bad.index}); the training diverged, so there is no model to export: train again with a lower --lr`);
