@@ -81,6 +81,8 @@ test('full block strings: the same ranges', () => {
   assert.throws(() => parseBlock('ir_k3_e17_c16_s1'), /expansion must be 1 to 16, not 17/);
   assert.throws(() => parseBlock('ir_k3_e6_c9000_s1'), /channels must be 1 to 8192, not 9000/);
   assert.throws(() => parseBlock('skip_c16_s3'), /stride must be 1 or 2/);
+  assert.throws(() => parseBlock('ir_k3_k5_e6_c16_s1'), /tokens 'k3' and 'k5' both set k; give each field once/);
+  assert.throws(() => parseBlock('ir_k3_e6_c16_s1_re_hs'), /tokens 're' and 'hs' both set the activation/);
   assert.equal(parseBlock('ir_k5_e6_c40_s2_se0.25_hs').type, 'ir');
 });
 

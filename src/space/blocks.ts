@@ -51,8 +51,10 @@ export function parseBlockPartial(block: string): Partial<IrBlock> & { type: Blo
     type = tokens.shift() as Block['type'];
   }
   const out: Record<string, unknown> = { type };
+  const seen = new Map<string, string>();
   for (const t of tokens) {
     let key: string;
+    if (t === 'ir' || t === 'skip') fail(`block '${block}': '${t}' may only open a block string`);
     if (t === 're' || t === 'hs') {
       key = 'act';
       out.act = t;
@@ -69,6 +71,10 @@ export function parseBlockPartial(block: string): Partial<IrBlock> & { type: Blo
     if (type === 'skip' && !['c', 's'].includes(key)) {
       fail(`unknown block '${block}': a skip block takes only c<channels> and s<stride>`);
     }
+    // 'k3_k5' would silently mean k5.
+    const earlier = seen.get(key);
+    if (earlier !== undefined) fail(`block '${block}': tokens '${earlier}' and '${t}' both set ${key === 'act' ? 'the activation' : key}; give each field once`);
+    seen.set(key, t);
   }
   return out as ReturnType<typeof parseBlockPartial>;
 }
