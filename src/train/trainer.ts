@@ -109,7 +109,7 @@ export function snapshot(vars: readonly tf.Variable[]): StoredTensor[] {
   return vars.map((v) => ({ name: v.name, shape: v.shape, data: v.dataSync() as Float32Array }));
 }
 
-export function restore(vars: readonly tf.Variable[], stored: Map<string, StoredTensor>, path: string, fix = 'start without --resume or use the arch it was made with', what = 'checkpoint'): void {
+export function restore(vars: readonly tf.Variable[], stored: Map<string, StoredTensor>, path: string, fix = 'it was written by another latnas or another run: delete it to start training over, or choose another --out', what = 'checkpoint'): void {
   for (const v of vars) {
     const t = stored.get(v.name);
     if (!t || t.shape.join('x') !== v.shape.join('x')) {
