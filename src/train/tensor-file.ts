@@ -54,7 +54,8 @@ export function readTensorFile<M = unknown>(path: string, what: string, opts: Re
   try {
     buf = readFileSync(path);
   } catch (e) {
-    fail(`${what} '${path}' cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(`${what} '${path}' cannot be read (${code ?? String(e)}); ${code === 'EISDIR' ? 'it is a folder, not a file' : code === 'ENOENT' ? 'check the path' : 'check its permissions'}`);
   }
   const fix = opts.fix ?? 're-create it';
   const bad = (why: string): never => fail(`${what} '${path}' is corrupt (${why}); ${fix}`);

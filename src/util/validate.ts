@@ -17,7 +17,8 @@ export function readJsonFile(path: string, what: string): unknown {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    fail(`${what} file '${path}' cannot be read (${code ?? String(e)})`);
+    const fix = code === 'ENOENT' ? 'check the path' : code === 'EISDIR' ? 'it is a folder: give the file inside it' : 'check its permissions';
+    fail(`${what} file '${path}' cannot be read (${code ?? String(e)}); ${fix}`);
   }
   try {
     return JSON.parse(text);
