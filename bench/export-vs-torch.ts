@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { loadDevice } from '../src/device/device.js';
 import { openRuntime } from '../src/device/runtime.js';
 import { buildModelProto, encodeModel } from '../src/onnx/model.js';
-import { measureJobs, openSentinel, timingPlan } from '../src/profiler/profile.js';
+import { measureJobs, networkSentinelJob, openSentinel, timingPlan } from '../src/profiler/profile.js';
 import { resolveArch } from '../src/space/arch.js';
 import { networkUnits } from '../src/space/network.js';
 import { loadSpace } from '../src/space/spaces.js';
@@ -63,7 +63,7 @@ for (const [i, a] of ARCHS.entries()) {
   if (!torch) process.exit(1);
   torchVersion = torch.version;
   const jobs = [{ input: space.input, model: () => latnas }, { input: space.input, model: () => torch.bytes }];
-  const sentinel = await openSentinel(runtime, plan);
+  const sentinel = await openSentinel(runtime, plan, networkSentinelJob(space));
   const m = await measureJobs(runtime, jobs, plan, new Rng(i + 1), { sentinel }).finally(() => sentinel.session.release());
   const [l, t] = [m.stats[0]![device.estimator], m.stats[1]![device.estimator]];
   rows.push({ arch: a.name, latnasMs: l, torchMs: t, ratio: l / t, latnasNodes: proto.graph!.node!.length });

@@ -22,7 +22,7 @@ import { warnIfOtherMachine } from '../../src/device/host.js';
 import { defaultLutPath, loadLut, predict, type Lut } from '../../src/lut/lut.js';
 import { buildModelProto, buildNetworkModel, encodeModel, SUPPORTED_OPSETS } from '../../src/onnx/model.js';
 import { LATNAS_VERSION } from '../../src/paths.js';
-import { measureJobs, openSentinel, timingPlan } from '../../src/profiler/profile.js';
+import { measureJobs, networkSentinelJob, openSentinel, timingPlan } from '../../src/profiler/profile.js';
 import { initBackend, type BackendChoice } from '../../src/train/backend.js';
 import { checkDatasetFits } from '../../src/train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../src/util/files.js';
@@ -277,7 +277,7 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
       if (int8) jobs.push({ input: run.space.input, model: () => written });
       const bar = progress(`latency on ${device.name}`, jobs.length * plan.rounds, opts.quiet);
       // Timed as lut-check times nets: sentinel-gated and normalised to the table's sentinel state.
-      const sentinel = await openSentinel(runtime, plan);
+      const sentinel = await openSentinel(runtime, plan, networkSentinelJob(run.space));
       const m = await measureJobs(runtime, jobs, plan, new Rng(11), { sentinel, anchorMs: lut.lut.timing.anchorMs ?? 'new', onAccepted: (n) => bar.increment(n) })
         .finally(() => sentinel.session.release());
       bar.stop();

@@ -61,6 +61,12 @@ export const DeviceSchema = z.object({
   gateTolerance: z.number().min(0).max(1).default(0.08),
   /** Visits per model, accepted or not, are capped at this multiple of `rounds` (a busy machine). */
   maxVisitFactor: z.number().min(1).max(20).default(4),
+  /**
+   * Accepted visits per fit network when profiling (default 60% of `rounds`). The fit averages
+   * over hundreds of networks, so each needs fewer visits than a network lut-check scores:
+   * fbnet's 416 fit networks are most of its profile time.
+   */
+  fitRounds: z.number().int().min(1).max(1000).optional(),
   notes: z.string().optional(),
 }).strict().superRefine((d, ctx) => {
   if (d.rounds * d.runsPerRound > DEVICE_LIMITS.samplesPerModel) {

@@ -9,7 +9,7 @@
 import type { Device } from '../device/device.js';
 import { openRuntime } from '../device/runtime.js';
 import { buildNetworkModel } from '../onnx/model.js';
-import { fitProblem, measureRuns, openSentinel, QUANTILE, timingPlan } from '../profiler/profile.js';
+import { fitProblem, measureRuns, networkSentinelJob, openSentinel, QUANTILE, timingPlan } from '../profiler/profile.js';
 import { archToJson, randomArch } from '../space/arch.js';
 import { networkUnits } from '../space/network.js';
 import type { Space } from '../space/spaces.js';
@@ -104,7 +104,7 @@ export async function lutCheck(opts: CheckOptions): Promise<CheckResult> {
   let visits = 0, accepted = 0;
   const bar = progress(`lut-check ${device.name}/${space.name}`, 2 * archs.length * plan.rounds, opts.quiet);
   const timingRng = new Rng(opts.seed + 1);
-  const sentinel = await openSentinel(runtime, plan);
+  const sentinel = await openSentinel(runtime, plan, networkSentinelJob(space));
   const anchorMs = lut.timing.anchorMs ?? sentinel.quiet();
   try {
     for (const pass of [0, 1]) {

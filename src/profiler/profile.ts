@@ -40,13 +40,13 @@ export interface ProfileOptions {
   quiet?: boolean;
   /** Overrides the device's timing plan (tests use tiny plans). */
   plan?: Partial<TimingPlan>;
-  /** Accepted visits per fit network (default: the plan's rounds). */
+  /** Accepted visits per fit network (default: the device's fitRounds, else 60% of the plan's rounds). */
   fitRounds?: number;
   /** Stop after this many chunks (tests simulate an interrupted run). */
   maxChunks?: number;
 }
 
-const TIMING_DESCRIPTION = 'every visit gated by a sentinel net timed before and after it (accepted within gateTolerance of its quiet level, else retaken); network times normalised to the sentinel state anchorMs';
+const TIMING_DESCRIPTION = 'every visit gated by a sentinel net timed before and after it (accepted within gateTolerance of its quiet level, else retaken): for networks the space\'s lightest net (reference archs[0]), for units fbnet-mini\'s; network times normalised to the sentinel state anchorMs';
 
 function chunkRecord(kind: 'units' | 'networks', t: TimingStats): Lut['timing']['chunks'][number] {
   return { kind, visits: t.visits, accepted: t.accepted, unsettled: t.unsettled, sentinelQuietMs: Math.round(t.sentinelQuietMs * 1e6) / 1e6 };
@@ -161,23 +161,28 @@ async function timeJobs(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan
 }
 
 /**
- * The sentinel model: the lightest inverted-residual net of the built-in fbnet-mini (~0.09 ms on
- * onnxruntime-node, one thread), the same for every space and device so its time can be compared
- * across tables. Tiny nets slow the most in a burst (light nets slowed more than heavy ones), so
- * it is the most sensitive detector, and three runs of it cost ~0.3 ms per visit.
+ * The sentinels. Network timing is judged and normalised by the space's own lightest net
+ * (`referenceArchs(space)[0]`): measured on 40 fbnet nets timed twice under load, normalising by
+ * fbnet-mini's tiny net made the two passes disagree more (13.6% MAPE, raw 6.3%): after a 224x224
+ * net its time says more about its own cold caches than about the machine; by fbnet's lightest
+ * net, 2.4%. Standalone units (a prior for the fit, never normalised) are gated by the tiny net,
+ * cheap beside any unit (~0.09 ms on onnxruntime-node, one thread).
  */
-export function sentinelJob(): Job {
+export function unitSentinelJob(): Job {
   const mini = BUILTIN_SPACES['fbnet-mini']!;
   return networkJob(mini, referenceArchs(mini)[0]!);
 }
 
-/** Opens the sentinel on a runtime, warmed up and primed with a quiet level. Release its session when done. */
-export async function openSentinel(runtime: Runtime, plan: TimingPlan): Promise<Sentinel> {
-  const job = sentinelJob();
+export function networkSentinelJob(space: Space): Job {
+  return networkJob(space, referenceArchs(space)[0]!);
+}
+
+/** Opens a sentinel on a runtime, warmed up and primed with a quiet level. Release its session when done. */
+export async function openSentinel(runtime: Runtime, plan: TimingPlan, job: Job): Promise<Sentinel> {
   const session = await runtime.createSession(job.model(), job.input);
   await warmUp(session, plan.warmup);
   const sentinel = new Sentinel(session);
-  await sentinel.prime(100);
+  await sentinel.prime(50);
   return sentinel;
 }
 
@@ -291,7 +296,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   const fitTodo = fitArchs(space, fitTotal, seed).slice(lut.calibration.nets.length);
   const chunkSize = opts.chunk ?? 32;
   type Chunk = { apply: (stats: Summary[]) => void; jobs: Job[]; networks: boolean };
-  const fitPlan: TimingPlan = { ...plan, rounds: opts.fitRounds ?? plan.rounds };
+  const fitPlan: TimingPlan = { ...plan, rounds: opts.fitRounds ?? device.fitRounds ?? Math.ceil(0.6 * plan.rounds) };
   const chunks: Chunk[] = [];
   for (let i = 0; i < todo.length; i += chunkSize) {
     const part = todo.slice(i, i + chunkSize);
@@ -321,13 +326,19 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   const total = chunks.reduce((s, c) => s + c.jobs.length * (c.networks ? fitPlan : plan).rounds, 0);
   const bar = progress(`profile ${device.name}/${space.name}`, total, opts.quiet);
   let chunksDone = 0;
-  const sentinel = chunks.length > 0 ? await openSentinel(runtime, plan) : undefined;
+  const sentinels = new Map<boolean, Sentinel>();
+  const sentinelFor = async (networks: boolean) => {
+    let s = sentinels.get(networks);
+    if (!s) sentinels.set(networks, s = await openSentinel(runtime, plan, networks ? networkSentinelJob(space) : unitSentinelJob()));
+    return s;
+  };
   try {
     for (const chunk of chunks) {
       if (opts.maxChunks !== undefined && chunksDone >= opts.maxChunks) break;
       // Networks are normalised to one sentinel state for the whole table (set by the first
       // network chunk, kept across --resume); standalone units only feed the fit's prior.
       const anchorMs = chunk.networks ? (lut.timing.anchorMs ?? 'new') : undefined;
+      const sentinel = await sentinelFor(chunk.networks);
       const m = await measureJobs(runtime, chunk.jobs, chunk.networks ? fitPlan : plan, rng, { sentinel, anchorMs, onAccepted: (n) => bar.increment(n) });
       if (chunk.networks) lut.timing.anchorMs ??= m.anchorMs;
       lut.timing.chunks.push(chunkRecord(chunk.networks ? 'networks' : 'units', m.timing));
@@ -337,7 +348,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
     }
   } finally {
     bar.stop();
-    await sentinel?.session.release();
+    for (const s of sentinels.values()) await s.session.release();
   }
   const busy = timingSummary(lut);
   if (busy.warning && !opts.quiet) process.stderr.write(`${busy.warning}\n`);
