@@ -225,7 +225,7 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
   await initBackend(opts.backend ?? 'auto');
   const run = loadTrainedRun(opts.run);
   // The folder the model goes to: one export (or pipeline) at a time writes there.
-  const lock = lockFolder(dirname(resolve(opts.out)));
+  const lock = lockFolder(dirname(opts.out));
   try {
     const dataset = loadDataset(opts.dataset ?? run.datasetSpec);
     checkDatasetFits(run.space, dataset);
