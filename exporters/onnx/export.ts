@@ -9,7 +9,7 @@
  * check or an unwritable path leaves nothing behind.
  */
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../../src/datasets/batches.js';
 import type { Dataset } from '../../src/datasets/dataset.js';
