@@ -62,7 +62,7 @@ export const DeviceSchema = z.object({
   /** Visits per model, accepted or not, are capped at this multiple of `rounds` (a busy machine). */
   maxVisitFactor: z.number().min(1).max(20).default(4),
   /**
-   * Accepted visits per fit network when profiling (default 60% of `rounds`). The fit averages
+   * Accepted visits per fit network when profiling (default half of `rounds`). The fit averages
    * over hundreds of networks, so each needs fewer visits than a network lut-check scores:
    * fbnet's 416 fit networks are most of its profile time.
    */

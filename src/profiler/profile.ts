@@ -40,7 +40,7 @@ export interface ProfileOptions {
   quiet?: boolean;
   /** Overrides the device's timing plan (tests use tiny plans). */
   plan?: Partial<TimingPlan>;
-  /** Accepted visits per fit network (default: the device's fitRounds, else 60% of the plan's rounds). */
+  /** Accepted visits per fit network (default: the device's fitRounds, else half the plan's rounds). */
   fitRounds?: number;
   /** Stop after this many chunks (tests simulate an interrupted run). */
   maxChunks?: number;
@@ -296,7 +296,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   const fitTodo = fitArchs(space, fitTotal, seed).slice(lut.calibration.nets.length);
   const chunkSize = opts.chunk ?? 32;
   type Chunk = { apply: (stats: Summary[]) => void; jobs: Job[]; networks: boolean };
-  const fitPlan: TimingPlan = { ...plan, rounds: opts.fitRounds ?? device.fitRounds ?? Math.ceil(0.6 * plan.rounds) };
+  const fitPlan: TimingPlan = { ...plan, rounds: opts.fitRounds ?? device.fitRounds ?? Math.ceil(0.5 * plan.rounds) };
   const chunks: Chunk[] = [];
   for (let i = 0; i < todo.length; i += chunkSize) {
     const part = todo.slice(i, i + chunkSize);
