@@ -150,12 +150,12 @@ test('export refuses bad input with one line and leaves nothing behind', () => {
   writeFileSync(blocker, 'x');
   r = cli(['export', '--run', run, '--out', join(blocker, 'model.onnx'), '--no-latency']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^latnas: cannot write '.*a-file\/model\.onnx': '.*a-file' is a file, not a folder; choose a writable --out\n$/);
+  assert.match(r.stderr, /^latnas: --out '.*a-file\/model\.onnx': '.*a-file' is a file, not a folder, so nothing can be created under it; choose another --out\n$/);
 
   // A read-only folder (even for root).
   r = cli(['export', '--run', run, '--out', '/proc/latnas-test/model.onnx', '--no-latency']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^latnas: cannot write '\/proc\/latnas-test\/model\.onnx': folder '\/proc' is not writable \(\w+\); choose a writable --out\n$/);
+  assert.match(r.stderr, /^latnas: --out '\/proc\/latnas-test\/model\.onnx': folder '\/proc' is not writable \(\w+\); choose a writable --out\n$/);
 
   // Unsupported opset and quantisation mode.
   r = cli(['export', '--run', run, '--out', join(dir, 'c.onnx'), '--opset', '12']);
