@@ -137,9 +137,12 @@ export class AgentServer {
     server.timeout = limits.idleTimeoutMs;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
+      const notHere = `--host ${this.opts.host} is not an address of this machine; use 127.0.0.1, 0.0.0.0 or one of its LAN addresses`;
       server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
         ? new Error(`port ${this.opts.port} on ${this.opts.host} is in use; pass another --port (0 picks a free one)`)
-        : e.code === 'EADDRNOTAVAIL' ? new Error(`--host ${this.opts.host} is not an address of this machine; use 127.0.0.1, 0.0.0.0 or one of its LAN addresses`) : e));
+        : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' || e.code === 'EAI_NONAME' ? new Error(notHere)
+          : e.code === 'EACCES' ? new Error(`port ${this.opts.port} on ${this.opts.host} needs privileges (ports below 1024 do); pass --port 1024 or above (0 picks a free one)`)
+            : new Error(`cannot listen on ${this.opts.host}:${this.opts.port} (${e.code ?? e.message}); pass another --host or --port`)));
       server.listen(this.opts.port, this.opts.host, () => resolve());
     }).catch((e: Error) => fail(e.message));
     return this.url();
