@@ -273,8 +273,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
       // The user chose this table: say if it is from another machine, but use it.
       const given = loadLut(o.table, { device: device.name, space });
       const warning = otherMachineWarning(o.table, device.name, space.name, compareWithHost(given.provenance, device.runtime));
-      if (warning) process.stderr.write(`${warning}
-`);
+      if (warning) process.stderr.write(`${warning}\n`);
       return { path: o.table, reused: true };
     }
     const own = defaultLutPath(device.name, space.name);
@@ -287,8 +286,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
     // Another machine's table changes what the run optimises for: said even under --quiet.
     if (decision.otherMachine) {
       const took = decision.tableSeconds === undefined ? '' : `the table took ${Math.round(decision.tableSeconds)} s to profile there; `;
-      process.stderr.write(`latnas run: ${decision.reason}; profiling this machine into '${profiled}' (${took}resumable)
-`);
+      process.stderr.write(`latnas run: ${decision.reason}; profiling this machine into '${profiled}' (${took}resumable)\n`);
     } else say(`  ${decision.reason}: profiling into '${profiled}' (resumable)`);
     const tableLock = lockFile(profiled, 'latency table');
     try {
