@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TimedSession } from '../src/device/runtime.js';
+import { pinnedMap } from '../src/profiler/profile.js';
 import { normalized, Sentinel, timeGated, type TimingPlan } from '../src/profiler/timing.js';
 import { Rng } from '../src/util/rng.js';
 import { quantile } from '../src/util/stats.js';
@@ -105,4 +106,40 @@ test('normalisation: a machine 12% slower later gives the same figures in the an
   const diff = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x / b[i]! - 1) * 100));
   assert.ok(diff(rawLater, first) > 10, `the clock moved ${diff(rawLater, first).toFixed(1)}%`);
   assert.ok(diff(normLater, first) < 2, `normalised figures moved ${diff(normLater, first).toFixed(2)}%`);
+});
+
+test('pinned map: a machine that slows light nets more is corrected by the heavy reference, not by the sentinel alone', async () => {
+  // Later the machine adds 0.03 ms per run and 10%: the sentinel (0.1 ms) runs 40% slower, the
+  // heaviest net (1.6 ms) 12%. Normalising by the sentinel alone over-corrects heavy nets.
+  let later = false;
+  const rng = new Rng(3);
+  const clock = { t: 0 };
+  const net = (ms: number): TimedSession => ({
+    async timeOnce() {
+      const t = (later ? 1.1 * ms + 0.03 : ms) * (1 + 0.005 * rng.next());
+      clock.t += t;
+      return t;
+    },
+    async output() { return new Float32Array(1); },
+    async release() {},
+  });
+  const sentinel = new Sentinel(net(0.1), () => clock.t / 1000, 0.05);
+  const heavyMs = TRUE_MS.at(-1)!;
+  const sessions = TRUE_MS.map(net);
+  await sentinel.prime(100);
+  const anchor = sentinel.quiet();
+  const before = normalized(await timeGated(sessions, sentinel, PLAN, new Rng(5)), anchor).map((r) => quantile(r, 0.25));
+  later = true;
+  await sentinel.prime(600);
+  const now = normalized(await timeGated(sessions, sentinel, PLAN, new Rng(6)), anchor).map((r) => quantile(r, 0.25));
+  const map = pinnedMap(anchor, now.at(-1)!, before.at(-1)!);
+  const mapped = now.map(map);
+  const worst = (a: number[]) => Math.max(...a.map((x, i) => Math.abs(x / before[i]! - 1) * 100));
+  assert.ok(worst(now) > 5, `sentinel alone: off by up to ${worst(now).toFixed(1)}%`);
+  assert.ok(worst(mapped) < 1, `pinned map: off by up to ${worst(mapped).toFixed(2)}%`);
+  assert.ok(Math.abs(map(anchor) - anchor) < 1e-12, 'the sentinel\'s own point stays put');
+  assert.equal(before.at(-1), before[TRUE_MS.indexOf(heavyMs)]);
+  // Guards: references too close tell no slope; a wild slope is clamped.
+  assert.equal(pinnedMap(1, 1.1, 1.1)(5), 5);
+  assert.ok(Math.abs(pinnedMap(1, 2, 10)(2) - (1 + 1.5)) < 1e-12);
 });

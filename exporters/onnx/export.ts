@@ -22,7 +22,7 @@ import { warnIfOtherMachine } from '../../src/device/host.js';
 import { defaultLutPath, loadLut, predict, type Lut } from '../../src/lut/lut.js';
 import { buildModelProto, buildNetworkModel, encodeModel, SUPPORTED_OPSETS } from '../../src/onnx/model.js';
 import { LATNAS_VERSION } from '../../src/paths.js';
-import { measureJobs, networkSentinelJob, openSentinel, timingPlan } from '../../src/profiler/profile.js';
+import { heavyReference, measureJobs, networkSentinelJob, openSentinel, timingPlan } from '../../src/profiler/profile.js';
 import { initBackend, type BackendChoice } from '../../src/train/backend.js';
 import { checkDatasetFits } from '../../src/train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../src/util/files.js';
@@ -275,10 +275,11 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
       const predictedMs = predict(lut.lut, run.units, lut.path).totalMs;
       const jobs = [{ input: run.space.input, model: () => fp32 }, { input: run.space.input, model: () => buildNetworkModel(run.units) }];
       if (int8) jobs.push({ input: run.space.input, model: () => written });
-      const bar = progress(`latency on ${device.name}`, jobs.length * plan.rounds, opts.quiet);
+      const bar = progress(`latency on ${device.name}`, (jobs.length + 1) * plan.rounds, opts.quiet);
       // Timed as lut-check times nets: sentinel-gated and normalised to the table's sentinel state.
       const sentinel = await openSentinel(runtime, plan, networkSentinelJob(run.space));
-      const m = await measureJobs(runtime, jobs, plan, new Rng(11), { sentinel, anchorMs: lut.lut.timing.anchorMs ?? 'new', onAccepted: (n) => bar.increment(n) })
+      const heavy = heavyReference(run.space, lut.lut.timing.heavyAnchorMs, lut.lut.estimator);
+      const m = await measureJobs(runtime, jobs, plan, new Rng(11), { sentinel, anchorMs: lut.lut.timing.anchorMs ?? 'new', heavy, onAccepted: (n) => bar.increment(n) })
         .finally(() => sentinel.session.release());
       bar.stop();
       const est = lut.lut.estimator;

@@ -9,7 +9,7 @@
 import type { Device } from '../device/device.js';
 import { openRuntime } from '../device/runtime.js';
 import { buildNetworkModel } from '../onnx/model.js';
-import { fitProblem, measureRuns, networkSentinelJob, openSentinel, QUANTILE, timingPlan } from '../profiler/profile.js';
+import { fitProblem, heavyReference, measureRuns, networkSentinelJob, openSentinel, QUANTILE, timingPlan } from '../profiler/profile.js';
 import { archToJson, randomArch } from '../space/arch.js';
 import { networkUnits } from '../space/network.js';
 import type { Space } from '../space/spaces.js';
@@ -102,7 +102,8 @@ export async function lutCheck(opts: CheckOptions): Promise<CheckResult> {
   const runs: Float64Array[][] = [[], []];
   const raw: Float64Array[][] = [[], []];
   let visits = 0, accepted = 0;
-  const bar = progress(`lut-check ${device.name}/${space.name}`, 2 * archs.length * plan.rounds, opts.quiet);
+  // Every chunk of every pass also times the heavy reference.
+  const bar = progress(`lut-check ${device.name}/${space.name}`, 2 * (archs.length + Math.ceil(archs.length / chunk)) * plan.rounds, opts.quiet);
   const timingRng = new Rng(opts.seed + 1);
   const sentinel = await openSentinel(runtime, plan, networkSentinelJob(space));
   const anchorMs = lut.timing.anchorMs ?? sentinel.quiet();
@@ -111,7 +112,7 @@ export async function lutCheck(opts: CheckOptions): Promise<CheckResult> {
       for (let i = 0; i < unitsOf.length; i += chunk) {
         const part = unitsOf.slice(i, i + chunk);
         const jobs = part.map((units) => ({ input: space.input, model: () => buildNetworkModel(units) }));
-        const m = await measureRuns(runtime, jobs, plan, timingRng, sentinel, anchorMs, (n) => bar.increment(n));
+        const m = await measureRuns(runtime, jobs, plan, timingRng, sentinel, anchorMs, heavyReference(space, lut.timing.heavyAnchorMs, est), (n) => bar.increment(n));
         runs[pass]!.push(...m.normalized);
         raw[pass]!.push(...m.raw);
         visits += m.timing.visits;

@@ -121,12 +121,15 @@ export const LutSchema = z.object({
     description: z.string(),
     gateTolerance: z.number().min(0).max(1),
     anchorMs: z.number().positive().finite().optional(),
+    /** The heaviest reference net's normalised time in the first fit chunk: network times are mapped to it too (profile.ts pinnedMap). */
+    heavyAnchorMs: z.number().positive().finite().optional(),
     chunks: z.array(z.object({
       kind: z.enum(['units', 'networks']),
       visits: z.number().int().nonnegative(),
       accepted: z.number().int().nonnegative(),
       unsettled: z.number().int().nonnegative(),
       sentinelQuietMs: z.number().nonnegative(),
+      heavyMs: z.number().positive().finite().optional(),
     })),
   }),
   entries: z.record(z.string(), EntrySchema),
