@@ -167,29 +167,29 @@ export function pinnedMap(anchorMs: number, heavyNowMs: number, heavyAnchorMs: n
  * rounds (timing.ts), releases them.
  */
 export async function measureJobs(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan, rng: Rng, opts: MeasureOptions = {}): Promise<Measured> {
-  const heavy = opts.sentinel && opts.anchorMs !== undefined ? opts.heavy : undefined;
-  const t = await timeJobs(runtime, heavy ? [heavy.job, ...jobs] : jobs, plan, rng, opts.sentinel, opts.onAccepted);
-  const from = heavy ? 1 : 0;
-  const rawStats = t.samples.slice(from).map((x) => summarize(x));
-  if (!opts.sentinel || opts.anchorMs === undefined) return { stats: rawStats, rawStats, timing: t.stats };
-  const anchorMs = opts.anchorMs === 'new' ? t.stats.sentinelQuietMs : opts.anchorMs;
-  const { runs, heavyMs } = mapByHeavy(normalized(t, anchorMs), anchorMs, heavy);
-  return { stats: runs.map((x) => summarize(x)), rawStats, timing: t.stats, anchorMs, heavyMs };
+  const { sentinel, anchorMs } = opts;
+  if (!sentinel || anchorMs === undefined) {
+    const t = await timeJobs(runtime, jobs, plan, rng, sentinel, opts.onAccepted);
+    const rawStats = t.samples.map((x) => summarize(x));
+    return { stats: rawStats, rawStats, timing: t.stats };
+  }
+  const m = await measureRuns(runtime, jobs, plan, rng, sentinel, anchorMs, opts.heavy, opts.onAccepted);
+  return { stats: m.normalized.map((x) => summarize(x)), rawStats: m.raw.map((x) => summarize(x)), timing: m.timing, anchorMs: m.anchorMs, heavyMs: m.heavyMs };
 }
 
-/** Drops the heavy net's runs (the first) and maps the others by `pinnedMap`. */
-function mapByHeavy(runs: Float64Array[], anchorMs: number, heavy?: HeavyReference): { runs: Float64Array[]; heavyMs?: number } {
-  if (!heavy) return { runs };
+/**
+ * As measureJobs with a sentinel, but the runs themselves (normalised and mapped, and raw):
+ * lut-check pools two passes. The heavy reference, if any, is timed first and dropped.
+ */
+export async function measureRuns(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan, rng: Rng, sentinel: Sentinel, anchor: number | 'new', heavy: HeavyReference | undefined, onAccepted?: (n: number) => void): Promise<{ normalized: Float64Array[]; raw: Float64Array[]; timing: TimingStats; anchorMs: number; heavyMs?: number }> {
+  const t = await timeJobs(runtime, heavy ? [heavy.job, ...jobs] : jobs, plan, rng, sentinel, onAccepted);
+  const anchorMs = anchor === 'new' ? t.stats.sentinelQuietMs : anchor;
+  const runs = normalized(t, anchorMs);
+  const raw = t.samples.slice(heavy ? 1 : 0);
+  if (!heavy) return { normalized: runs, raw, timing: t.stats, anchorMs };
   const heavyMs = quantile(runs[0]!, QUANTILE[heavy.estimator]);
   const map = pinnedMap(anchorMs, heavyMs, heavy.anchorMs ?? heavyMs);
-  return { runs: runs.slice(1).map((x) => x.map(map)), heavyMs };
-}
-
-/** As measureJobs, but the runs themselves (normalised and mapped, and raw): lut-check pools two passes. */
-export async function measureRuns(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan, rng: Rng, sentinel: Sentinel, anchorMs: number, heavy: HeavyReference | undefined, onAccepted?: (n: number) => void): Promise<{ normalized: Float64Array[]; raw: Float64Array[]; timing: TimingStats; heavyMs?: number }> {
-  const t = await timeJobs(runtime, heavy ? [heavy.job, ...jobs] : jobs, plan, rng, sentinel, onAccepted);
-  const { runs, heavyMs } = mapByHeavy(normalized(t, anchorMs), anchorMs, heavy);
-  return { normalized: runs, raw: t.samples.slice(heavy ? 1 : 0), timing: t.stats, heavyMs };
+  return { normalized: runs.slice(1).map((x) => x.map(map)), raw, timing: t.stats, anchorMs, heavyMs };
 }
 
 async function timeJobs(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan, rng: Rng, sentinel?: Sentinel, onAccepted?: (n: number) => void): Promise<TimingResult> {
@@ -211,13 +211,12 @@ async function timeJobs(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan
  * net, 2.4%. Standalone units (a prior for the fit, never normalised) are gated by the tiny net,
  * cheap beside any unit (~0.09 ms on onnxruntime-node, one thread).
  */
-export function unitSentinelJob(): Job {
-  const mini = BUILTIN_SPACES['fbnet-mini']!;
-  return networkJob(mini, referenceArchs(mini)[0]!);
-}
-
 export function networkSentinelJob(space: Space): Job {
   return networkJob(space, referenceArchs(space)[0]!);
+}
+
+export function unitSentinelJob(): Job {
+  return networkSentinelJob(BUILTIN_SPACES['fbnet-mini']!);
 }
 
 /** The heavy reference of network timing: the space's heaviest net (`referenceArchs(space)[1]`), see `pinnedMap`. */
