@@ -20,7 +20,7 @@ import { loadDevice } from '../src/device/device.js';
 import { hostProvenance } from '../src/device/host.js';
 import { lutCheck } from '../src/lut/check.js';
 import { loadLut } from '../src/lut/lut.js';
-import { profile, timingSummary } from '../src/profiler/profile.js';
+import { fitRoundsFor, profile, timingPlan, timingSummary } from '../src/profiler/profile.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { quantile } from '../src/util/stats.js';
 
@@ -42,7 +42,7 @@ const runs = Number(values.runs);
 const gapMs = 1000 * Number(values.gap);
 const samples = Number(values.samples);
 const host = hostProvenance();
-const fitRounds = values['fit-rounds'] !== undefined ? Number(values['fit-rounds']) : undefined;
+const fitRounds = values['fit-rounds'] !== undefined ? Number(values['fit-rounds']) : fitRoundsFor(device, timingPlan(device));
 
 interface Record {
   space: string; device: string; run: number; cpu: string; cpuId?: string; date: string;

@@ -77,7 +77,7 @@ export function buildProgram(): Command {
     .option('--runs <n>', 'timed runs per model per round (default: the device\'s)', intOption('--runs', 1, DEVICE_LIMITS.runsPerRound))
     .option('--chunk <n>', 'models loaded and timed together; the table is saved after each chunk', intOption('--chunk', 1), 32)
     .option('--fit-nets <n>', 'random whole networks timed to fit in-network latencies (default max(400, 4 x units))', intOption('--fit-nets', 10))
-    .option('--fit-rounds <n>', 'accepted visits per fit network (default: the device\'s fitRounds, else half its rounds)', intOption('--fit-rounds', 1))
+    .option('--fit-rounds <n>', 'accepted visits per fit network (default: the device\'s fitRounds, else 30% of its rounds)', intOption('--fit-rounds', 1))
     .option('--seed <n>', 'seed of the fit networks and the timing order', intOption('--seed', 0), 1)
     .option('--quiet', 'no progress output', false)
     .action(async (o: { device: string; space: string; out?: string; resume: boolean; force: boolean; rounds?: number; runs?: number; chunk: number; fitNets?: number; fitRounds?: number; seed: number; quiet: boolean }) => {
