@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { loadDevice } from '../src/device/device.js';
 import { openRuntime } from '../src/device/runtime.js';
 import { buildModelProto, encodeModel } from '../src/onnx/model.js';
-import { measureJobs, networkSentinelJob, openSentinel, timingPlan } from '../src/profiler/profile.js';
+import { measureJobs, networkSentinelJob, openSentinel, timingPlan } from '../src/profiler/measure.js';
 import { resolveArch } from '../src/space/arch.js';
 import { networkUnits } from '../src/space/network.js';
 import { loadSpace } from '../src/space/spaces.js';

@@ -20,7 +20,8 @@ import { loadDevice } from '../src/device/device.js';
 import { hostProvenance } from '../src/device/host.js';
 import { lutCheck } from '../src/lut/check.js';
 import { loadLut } from '../src/lut/lut.js';
-import { fitRoundsFor, profile, timingPlan, timingSummary } from '../src/profiler/profile.js';
+import { timingPlan } from '../src/profiler/measure.js';
+import { fitRoundsFor, profile, timingSummary } from '../src/profiler/profile.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { quantile } from '../src/util/stats.js';
 

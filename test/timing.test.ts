@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TimedSession } from '../src/device/runtime.js';
-import { pinnedMap } from '../src/profiler/profile.js';
+import { pinnedMap } from '../src/profiler/measure.js';
 import { normalized, Sentinel, timeGated, type TimingPlan } from '../src/profiler/timing.js';
 import { Rng } from '../src/util/rng.js';
 import { quantile } from '../src/util/stats.js';

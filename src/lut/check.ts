@@ -9,14 +9,14 @@
 import type { Device } from '../device/device.js';
 import { openRuntime } from '../device/runtime.js';
 import { buildNetworkModel } from '../onnx/model.js';
-import { fitProblem, heavyReference, measureRuns, networkSentinelJob, openSentinel, QUANTILE, timingPlan } from '../profiler/profile.js';
+import { heavyReference, measureRuns, networkSentinelJob, openSentinel, QUANTILE, timingPlan } from '../profiler/measure.js';
 import { archToJson, randomArch } from '../space/arch.js';
 import { networkUnits } from '../space/network.js';
 import type { Space } from '../space/spaces.js';
 import { progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { errorReport, quantile, type ErrorReport } from '../util/stats.js';
-import { globalFit } from './fit.js';
+import { fitProblem, globalFit } from './fit.js';
 import { predict, type Lut } from './lut.js';
 
 export interface CheckOptions {

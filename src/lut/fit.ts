@@ -17,6 +17,10 @@
  * fit network contains keep their prior. `latnas lut-check` then scores the table on other random
  * networks (another seed), so the figures it reports are out of sample.
  */
+import { networkUnits } from '../space/network.js';
+import { pathBlocks } from '../space/path.js';
+import { searchableLayers, type Space } from '../space/spaces.js';
+import type { Lut } from './lut.js';
 
 export interface FitNet {
   /** Indices of the (non-identity) units the network contains, with repetition. */
@@ -130,4 +134,31 @@ export function fitLatencies(nets: readonly FitNet[], standalone: Float64Array, 
     lambda: best.lambda,
     cvMapePct: (100 * best.err) / nets.length,
   };
+}
+
+/** The regression the fit solves: each entry's standalone time, and each fit network's units and time. */
+export function fitProblem(lut: Lut, space: Space): { keys: string[]; standalone: Float64Array; nets: FitNet[] } {
+  const keys = Object.keys(lut.entries);
+  const index = new Map(keys.map((k, i) => [k, i]));
+  const layers = searchableLayers(space);
+  return {
+    keys,
+    standalone: Float64Array.from(keys.map((k) => lut.entries[k]![lut.estimator])),
+    nets: lut.calibration.nets.map((n) => ({
+      units: networkUnits(space, pathBlocks(space, n.arch, layers)).filter((u) => !u.identity).map((u) => index.get(u.key)!),
+      measuredMs: n[lut.estimator],
+    })),
+  };
+}
+
+/** Replaces standalone latencies by the fit to the table's whole networks. */
+export function applyFit(lut: Lut, space: Space): void {
+  const { keys, standalone, nets } = fitProblem(lut, space);
+  const fit = fitLatencies(nets, standalone);
+  keys.forEach((k, i) => {
+    const e = lut.entries[k]!;
+    e.latencyMs = fit.latencyMs[i]!;
+    e.calibrationMs = e[lut.estimator] - e.latencyMs;
+  });
+  Object.assign(lut.calibration, { overheadMs: fit.overheadMs, scale: fit.scale, lambda: fit.lambda, cvMapePct: Math.round(fit.cvMapePct * 1000) / 1000 });
 }
