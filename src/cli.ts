@@ -8,7 +8,6 @@ import { LatnasError, fail } from './errors.js';
 import { lutCheck, noiseVerdict, signedPct } from './lut/check.js';
 import { defaultLutPath, loadLut, predict } from './lut/lut.js';
 import { buildNetworkModel } from './onnx/model.js';
-import { RandomWeights } from './onnx/weights.js';
 import { LATNAS_VERSION } from './paths.js';
 import { profile } from './profiler/profile.js';
 import { formatBlock } from './space/blocks.js';
@@ -20,6 +19,7 @@ import { writeFileAtomic, writeJsonAtomic } from './util/files.js';
 import { lockFile } from './util/lock.js';
 import { checkOutputFile } from './util/outdir.js';
 import { datasetInput, folderOutputs, inputFile, refuseOverwritingInputs, type Input } from './util/outputs.js';
+import { RandomWeights } from './weights/init.js';
 
 /** The --device and --space files a command reads (built-in space names are no files; a device name is its devices/NAME.json). */
 function deviceSpaceInputs(device: string | undefined, space: string | undefined): (Input | undefined)[] {

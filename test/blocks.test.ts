@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { blockLayers, completeBlock, formatBlock, makeDivisible, parseBlock } from '../src/space/blocks.js';
-import { countMacs, outputShape } from '../src/space/ir.js';
+import { convsOf, countMacs, outputShape, weightsOf } from '../src/space/ir.js';
 
 test('block strings round-trip through parse and format', () => {
   for (const s of ['ir_k5_e6_c40_s2_se0.25_hs', 'ir_k3_e1_g2_c24_s1_re', 'ir_k7_e4_c80_s1_re', 'skip_c24_s2']) {
@@ -60,4 +60,18 @@ test('skip is identity at the same shape and a 1x1 conv where the shape changes'
   const proj = blockLayers(parseBlock('skip_c24_s2'), { c: 16, h: 8, w: 8 }, 'L');
   assert.equal(proj.length, 1);
   assert.equal(countMacs(proj, { c: 16, h: 8, w: 8 }), 24 * 4 * 4 * 16);
+});
+
+test('a block\'s convs carry typed roles and shapes, in the order they run', () => {
+  const input = { c: 16, h: 8, w: 8 };
+  const convs = convsOf(blockLayers(parseBlock('ir_k5_e3_g2_c16_s1_se0.25_hs'), input, 'L'), input);
+  assert.deepEqual(convs.map((c) => [c.name, c.role, c.cin, c.cout, c.k, c.groups, c.bn]), [
+    ['L.pw', 'expand', 16, 48, 1, 2, true],
+    ['L.dw', 'depthwise', 48, 48, 5, 48, true],
+    ['L.se.reduce', 'se-reduce', 48, 16, 1, 1, false],
+    ['L.se.expand', 'se-expand', 16, 48, 1, 1, false],
+    ['L.pwl', 'project', 48, 16, 1, 2, true],
+  ]);
+  const skip = blockLayers(parseBlock('skip_c24_s2'), input, 'S');
+  assert.deepEqual(weightsOf(skip, input).map((w) => w.kind === 'conv' && w.role), ['skip']);
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { buildModel, buildNetworkModel, buildUnitModel } from '../src/onnx/model.js';
-import { RandomWeights } from '../src/onnx/weights.js';
+import { RandomWeights } from '../src/weights/init.js';
 import { randomArch } from '../src/space/arch.js';
 import { blockLayers, parseBlock } from '../src/space/blocks.js';
 import type { Shape } from '../src/space/ir.js';

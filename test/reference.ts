@@ -3,7 +3,7 @@
  * check that the ONNX lowering means what the IR says (padding, groups, shuffle, SE, activations).
  */
 import { samePads } from '../src/onnx/lower.js';
-import type { WeightSource } from '../src/onnx/weights.js';
+import type { WeightSource } from '../src/weights/source.js';
 import { convOutSize, type Act, type Layer, type Shape } from '../src/space/ir.js';
 
 export interface Tensor { shape: Shape; data: Float32Array }

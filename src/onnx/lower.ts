@@ -2,9 +2,9 @@
  * Lowers IR layers to an ONNX graph (NCHW, opset 17). The one ONNX implementation of every block:
  * the profiler times what this emits, `latnas build` writes it, the exporter reuses it.
  */
-import { convOutSize, type Act, type Layer, type Shape } from '../space/ir.js';
+import { convOutSize, convWeights, seConvs, type Act, type ConvWeights, type Layer, type Shape } from '../space/ir.js';
+import type { WeightSource } from '../weights/source.js';
 import { onnx, type OnnxTypes } from './proto.js';
-import type { WeightSource } from './weights.js';
 
 type NodeProto = OnnxTypes.INodeProto;
 type TensorProto = OnnxTypes.ITensorProto;
@@ -70,6 +70,13 @@ function activation(g: GraphBuilder, x: string, act: Act): string {
   return x;
 }
 
+/** A conv's weight (OIHW) and bias initializers; returns their value names. */
+function convInitializers(g: GraphBuilder, weights: WeightSource, c: ConvWeights): [string, string] {
+  const cinPerGroup = c.cin / c.groups;
+  const p = weights.conv(c.name, c.cout, cinPerGroup, c.k);
+  return [g.floatInit(`${c.name}.weight`, [c.cout, cinPerGroup, c.k, c.k], p.weight), g.floatInit(`${c.name}.bias`, [c.cout], p.bias)];
+}
+
 /** Emits `layers` on value `x` of shape `shape`; returns the output value and shape. */
 export function lowerLayers(g: GraphBuilder, layers: readonly Layer[], x: string, shape: Shape, weights: WeightSource): { out: string; shape: Shape } {
   let cur = x;
@@ -77,10 +84,7 @@ export function lowerLayers(g: GraphBuilder, layers: readonly Layer[], x: string
   for (const layer of layers) {
     switch (layer.op) {
       case 'conv': {
-        const cinPerGroup = s.c / layer.groups;
-        const p = weights.conv(layer.name, layer.cout, cinPerGroup, layer.k);
-        const w = g.floatInit(`${layer.name}.weight`, [layer.cout, cinPerGroup, layer.k, layer.k], p.weight);
-        const b = g.floatInit(`${layer.name}.bias`, [layer.cout], p.bias);
+        const [w, b] = convInitializers(g, weights, convWeights(layer, s.c));
         const [pt, pb] = samePads(s.h, layer.k, layer.stride);
         const [pl, pr] = samePads(s.w, layer.k, layer.stride);
         cur = g.node('Conv', [cur, w, b], [
@@ -104,15 +108,10 @@ export function lowerLayers(g: GraphBuilder, layers: readonly Layer[], x: string
       }
       case 'se': {
         const pooled = g.node('GlobalAveragePool', [cur]);
-        const r = weights.conv(`${layer.name}.reduce`, layer.reduced, s.c, 1);
-        const e = weights.conv(`${layer.name}.expand`, s.c, layer.reduced, 1);
-        const wr = g.floatInit(`${layer.name}.reduce.weight`, [layer.reduced, s.c, 1, 1], r.weight);
-        const br = g.floatInit(`${layer.name}.reduce.bias`, [layer.reduced], r.bias);
-        const we = g.floatInit(`${layer.name}.expand.weight`, [s.c, layer.reduced, 1, 1], e.weight);
-        const be = g.floatInit(`${layer.name}.expand.bias`, [s.c], e.bias);
-        let gate = g.node('Conv', [pooled, wr, br], [intsAttr('kernel_shape', [1, 1])], 'conv');
+        const [reduce, expand] = seConvs(layer, s.c);
+        let gate = g.node('Conv', [pooled, ...convInitializers(g, weights, reduce)], [intsAttr('kernel_shape', [1, 1])], 'conv');
         gate = g.node('Relu', [gate]);
-        gate = g.node('Conv', [gate, we, be], [intsAttr('kernel_shape', [1, 1])], 'conv');
+        gate = g.node('Conv', [gate, ...convInitializers(g, weights, expand)], [intsAttr('kernel_shape', [1, 1])], 'conv');
         gate = g.node('HardSigmoid', [gate], [floatAttr('alpha', 1 / 6), floatAttr('beta', 0.5)]);
         cur = g.node('Mul', [cur, gate]);
         break;

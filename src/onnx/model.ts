@@ -1,9 +1,10 @@
 /** Wraps lowered layers into a serialized ONNX model. */
 import type { Layer, Shape } from '../space/ir.js';
 import type { Unit } from '../space/network.js';
+import { RandomWeights } from '../weights/init.js';
+import type { WeightSource } from '../weights/source.js';
 import { GraphBuilder, lowerLayers, OPSET } from './lower.js';
 import { onnx, type OnnxTypes } from './proto.js';
-import { RandomWeights, type WeightSource } from './weights.js';
 
 export interface ModelOptions {
   /** A fixed batch size, or a symbolic name for a dynamic batch dimension. */

@@ -1,7 +1,9 @@
 /**
  * The block registry: every candidate block is defined here once, as a parser/formatter for its
- * string and a function that expands it into IR layers. Profiler, trainer and exporter all go
- * through `blockLayers`, so a block cannot mean different things in different stages.
+ * string and a function that expands it into IR layers; the fixed stem and head are expanded here
+ * too. Profiler, trainer, supernet and exporter all go through `blockLayers`, so a block cannot
+ * mean different things in different stages. Each conv states its role (ir.ts `ConvRole`): what
+ * the supernet shares by, instead of a naming convention.
  *
  * Block strings are timm-like: `ir_k5_e6_c40_s2_se0.25_hs`, `ir_k3_e1_g2_c24_s1`, `skip_c24_s2`.
  * A search space lists candidates in short form (`k5_e6`, `k3_e1_g2`, `skip`); the space supplies
@@ -153,18 +155,41 @@ export function isIdentity(b: Block, input: Shape): boolean {
 export function blockLayers(b: Block, input: Shape, prefix: string): Layer[] {
   if (b.type === 'skip') {
     if (isIdentity(b, input)) return [];
-    return [{ op: 'conv', name: `${prefix}.conv`, cout: b.c, k: 1, stride: b.s, groups: 1, bn: true, act: 'none' }];
+    return [{ op: 'conv', name: `${prefix}.conv`, role: 'skip', cout: b.c, k: 1, stride: b.s, groups: 1, bn: true, act: 'none' }];
   }
   const mid = input.c * b.e;
   const problem = groupsProblem(b, input.c);
   if (problem) fail(`block '${formatBlock(b)}': ${problem}`);
   const act = ACTS[b.act];
   const body: Layer[] = [
-    { op: 'conv', name: `${prefix}.pw`, cout: mid, k: 1, stride: 1, groups: b.g, bn: true, act },
+    { op: 'conv', name: `${prefix}.pw`, role: 'expand', cout: mid, k: 1, stride: 1, groups: b.g, bn: true, act },
   ];
   if (b.g > 1) body.push({ op: 'shuffle', groups: b.g });
-  body.push({ op: 'conv', name: `${prefix}.dw`, cout: mid, k: b.k, stride: b.s, groups: mid, bn: true, act });
+  body.push({ op: 'conv', name: `${prefix}.dw`, role: 'depthwise', cout: mid, k: b.k, stride: b.s, groups: mid, bn: true, act });
   if (b.se > 0) body.push({ op: 'se', name: `${prefix}.se`, reduced: makeDivisible(mid * b.se) });
-  body.push({ op: 'conv', name: `${prefix}.pwl`, cout: b.c, k: 1, stride: 1, groups: b.g, bn: true, act: 'none' });
+  body.push({ op: 'conv', name: `${prefix}.pwl`, role: 'project', cout: b.c, k: 1, stride: 1, groups: b.g, bn: true, act: 'none' });
   return b.s === 1 && b.c === input.c ? [{ op: 'residual', body }] : body;
+}
+
+/** A space's stem (its `stem` field): one conv + BN + activation on the input. */
+export interface StemSpec { c: number; k: number; s: number; act: BlockAct }
+/** A space's head (its `head` field): 1x1 conv + BN + act, global pool, optional 1x1 conv (bias) + act, classifier. */
+export interface HeadSpec { c: number; act: BlockAct; preFc?: { c: number; act: BlockAct } }
+
+/** The stem's IR layers, defined here once like a block's for every stage of the pipeline. */
+export function stemLayers(stem: StemSpec): Layer[] {
+  return [{ op: 'conv', name: 'stem', role: 'stem', cout: stem.c, k: stem.k, stride: stem.s, groups: 1, bn: true, act: ACTS[stem.act] }];
+}
+
+/** The head's IR layers, ending in a `classes`-way classifier. */
+export function headLayers(head: HeadSpec, classes: number): Layer[] {
+  const layers: Layer[] = [
+    { op: 'conv', name: 'head.conv', role: 'head', cout: head.c, k: 1, stride: 1, groups: 1, bn: true, act: ACTS[head.act] },
+    { op: 'gap' },
+  ];
+  if (head.preFc) {
+    layers.push({ op: 'conv', name: 'head.prefc', role: 'pre-fc', cout: head.preFc.c, k: 1, stride: 1, groups: 1, bn: false, act: ACTS[head.preFc.act] });
+  }
+  layers.push({ op: 'fc', name: 'head.fc', cout: classes });
+  return layers;
 }

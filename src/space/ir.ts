@@ -1,14 +1,23 @@
 /**
  * The layer IR every stage lowers from: the profiler and exporter to ONNX, the trainer to TF.js.
  * A block is defined once as a list of these primitives (see blocks.ts); nothing downstream
- * knows block names.
+ * knows block names. `weightsOf`/`convsOf` enumerate a layer list's weights with typed roles,
+ * so no lowering or weight store reads meaning from a layer's name.
  */
 export type Act = 'relu' | 'hswish' | 'none';
+
+/**
+ * What a conv is for, declared where it is made (blocks.ts) rather than read off its name: the
+ * supernet shares an inverted residual's 'expand', 'depthwise', 'project' and SE convs across
+ * candidates by role. The SE convs are implicit in an `se` layer (see `seConvs`).
+ */
+export type ConvRole = 'stem' | 'expand' | 'depthwise' | 'project' | 'se-reduce' | 'se-expand' | 'skip' | 'head' | 'pre-fc';
 
 /** Convolution followed by BatchNorm (`bn`) or a bias, then an activation. */
 export interface ConvLayer {
   op: 'conv';
   name: string;
+  role: ConvRole;
   cout: number;
   k: number;
   stride: number;
@@ -107,4 +116,49 @@ export function countParams(layers: readonly Layer[], input: Shape): number {
     if (l.op !== 'residual') s = outputShape([l], s);
   }
   return params;
+}
+
+/** The weights of one conv: [cout, cin / groups, k, k] and a bias [cout] (BatchNorm folded in, where `bn`). */
+export interface ConvWeights { kind: 'conv'; name: string; role: ConvRole; cin: number; cout: number; k: number; groups: number; bn: boolean }
+/** The weights of a classifier: [cout, cin] and a bias [cout]. */
+export interface FcWeights { kind: 'fc'; name: string; cin: number; cout: number }
+export type LayerWeights = ConvWeights | FcWeights;
+
+export function convWeights(l: ConvLayer, cin: number): ConvWeights {
+  return { kind: 'conv', name: l.name, role: l.role, cin, cout: l.cout, k: l.k, groups: l.groups, bn: l.bn };
+}
+
+/** The two 1x1 convs of a squeeze-excite on `c` channels (with biases, no BatchNorm): reduce, then expand. */
+export function seConvs(l: SeLayer, c: number): [ConvWeights, ConvWeights] {
+  return [
+    { kind: 'conv', name: `${l.name}.reduce`, role: 'se-reduce', cin: c, cout: l.reduced, k: 1, groups: 1, bn: false },
+    { kind: 'conv', name: `${l.name}.expand`, role: 'se-expand', cin: l.reduced, cout: c, k: 1, groups: 1, bn: false },
+  ];
+}
+
+/**
+ * Every weighted layer of a layer list at an input shape, in the order the layers run (a residual's
+ * body in place, an SE's reduce before its expand): what a lowering or a weight store walks instead
+ * of recognising layers by name. Models draw their random weights in this order.
+ */
+export function weightsOf(layers: readonly Layer[], input: Shape): LayerWeights[] {
+  const out: LayerWeights[] = [];
+  let s = input;
+  for (const l of layers) {
+    switch (l.op) {
+      case 'conv': out.push(convWeights(l, s.c)); break;
+      case 'se': out.push(...seConvs(l, s.c)); break;
+      case 'residual': out.push(...weightsOf(l.body, s)); continue;
+      case 'fc': out.push({ kind: 'fc', name: l.name, cin: s.c, cout: l.cout }); break;
+      case 'shuffle': case 'gap': break;
+      default: { const unknown: never = l; throw new Error(`weightsOf: unknown layer ${JSON.stringify(unknown)}`); }
+    }
+    s = outputShape([l], s);
+  }
+  return out;
+}
+
+/** The convs of a layer list with their roles and shapes, in the order they run (see `weightsOf`). */
+export function convsOf(layers: readonly Layer[], input: Shape): ConvWeights[] {
+  return weightsOf(layers, input).filter((w): w is ConvWeights => w.kind === 'conv');
 }

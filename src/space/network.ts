@@ -2,9 +2,9 @@
  * A network is a sequence of units: stem, one block per searchable layer, head. A unit is the
  * thing a LUT entry times; its key is the op plus its input shape (as in mobile-vision's FBNet).
  */
-import { blockLayers, formatBlock, isIdentity, type Block } from './blocks.js';
+import { blockLayers, formatBlock, headLayers, isIdentity, stemLayers, type Block } from './blocks.js';
 import { outputShape, shapeKey, type Layer, type Shape } from './ir.js';
-import { searchableLayers, stemOutput, type Space } from './spaces.js';
+import { headInput, searchableLayers, stemOutput, type Space } from './spaces.js';
 
 export interface Unit {
   /** LUT key: `<op>|<c>x<h>x<w>` of the unit's input. */
@@ -29,24 +29,13 @@ function makeUnit(kind: Unit['kind'], op: string, input: Shape, layers: Layer[],
 
 export function stemUnit(space: Space): Unit {
   const { c, k, s, act } = space.stem;
-  const layers: Layer[] = [{ op: 'conv', name: 'stem', cout: c, k, stride: s, groups: 1, bn: true, act: act === 're' ? 'relu' : 'hswish' }];
-  return makeUnit('stem', `stem_k${k}_c${c}_s${s}_${act}`, space.input, layers);
+  return makeUnit('stem', `stem_k${k}_c${c}_s${s}_${act}`, space.input, stemLayers(space.stem));
 }
 
 export function headUnit(space: Space, input: Shape): Unit {
   const h = space.head;
-  const toAct = (a: 're' | 'hs') => (a === 're' ? 'relu' as const : 'hswish' as const);
-  const layers: Layer[] = [
-    { op: 'conv', name: 'head.conv', cout: h.c, k: 1, stride: 1, groups: 1, bn: true, act: toAct(h.act) },
-    { op: 'gap' },
-  ];
-  let op = `head_c${h.c}_${h.act}`;
-  if (h.preFc) {
-    layers.push({ op: 'conv', name: 'head.prefc', cout: h.preFc.c, k: 1, stride: 1, groups: 1, bn: false, act: toAct(h.preFc.act) });
-    op += `_pre${h.preFc.c}_${h.preFc.act}`;
-  }
-  layers.push({ op: 'fc', name: 'head.fc', cout: space.classes });
-  return makeUnit('head', `${op}_fc${space.classes}`, input, layers);
+  const op = `head_c${h.c}_${h.act}${h.preFc ? `_pre${h.preFc.c}_${h.preFc.act}` : ''}_fc${space.classes}`;
+  return makeUnit('head', op, input, headLayers(h, space.classes));
 }
 
 export function blockUnit(block: Block, input: Shape, index: number): Unit {
@@ -75,8 +64,6 @@ export function spaceUnits(space: Space): Unit[] {
   for (const layer of layers) {
     for (const b of layer.candidates) add(blockUnit(b, layer.input, layer.index));
   }
-  const last = layers[layers.length - 1];
-  const headInput = last ? blockUnit(last.candidates[0]!, last.input, last.index).output : stemOutput(space);
-  add(headUnit(space, headInput));
+  add(headUnit(space, headInput(space, layers)));
   return [...byKey.values()];
 }

@@ -7,9 +7,8 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { fail } from '../errors.js';
 import { parseWith, readJsonFile } from '../util/validate.js';
-import { BLOCK_LIMITS, completeBlock, formatBlock, groupsProblem, parseBlockPartial, type Block, type BlockAct } from './blocks.js';
-import { convOutSize, countMacs, countParams, type Shape } from './ir.js';
-import { blockUnit, headUnit, stemUnit } from './network.js';
+import { BLOCK_LIMITS, blockLayers, completeBlock, formatBlock, groupsProblem, headLayers, parseBlockPartial, stemLayers, type Block, type BlockAct } from './blocks.js';
+import { convOutSize, countMacs, countParams, outputShape, type Shape } from './ir.js';
 
 /** Bounds of a space: what a mobile/edge network can physically be (and what latnas can build and train). */
 export const SPACE_LIMITS = {
@@ -143,18 +142,18 @@ function checkSpace(space: Space, source: string): Space {
 
 /** Fails when the largest arch of the space (each layer's largest candidate) is beyond SPACE_LIMITS. */
 function checkSize(space: Space, layers: readonly SearchableLayer[], source: string): void {
-  const stem = stemUnit(space);
-  let params = countParams(stem.layers, space.input);
-  let macs = countMacs(stem.layers, space.input);
+  const stem = stemLayers(space.stem);
+  let params = countParams(stem, space.input);
+  let macs = countMacs(stem, space.input);
   for (const l of layers) {
-    const units = l.candidates.map((b) => blockUnit(b, l.input, l.index));
-    params += Math.max(...units.map((u) => countParams(u.layers, l.input)));
-    macs += Math.max(...units.map((u) => countMacs(u.layers, l.input)));
+    const candidates = l.candidates.map((b) => blockLayers(b, l.input, `layers.${l.index}`));
+    params += Math.max(...candidates.map((c) => countParams(c, l.input)));
+    macs += Math.max(...candidates.map((c) => countMacs(c, l.input)));
   }
-  const last = layers[layers.length - 1];
-  const head = headUnit(space, last ? blockUnit(last.candidates[0]!, last.input, last.index).output : stemOutput(space));
-  params += countParams(head.layers, head.input);
-  macs += countMacs(head.layers, head.input);
+  const head = headLayers(space.head, space.classes);
+  const input = headInput(space, layers);
+  params += countParams(head, input);
+  macs += countMacs(head, input);
   const fix = 'lower the channels, expansions, layer counts or input size';
   if (params > SPACE_LIMITS.params) {
     fail(`${source}: its largest arch has ${(params / 1e6).toFixed(0)} M parameters (${(params * 4 / 2 ** 20).toFixed(0)} MiB of float32 weights), over the limit of ${SPACE_LIMITS.params / 1e6} M; ${fix}`);
@@ -166,6 +165,12 @@ function checkSize(space: Space, layers: readonly SearchableLayer[], source: str
 
 export function stemOutput(space: Space): Shape {
   return { c: space.stem.c, h: convOutSize(space.input.h, space.stem.s), w: convOutSize(space.input.w, space.stem.s) };
+}
+
+/** The head's input shape: the last searchable layer's output, which its candidates agree on (the stage sets it). */
+export function headInput(space: Space, layers: readonly SearchableLayer[] = searchableLayers(space)): Shape {
+  const last = layers[layers.length - 1];
+  return last ? outputShape(blockLayers(last.candidates[0]!, last.input, `layers.${last.index}`), last.input) : stemOutput(space);
 }
 
 export function searchableLayers(space: Space, source = `space '${space.name}'`): SearchableLayer[] {

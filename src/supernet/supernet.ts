@@ -24,17 +24,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchStream } from '../datasets/batches.js';
 import { fail } from '../errors.js';
-import { formatBlock, type Block } from '../space/blocks.js';
-import type { Layer } from '../space/ir.js';
+import type { Block } from '../space/blocks.js';
+import { convsOf, type ConvRole, type Layer } from '../space/ir.js';
 import { blockUnit, headUnit, stemUnit } from '../space/network.js';
-import { searchableLayers, type SearchableLayer, type Space } from '../space/spaces.js';
-import { argmaxFinite } from '../util/finite.js';
-import type { Rng } from '../util/rng.js';
+import { checkPath, pathBlocks, pathOf, type Path } from '../space/path.js';
+import { headInput, searchableLayers, type SearchableLayer, type Space } from '../space/spaces.js';
 import { BN_MOMENTUM, TfModel, type SharedConv } from '../train/model.js';
-import { Rng as WeightRng } from '../util/rng.js';
-
-/** One candidate index per searchable layer. */
-export type Path = readonly number[];
+import { argmaxFinite } from '../util/finite.js';
+import { Rng } from '../util/rng.js';
+import { heStd, initWeights } from '../weights/init.js';
 
 export type Choice =
   /** Single path; `gates[l]` (value 1) multiplies layer l's output when given. */
@@ -72,8 +70,18 @@ function prefixed(layers: readonly Layer[], prefix: string): Layer[] {
 /** Distinguishes supernets in one process: tfjs variable names are global. */
 let instances = 0;
 
-const ROLES = ['pw', 'dw', 'se.reduce', 'se.expand', 'pwl'] as const;
-type Role = typeof ROLES[number];
+/**
+ * The convs of an inverted residual that its layer's candidates share, and the suffix of their
+ * variable names (checkpoints name the variables, so the suffixes stay).
+ */
+const SHARED_ROLES = { expand: 'pw', depthwise: 'dw', 'se-reduce': 'se.reduce', 'se-expand': 'se.expand', project: 'pwl' } as const satisfies Partial<Record<ConvRole, string>>;
+type Role = keyof typeof SHARED_ROLES;
+
+function isShared(role: ConvRole): role is Role {
+  return role in SHARED_ROLES;
+}
+
+type Hwio = [number, number, number, number];
 
 /**
  * The largest version of each conv of a layer's inverted-residual candidates with one group
@@ -83,16 +91,14 @@ class SharedFamily {
   private readonly weights = new Map<Role, tf.Variable<tf.Rank.R4>>();
   private readonly biases = new Map<Role, tf.Variable<tf.Rank.R1>>();
 
-  constructor(name: string, shapes: Map<Role, [number, number, number, number]>, seed: number) {
-    const rng = new WeightRng(seed);
-    for (const [role, shape] of shapes) {
-      const n = shape.reduce((a, b) => a * b, 1);
+  /** `convs`: per role the largest shape and whether the conv has a bias (no BatchNorm), in the order the convs run. */
+  constructor(name: string, convs: Map<Role, { shape: Hwio; bias: boolean }>, seed: number) {
+    const rng = new Rng(seed);
+    for (const [role, { shape, bias }] of convs) {
       const fanIn = shape[0] * shape[1] * shape[2];
-      const std = Math.sqrt(2 / fanIn);
-      const data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
-      this.weights.set(role, tf.variable(tf.tensor4d(data, shape), true, `${name}.${role}.weight`));
-      if (role.startsWith('se.')) this.biases.set(role, tf.variable(tf.zeros([shape[3]]), true, `${name}.${role}.bias`) as tf.Variable<tf.Rank.R1>);
+      const data = initWeights(rng, fanIn * shape[3], heStd(fanIn), 'normal');
+      this.weights.set(role, tf.variable(tf.tensor4d(data, shape), true, `${name}.${SHARED_ROLES[role]}.weight`));
+      if (bias) this.biases.set(role, tf.variable(tf.zeros([shape[3]]), true, `${name}.${SHARED_ROLES[role]}.bias`) as tf.Variable<tf.Rank.R1>);
     }
   }
 
@@ -103,17 +109,17 @@ class SharedFamily {
    * the channel shuffle after it undoes (pre-shuffle channel i of group j is dense channel
    * i·g + j), so the depthwise conv and the projection see dense-ordered channels.
    */
-  conv(role: Role, shape: [number, number, number, number], g: number): SharedConv {
+  conv(role: Role, shape: Hwio, g: number): SharedConv {
     const full = this.weights.get(role)!;
     const bias = this.biases.get(role);
     const [kh, kw, cinG, cout] = shape;
     let weight: () => tf.Tensor4D;
-    if (role === 'dw') {
+    if (role === 'depthwise') {
       const off = (full.shape[0] - kh) / 2;
       weight = () => (kh === full.shape[0] && cout === full.shape[3] ? full : tf.slice(full, [off, off, 0, 0], shape));
-    } else if (g === 1 || role.startsWith('se.')) {
+    } else if (g === 1 || role === 'se-reduce' || role === 'se-expand') {
       weight = () => (shape.every((d, i) => d === full.shape[i]) ? full : tf.slice(full, [0, 0, 0, 0], shape));
-    } else if (role === 'pw') {
+    } else if (role === 'expand') {
       const perGroup = cout / g;
       const columns = Array.from({ length: g }, (_, j) => Int32Array.from({ length: perGroup }, (_, i) => i * g + j));
       weight = () => tf.concat(columns.map((cols, j) => tf.gather(tf.slice(full, [0, 0, j * cinG, 0], [kh, kw, cinG, full.shape[3]]), tf.tensor1d(cols, 'int32'), 3)), 3) as tf.Tensor4D;
@@ -136,21 +142,6 @@ class SharedFamily {
   }
 }
 
-function roleOf(name: string): Role | undefined {
-  return [...ROLES].sort((a, b) => b.length - a.length).find((r) => name.endsWith(`.${r}`));
-}
-
-/** HWIO shape of every conv of a unit's layers, by name. */
-function convShapes(layers: readonly Layer[], input: { c: number }, into = new Map<string, [number, number, number, number]>()): Map<string, [number, number, number, number]> {
-  let c = input.c;
-  for (const l of layers) {
-    if (l.op === 'conv') { into.set(l.name, [l.k, l.k, c / l.groups, l.cout]); c = l.cout; }
-    else if (l.op === 'se') { into.set(`${l.name}.reduce`, [1, 1, c, l.reduced]); into.set(`${l.name}.expand`, [1, 1, l.reduced, c]); }
-    else if (l.op === 'residual') convShapes(l.body, { c }, into);
-  }
-  return into;
-}
-
 export class Supernet {
   readonly layers: SearchableLayer[];
   private readonly stem: TfModel;
@@ -170,30 +161,30 @@ export class Supernet {
       const units = layer.candidates.map((b, i) => prefixed(blockUnit(b, layer.input, layer.index).layers, `${prefix}c${i}/`));
       // One family for the layer's inverted-residual candidates, sized for the largest (dense) one.
       const groupOf = (i: number) => { const b = layer.candidates[i]!; return b.type === 'ir' ? b.g : undefined; };
-      const shapes = new Map<Role, [number, number, number, number]>();
+      const convs = new Map<Role, { shape: Hwio; bias: boolean }>();
       units.forEach((layers, i) => {
         const g = groupOf(i);
         if (g === undefined) return;
-        for (const [name, grouped] of convShapes(layers, layer.input)) {
-          const role = roleOf(name)!;
-          // Dense equivalent: a grouped 1x1 conv's input axis holds one group's channels.
-          const shape: [number, number, number, number] = role === 'pw' || role === 'pwl' ? [grouped[0], grouped[1], grouped[2] * g, grouped[3]] : grouped;
-          const cur = shapes.get(role);
-          shapes.set(role, cur ? cur.map((d, j) => Math.max(d, shape[j]!)) as [number, number, number, number] : shape);
+        for (const c of convsOf(layers, layer.input)) {
+          if (!isShared(c.role)) continue;
+          // Dense equivalent: a grouped 1x1 conv's input axis holds all the groups' channels.
+          const dense = c.role === 'expand' || c.role === 'project' ? c.cin : c.cin / c.groups;
+          const shape: Hwio = [c.k, c.k, dense, c.cout];
+          const cur = convs.get(c.role);
+          convs.set(c.role, { shape: cur ? cur.shape.map((d, j) => Math.max(d, shape[j]!)) as Hwio : shape, bias: !c.bn });
         }
       });
-      const family = shapes.size > 0 ? new SharedFamily(`${prefix}l${layer.index}`, shapes, seed * 7919 + layer.index * 131) : undefined;
+      const family = convs.size > 0 ? new SharedFamily(`${prefix}l${layer.index}`, convs, seed * 7919 + layer.index * 131) : undefined;
       this.families.push(layer.candidates.map((_, i) => (groupOf(i) === undefined ? undefined : family)));
       return units.map((layers, i) => {
         const family = this.families[layer.index]![i];
         const g = groupOf(i) ?? 1;
-        const shared = family ? (name: string, shape: [number, number, number, number]) => family.conv(roleOf(name)!, shape, g) : undefined;
+        const shared = family ? (c: { role: ConvRole }, shape: Hwio) => (isShared(c.role) ? family.conv(c.role, shape, g) : undefined) : undefined;
         return new TfModel(layers, layer.input, seed * 7919 + layer.index * 131 + i + 1, shared);
       });
     });
-    const last = this.layers[this.layers.length - 1];
-    const headInput = last ? blockUnit(last.candidates[0]!, last.input, last.index).output : stem.output;
-    this.head = new TfModel(prefixed(headUnit(space, headInput).layers, prefix), headInput, seed + 104729);
+    const input = headInput(space, this.layers);
+    this.head = new TfModel(prefixed(headUnit(space, input).layers, prefix), input, seed + 104729);
   }
 
   /** Number of architectures: the product of the candidate counts. */
@@ -202,19 +193,12 @@ export class Supernet {
   }
 
   blocksOf(path: Path): Block[] {
-    this.checkPath(path);
-    return path.map((i, l) => this.layers[l]!.candidates[i]!);
+    return pathBlocks(this.space, path, this.layers);
   }
 
   /** The path of an architecture of this space (blocks as resolveArch returns them). */
   pathOf(blocks: readonly Block[]): number[] {
-    if (blocks.length !== this.layers.length) fail(`arch has ${blocks.length} blocks; space '${this.space.name}' has ${this.layers.length} searchable layers`);
-    return blocks.map((b, l) => {
-      const f = formatBlock(b);
-      const i = this.layers[l]!.candidates.findIndex((c) => formatBlock(c) === f);
-      if (i < 0) fail(`layer ${l}: '${f}' is not a candidate of space '${this.space.name}'`);
-      return i;
-    });
+    return pathOf(this.space, blocks, this.layers);
   }
 
   randomPath(rng: Rng): number[] {
@@ -222,11 +206,7 @@ export class Supernet {
   }
 
   private checkPath(path: Path): void {
-    if (path.length !== this.layers.length) fail(`path has ${path.length} entries; space '${this.space.name}' has ${this.layers.length} searchable layers`);
-    path.forEach((i, l) => {
-      const n = this.layers[l]!.candidates.length;
-      if (!Number.isInteger(i) || i < 0 || i >= n) fail(`path entry ${l} is ${i}; layer ${l} has candidates 0..${n - 1}`);
-    });
+    checkPath(this.space, path, this.layers);
   }
 
   /** The models a path runs through: stem, one candidate per layer, head. */

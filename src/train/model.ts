@@ -1,13 +1,14 @@
 /**
  * Lowers the layer IR to a TensorFlow.js model (NHWC), the trainer's side of the one block
  * registry: the same `Layer[]` the profiler lowers to ONNX. Its weights go back out through
- * `asWeightSource()` (BatchNorm folded, ONNX layouts), so an exported network is the profiled
- * lowering with trained numbers, never a second implementation.
+ * `asWeightSource()` (BatchNorm folded, the IR's OIHW layouts: src/weights/source.ts), so an
+ * exported network is the profiled lowering with trained numbers, never a second implementation.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Params, WeightSource } from '../onnx/weights.js';
-import { outputShape, type Act, type ConvLayer, type Layer, type Shape } from '../space/ir.js';
+import { outputShape, seConvs, weightsOf, type Act, type ConvLayer, type ConvWeights, type FcWeights, type Layer, type Shape } from '../space/ir.js';
 import { Rng } from '../util/rng.js';
+import { heStd, initWeights } from '../weights/init.js';
+import type { Params, WeightSource } from '../weights/source.js';
 import { batchNormInfer, batchNormTrain, channelShuffle, conv2dSame, hardSigmoid, hardSwish, movingStatistics } from './ops.js';
 
 export const BN_EPS = 1e-5;
@@ -32,8 +33,8 @@ export interface SharedConv {
   bias?: () => tf.Tensor1D;
 }
 
-/** Given a conv's name and HWIO shape, the shared weights to use, or undefined to own them. */
-export type SharedConvs = (name: string, shape: [number, number, number, number], hasBias: boolean) => SharedConv | undefined;
+/** Given a conv (its role says what it is for) and its HWIO shape, the shared weights to use, or undefined to own them. */
+export type SharedConvs = (conv: ConvWeights, shape: [number, number, number, number]) => SharedConv | undefined;
 
 interface ConvParams {
   /** [k, k, cin / groups, cout] (HWIO per group): owned, or borrowed through `shared`. */
@@ -75,25 +76,23 @@ export class TfModel {
   bnMomentum = BN_MOMENTUM;
 
   constructor(readonly layers: readonly Layer[], readonly input: Shape, seed = 1, private readonly sharedConvs?: SharedConvs) {
+    // One generator for the whole model: weights are drawn in the order the layers run.
     const rng = new Rng(seed);
-    this.create(layers, input, rng);
+    for (const w of weightsOf(layers, input)) {
+      if (w.kind === 'conv') this.conv(w, rng);
+      else this.fc(w, rng);
+    }
     this.output = outputShape(layers, input);
   }
 
-  private heNormal(rng: Rng, shape: number[], fanIn: number): Float32Array {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const std = Math.sqrt(2 / fanIn);
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = rng.normal() * std;
-    return a;
-  }
-
-  private conv(name: string, cin: number, cout: number, k: number, groups: number, bn: boolean, rng: Rng): void {
-    const shape = [k, k, cin / groups, cout] as [number, number, number, number];
-    const shared = this.sharedConvs?.(name, shape, !bn);
+  private conv(c: ConvWeights, rng: Rng): void {
+    const { name, cout, groups, bn } = c;
+    const shape = [c.k, c.k, c.cin / groups, cout] as [number, number, number, number];
+    const shared = this.sharedConvs?.(c, shape);
+    const fanIn = (c.cin / groups) * c.k * c.k;
     const p: ConvParams = shared
       ? { shared, groups }
-      : { weight: tf.variable(tf.tensor4d(this.heNormal(rng, shape, (cin / groups) * k * k), shape), true, `${name}.weight`), groups };
+      : { weight: tf.variable(tf.tensor4d(initWeights(rng, fanIn * cout, heStd(fanIn), 'normal'), shape), true, `${name}.weight`), groups };
     if (bn) {
       p.bn = {
         gamma: tf.variable(tf.ones([cout]), true, `${name}.bn.gamma`) as tf.Variable<tf.Rank.R1>,
@@ -107,21 +106,10 @@ export class TfModel {
     this.convs.set(name, p);
   }
 
-  private create(layers: readonly Layer[], input: Shape, rng: Rng): void {
-    let s = input;
-    for (const l of layers) {
-      if (l.op === 'conv') this.conv(l.name, s.c, l.cout, l.k, l.groups, l.bn, rng);
-      else if (l.op === 'se') {
-        this.conv(`${l.name}.reduce`, s.c, l.reduced, 1, 1, false, rng);
-        this.conv(`${l.name}.expand`, l.reduced, s.c, 1, 1, false, rng);
-      } else if (l.op === 'residual') this.create(l.body, s, rng);
-      else if (l.op === 'fc') {
-        // std sqrt(1 / cin): the classifier has no ReLU after it, so no He factor of 2.
-        const weight = tf.variable(tf.tensor2d(this.heNormal(rng, [s.c, l.cout], 2 * s.c), [s.c, l.cout]), true, `${l.name}.weight`) as tf.Variable<tf.Rank.R2>;
-        this.fcs.set(l.name, { weight, bias: tf.variable(tf.zeros([l.cout]), true, `${l.name}.bias`) as tf.Variable<tf.Rank.R1> });
-      }
-      s = outputShape([l], s);
-    }
+  private fc({ name, cin, cout }: FcWeights, rng: Rng): void {
+    // std sqrt(1 / cin): the classifier has no ReLU after it, so no He factor of 2.
+    const weight = tf.variable(tf.tensor2d(initWeights(rng, cin * cout, heStd(cin, 1), 'normal'), [cin, cout]), true, `${name}.weight`) as tf.Variable<tf.Rank.R2>;
+    this.fcs.set(name, { weight, bias: tf.variable(tf.zeros([cout]), true, `${name}.bias`) as tf.Variable<tf.Rank.R1> });
   }
 
   /** Every trained variable this model owns (BN running statistics and shared weights excluded). */
@@ -190,8 +178,9 @@ export class TfModel {
           break;
         case 'se': {
           const pooled = tf.mean(cur, [1, 2], true) as tf.Tensor4D;
-          const reduce = this.convs.get(`${l.name}.reduce`)!;
-          const expand = this.convs.get(`${l.name}.expand`)!;
+          const [r, e] = seConvs(l, cur.shape[3]!);
+          const reduce = this.convs.get(r.name)!;
+          const expand = this.convs.get(e.name)!;
           const mid = tf.relu(tf.add(conv2dSame(pooled, convWeight(reduce), 1, 1), convBias(reduce)!)) as tf.Tensor4D;
           const gate = hardSigmoid(tf.add(conv2dSame(mid, convWeight(expand), 1, 1), convBias(expand)!));
           cur = tf.mul(cur, gate);

@@ -1,19 +1,31 @@
 /**
- * Where a lowering gets its numbers. The profiler uses seeded random weights; the exporter will
- * supply trained weights with BatchNorm already folded. Shapes are ONNX's (OIHW for convs).
+ * The one random initialiser. Every weight latnas draws at random is He-scaled and drawn here:
+ * the profiler's ONNX models (`RandomWeights`), a TF.js model's own weights and a supernet's
+ * shared ones (`initWeights` with 'normal').
  */
 import { Rng } from '../util/rng.js';
+import type { Params, WeightSource } from './source.js';
 
-export interface Params {
-  weight: Float32Array;
-  bias: Float32Array;
+/** He's standard deviation, sqrt(gain / fanIn): gain 2 where a ReLU may follow, 1 for the linear classifier. */
+export function heStd(fanIn: number, gain = 2): number {
+  return Math.sqrt(gain / fanIn);
 }
 
-export interface WeightSource {
-  /** Conv weight [cout, cin/groups, k, k] and bias [cout] (BN folded in, where the layer has BN). */
-  conv(name: string, cout: number, cinPerGroup: number, k: number): Params;
-  /** Fully connected weight [cout, cin] and bias [cout]. */
-  fc(name: string, cout: number, cin: number): Params;
+export type Distribution = 'normal' | 'uniform';
+
+/**
+ * `n` weights of standard deviation `std`, one draw of `rng` each, in order: 'normal' (what the
+ * TF.js models train from) or 'uniform', U(-std*sqrt(3), std*sqrt(3)) (see RandomWeights).
+ */
+export function initWeights(rng: Rng, n: number, std: number, dist: Distribution): Float32Array {
+  const a = new Float32Array(n);
+  if (dist === 'normal') {
+    for (let i = 0; i < n; i++) a[i] = rng.normal() * std;
+  } else {
+    const bound = std * Math.sqrt(3);
+    for (let i = 0; i < n; i++) a[i] = (2 * rng.next() - 1) * bound;
+  }
+  return a;
 }
 
 /**
@@ -41,7 +53,7 @@ export class RandomWeights implements WeightSource {
     const key = `${this.seed}|${name}|${n}|${std}`;
     let a = RandomWeights.cache.get(key);
     if (!a) {
-      a = RandomWeights.fill(this.rng(name), n, std);
+      a = initWeights(this.rng(name), n, std, 'uniform');
       if (RandomWeights.cached + n > RandomWeights.CACHE_FLOATS) {
         RandomWeights.cache.clear();
         RandomWeights.cached = 0;
@@ -57,18 +69,13 @@ export class RandomWeights implements WeightSource {
     for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
     return new Rng(h);
   }
-  /** Uniform with standard deviation `std`: U(-std*sqrt(3), std*sqrt(3)). */
-  private static fill(rng: Rng, n: number, std: number): Float32Array {
-    const a = new Float32Array(n);
-    const bound = std * Math.sqrt(3);
-    for (let i = 0; i < n; i++) a[i] = (2 * rng.next() - 1) * bound;
-    return a;
-  }
+
   conv(name: string, cout: number, cinPerGroup: number, k: number): Params {
     const fanIn = cinPerGroup * k * k;
-    return { weight: this.draw(name, cout * fanIn, Math.sqrt(2 / fanIn)), bias: this.draw(`${name}.bias`, cout, 0.01) };
+    return { weight: this.draw(name, cout * fanIn, heStd(fanIn)), bias: this.draw(`${name}.bias`, cout, 0.01) };
   }
+
   fc(name: string, cout: number, cin: number): Params {
-    return { weight: this.draw(name, cout * cin, Math.sqrt(1 / cin)), bias: this.draw(`${name}.bias`, cout, 0.01) };
+    return { weight: this.draw(name, cout * cin, heStd(cin, 1)), bias: this.draw(`${name}.bias`, cout, 0.01) };
   }
 }
