@@ -6,7 +6,7 @@
  */
 import pLimit from 'p-limit';
 import type { Device } from '../device/device.js';
-import type { Runtime, TimedSession } from '../device/interface.js';
+import type { Runtime, TimedSession } from '../device/runtime.js';
 import { buildNetworkModel } from '../onnx/model.js';
 import { countMacs, type Shape } from '../space/ir.js';
 import { blockUnit, networkUnits } from '../space/network.js';
