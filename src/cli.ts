@@ -93,7 +93,6 @@ export function buildProgram(): Command {
           device, space, out, resume: o.resume, force: o.force, chunk: o.chunk, seed: o.seed, quiet: o.quiet, fitNets: o.fitNets, fitRounds: o.fitRounds,
           plan: { rounds: o.rounds, runsPerRound: o.runs },
         });
-        if (device.runtime === 'browser') await (await import('./agent/provenance.js')).stampBrowserProvenance(device, out);
       } finally {
         lock.release();
       }
@@ -179,9 +178,9 @@ export function buildProgram(): Command {
       // this only says so. A browser table is compared with the browser attached now.
       const anyway = 'checking it anyway: the scores below are for this device';
       if (device.runtime === 'browser') {
-        const { tableBrowser } = await import('./agent/provenance.js');
+        const { tableBrowser } = await import('./device/browser-provenance.js');
         const { compareWithBrowser, otherMachineWarning } = await import('./device/host.js');
-        const page = ((await openRuntime(device)) as import('./agent/runtime.js').BrowserRuntime).info.page;
+        const page = ((await openRuntime(device)) as import('./device/browser.js').BrowserRuntime).info.page;
         const line = otherMachineWarning(path, device.name, space.name, compareWithBrowser(tableBrowser(path), page), anyway, 'in another browser');
         if (line) process.stderr.write(`${line}\n`);
       } else warnIfOtherMachine(lut, path, device.runtime, anyway);
@@ -265,15 +264,15 @@ export function buildProgram(): Command {
       const { BACKEND_CHOICES } = await import('./train/backend.js');
       if (!(BACKEND_CHOICES as readonly string[]).includes(o.backend)) fail(`--backend '${o.backend}': use one of ${BACKEND_CHOICES.join(', ')}`);
       if (o.quantize !== undefined && o.quantize !== 'int8') fail(`--quantize '${o.quantize}' is not supported; use --quantize int8 or leave it out for float32`);
-      const { exportOnnx, reportPath } = await import('../exporters/onnx/export.js');
-      const r = await exportOnnx({
+      const { onnx } = (await import('../exporters/registry.js')).EXPORTERS;
+      const r = await onnx.export({
         run: o.run, out: o.out, opset: o.opset, quantize: o.quantize as 'int8' | undefined, table: o.table, dataset: o.dataset,
         verifyImages: o.verifyImages, calibrationImages: o.calibrationImages, rounds: o.rounds, skipLatency: !o.latency,
-        backend: o.backend as Parameters<typeof exportOnnx>[0]['backend'], quiet: o.quiet,
+        backend: o.backend as Parameters<typeof onnx.export>[0]['backend'], quiet: o.quiet,
       });
       const acc = r.int8 ? `int8 accuracy ${(100 * r.int8.ortAccuracy).toFixed(2)}% (fp32 ${(100 * r.parity.ortAccuracy).toFixed(2)}%)` : `accuracy ${(100 * r.parity.ortAccuracy).toFixed(2)}%`;
       const lat = r.latency ? `, ${(r.int8 ? r.latency.int8Ms! : r.latency.measuredMs).toFixed(4)} ms on ${r.latency.device} (predicted ${r.latency.predictedMs.toFixed(4)} ms for fp32)` : '';
-      console.log(`${o.out}: ${(r.bytes / 1024).toFixed(0)} KiB, opset ${r.opset}, ${acc} on ${r.parity.images} test images${lat}; report ${reportPath(o.out)}`);
+      console.log(`${o.out}: ${(r.bytes / 1024).toFixed(0)} KiB, opset ${r.opset}, ${acc} on ${r.parity.images} test images${lat}; report ${onnx.reportPath(o.out)}`);
     });
 
   program.command('run')

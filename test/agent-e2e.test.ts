@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { stampBrowserProvenance } from '../src/agent/provenance.js';
-import { CHROMIUM_ARGS, type BrowserRuntime } from '../src/agent/runtime.js';
+import type { BrowserRuntime } from '../src/device/browser.js';
+import { CHROMIUM_ARGS } from '../src/device/chromium.js';
 import { loadDevice } from '../src/device/device.js';
+import { hostProvenance } from '../src/device/host.js';
 import { closeRuntimes, openRuntime } from '../src/device/runtime.js';
 import { lutCheck } from '../src/lut/check.js';
 import { loadLut, predict } from '../src/lut/lut.js';
@@ -56,7 +57,6 @@ test('browser-chromium: profile a space, a LUT with the user agent, and lut-chec
   // runsPerRound 3 where the device says 4: the runtime follows the visits the profiler makes.
   const plan = { rounds: 3, runsPerRound: 3, warmup: 1 };
   const r = await profile({ device, space, out, resume: false, chunk: 8, fitNets: 12, quiet: true, plan });
-  await stampBrowserProvenance(device, out);
   const units = spaceUnits(space).filter((u) => !u.identity);
   assert.equal(r.measured, units.length);
   const lut = loadLut(out, { device: 'browser-chromium', space });
@@ -115,6 +115,32 @@ test('latnas profile and lut-check --device browser-chromium work from the comma
   const summary = JSON.parse(c.stdout) as { samples: number; mapePct: number };
   assert.equal(summary.samples, 3);
   assert.ok(Number.isFinite(summary.mapePct));
+});
+
+test('latnas run --device browser-chromium records the browser as the device of the table it profiles, not this machine', { skip }, () => {
+  // The run profiles with the device's own timing plan: a working folder whose
+  // devices/browser-chromium.json (found before the package's) is the shipped device with a tiny one.
+  const cwd = tempDir();
+  mkdirSync(join(cwd, 'devices'));
+  const shipped = JSON.parse(readFileSync(join(ROOT, 'devices/browser-chromium.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(cwd, 'devices/browser-chromium.json'), JSON.stringify({ ...shipped, warmup: 1, rounds: 2, runsPerRound: 2, fitRounds: 1 }));
+  const out = join(cwd, 'run');
+  const r = cli(['run', '--out', out, '--device', 'browser-chromium', '--space', join(ROOT, 'test/fixtures/tiny28-space.json'), '--dataset', 'mnist',
+    '--backend', 'wasm', '--search-epochs', '1', '--search-steps', '4', '--train-steps', '40', '--samples', '2', '--eval-images', '64', '--quiet'], cwd);
+  assert.equal(r.code, 0, r.stderr);
+  type Provenance = Record<string, unknown> & { browser?: Record<string, unknown>; host?: Record<string, unknown> };
+  const raw = JSON.parse(readFileSync(join(out, 'lut.json'), 'utf8')) as { device: string; provenance: Provenance };
+  assert.equal(raw.device, 'browser-chromium');
+  assert.equal(raw.provenance['runtime'], 'onnxruntime-web (browser)');
+  assert.match(String(raw.provenance.browser?.['userAgent']), /HeadlessChrome\//);
+  assert.equal(raw.provenance.browser?.['launch'], 'chromium');
+  assert.equal(raw.provenance['cpuId'], undefined, "this machine's cpuId is not the device's");
+  assert.equal(raw.provenance['arch'], undefined);
+  assert.equal(raw.provenance.host?.['cpuId'], hostProvenance().cpuId, 'the machine that served the page is kept under host');
+  // The model was timed in the browser too.
+  const exported = JSON.parse(readFileSync(join(out, 'model.export.json'), 'utf8')) as { latency: { device: string; measuredMs: number } };
+  assert.equal(exported.latency.device, 'browser-chromium');
+  assert.ok(exported.latency.measuredMs > 0);
 });
 
 test('latnas agent prints a URL and profiles the browser that opens it; a second page is refused', { skip }, async () => {

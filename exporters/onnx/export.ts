@@ -16,6 +16,7 @@ import type { Dataset } from '../../src/datasets/dataset.js';
 import { loadDataset } from '../../src/datasets/load.js';
 import { splitTrainVal } from '../../src/datasets/split.js';
 import { loadDevice } from '../../src/device/device.js';
+import { OrtModel } from '../../src/device/ort.js';
 import { openRuntime } from '../../src/device/runtime.js';
 import { fail } from '../../src/errors.js';
 import { warnIfOtherMachine } from '../../src/device/host.js';
@@ -23,7 +24,7 @@ import { defaultLutPath, loadLut, predict, type Lut } from '../../src/lut/lut.js
 import { buildModelProto, buildNetworkModel, encodeModel, SUPPORTED_OPSETS } from '../../src/onnx/model.js';
 import { LATNAS_VERSION } from '../../src/paths.js';
 import { heavyReference, measureJobs, networkSentinelJob, openSentinel, timingPlan } from '../../src/profiler/measure.js';
-import { initBackend, type BackendChoice } from '../../src/train/backend.js';
+import { initBackend } from '../../src/train/backend.js';
 import { checkDatasetFits } from '../../src/train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../src/util/files.js';
 import { argmaxFinite } from '../../src/util/finite.js';
@@ -32,8 +33,9 @@ import { checkOutputFile, isFolder } from '../../src/util/outdir.js';
 import { datasetInput, inputFile, refuseOverwritingInputs, runFolderInputs } from '../../src/util/outputs.js';
 import { progress } from '../../src/util/progress.js';
 import { Rng } from '../../src/util/rng.js';
+import { reportPathFor, type Exporter, type ExportOptions, type ExportSummary } from '../exporter.js';
 import { loadTrainedRun, TRAINED_RUN_FILES, type TrainedRun } from '../run.js';
-import { nhwcToNchw, OrtModel } from './ort.js';
+import { nhwcToNchw } from './layout.js';
 import { calibrate, quantizeQdq, type QuantizeReport } from './quantize.js';
 
 export const INPUT_NAME = 'input';
@@ -43,23 +45,9 @@ export const MAX_ABS_DIFF = 1e-4;
 /** ...and the same top-1 class on at least this share of images. */
 export const MIN_TOP1_AGREEMENT = 0.999;
 
-export interface ExportOptions {
-  run: string;
-  out: string;
+export interface OnnxExportOptions extends ExportOptions {
+  /** ONNX opset (default 17). */
   opset?: number;
-  quantize?: 'int8';
-  /** LUT for the predicted latency (default: the table the arch was searched with, else ort-cpu-1t's). */
-  table?: string;
-  /** Dataset spec for verification and calibration (default: the run's). */
-  dataset?: string;
-  /** Test images compared between TF.js and onnxruntime (default: the whole test split). */
-  verifyImages?: number;
-  calibrationImages?: number;
-  /** Skip timing on the device. */
-  skipLatency?: boolean;
-  rounds?: number;
-  backend?: BackendChoice;
-  quiet?: boolean;
 }
 
 export interface Parity {
@@ -83,16 +71,12 @@ export interface LatencyReport {
   int8Ms?: number;
 }
 
-export interface ExportResult {
-  out: string;
-  bytes: number;
+/** The report written beside the model (NAME.export.json). */
+export interface OnnxExportResult extends ExportSummary {
   opset: number;
-  arch: string[];
-  space: string;
   parity: Parity;
   int8?: { report: QuantizeReport; ortAccuracy: number; accuracyDropPct: number; top1AgreementWithFp32: number; bytes: number };
   latency?: LatencyReport;
-  seconds: number;
 }
 
 function checkOpset(opset: number): void {
@@ -115,7 +99,10 @@ function metadata(run: TrainedRun, dataset: Dataset, lut: { lut: Lut; path: stri
   return {
     'latnas.version': LATNAS_VERSION,
     'latnas.arch': JSON.stringify({ space: run.space.name, blocks: run.arch }),
-    'latnas.input': JSON.stringify({ name: INPUT_NAME, layout: 'NCHW', shape: ['batch', run.space.input.c, run.space.input.h, run.space.input.w], scale: 'pixel / 255', mean: run.normalization.mean, std: run.normalization.std }),
+    'latnas.input': JSON.stringify({
+      name: INPUT_NAME, layout: 'NCHW', shape: ['batch', run.space.input.c, run.space.input.h, run.space.input.w],
+      scale: 'pixel / 255', mean: run.normalization.mean, std: run.normalization.std,
+    }),
     'latnas.classes': JSON.stringify(run.classes ?? dataset.classes),
     'latnas.dataset': dataset.spec,
     ...(run.testAcc !== undefined ? { 'latnas.tfjs_test_accuracy': run.testAcc.toFixed(4) } : {}),
@@ -210,7 +197,7 @@ function calibrationSet(run: TrainedRun, dataset: Dataset, count: number): { ima
   return { images, count: picked.length, chw: [c, h, w] };
 }
 
-export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
+export async function exportOnnx(opts: OnnxExportOptions): Promise<OnnxExportResult> {
   const started = Date.now();
   const opset = opts.opset ?? 17;
   checkOpset(opset);
@@ -243,18 +230,21 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
     say(`export: ${run.space.name} [${run.arch.join(',')}], opset ${opset}, ${(fp32.length / 1024).toFixed(0)} KiB (BatchNorm folded)`);
 
     const { parity, ortLabels } = await checkParity(run, dataset, fp32, opts.verifyImages ?? dataset.test.count, opts.quiet);
-    say(`verify: ${parity.images} test images, max |Δlogit| ${parity.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * parity.top1Agreement).toFixed(2)}%, accuracy TF.js ${(100 * parity.tfjsAccuracy).toFixed(2)}% / onnxruntime ${(100 * parity.ortAccuracy).toFixed(2)}%`);
+    say(`verify: ${parity.images} test images, max |Δlogit| ${parity.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * parity.top1Agreement).toFixed(2)}%, ` +
+      `accuracy TF.js ${(100 * parity.tfjsAccuracy).toFixed(2)}% / onnxruntime ${(100 * parity.ortAccuracy).toFixed(2)}%`);
     if (parity.nonFinite.tfjs > 0 || parity.nonFinite.ort > 0) {
       const total = parity.images * run.space.classes;
-      fail(`export of '${opts.run}' failed verification: the model's outputs are not finite (${parity.nonFinite.tfjs} of ${total} TF.js logits and ${parity.nonFinite.ort} of ${total} onnxruntime logits are NaN or infinite), so its trained weights are broken; nothing was written. Train it again with a lower --lr`);
+      fail(`export of '${opts.run}' failed verification: the model's outputs are not finite (${parity.nonFinite.tfjs} of ${total} TF.js logits and ` +
+        `${parity.nonFinite.ort} of ${total} onnxruntime logits are NaN or infinite), so its trained weights are broken; nothing was written. Train it again with a lower --lr`);
     }
     // Written as `!(x <= limit)`: a NaN fails it, where `x > limit` would pass.
     if (!(parity.maxAbsDiff <= MAX_ABS_DIFF) || !(parity.top1Agreement >= MIN_TOP1_AGREEMENT)) {
-      fail(`export of '${opts.run}' failed verification: max |Δlogit| ${parity.maxAbsDiff.toExponential(2)} (limit ${MAX_ABS_DIFF}), top-1 agreement ${(100 * parity.top1Agreement).toFixed(2)}% (limit ${100 * MIN_TOP1_AGREEMENT}%); nothing was written. This is a bug in latnas: please report it with the run folder`);
+      fail(`export of '${opts.run}' failed verification: max |Δlogit| ${parity.maxAbsDiff.toExponential(2)} (limit ${MAX_ABS_DIFF}), ` +
+        `top-1 agreement ${(100 * parity.top1Agreement).toFixed(2)}% (limit ${100 * MIN_TOP1_AGREEMENT}%); nothing was written. This is a bug in latnas: please report it with the run folder`);
     }
 
     let written = fp32;
-    let int8: ExportResult['int8'];
+    let int8: OnnxExportResult['int8'];
     if (opts.quantize === 'int8') {
       const calib = calibrationSet(run, dataset, opts.calibrationImages ?? 512);
       say(`quantize: calibrating int8 ranges on ${calib.count} training images`);
@@ -263,8 +253,11 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
       q.model.metadataProps = [...(q.model.metadataProps ?? []), { key: 'latnas.quantization', value: JSON.stringify(q.report) }];
       written = encodeModel(q.model);
       const acc = await ortAccuracy(run, dataset, written, ortLabels);
-      int8 = { report: q.report, ortAccuracy: acc.accuracy, accuracyDropPct: 100 * (parity.ortAccuracy - acc.accuracy), top1AgreementWithFp32: acc.agreement, bytes: written.length };
-      say(`quantize: int8 accuracy ${(100 * acc.accuracy).toFixed(2)}% (fp32 ${(100 * parity.ortAccuracy).toFixed(2)}%, drop ${int8.accuracyDropPct.toFixed(2)} points), ${(written.length / 1024).toFixed(0)} KiB`);
+      int8 = {
+        report: q.report, ortAccuracy: acc.accuracy, accuracyDropPct: 100 * (parity.ortAccuracy - acc.accuracy), top1AgreementWithFp32: acc.agreement, bytes: written.length,
+      };
+      say(`quantize: int8 accuracy ${(100 * acc.accuracy).toFixed(2)}% (fp32 ${(100 * parity.ortAccuracy).toFixed(2)}%, drop ${int8.accuracyDropPct.toFixed(2)} points), ` +
+        `${(written.length / 1024).toFixed(0)} KiB`);
     }
 
     let latency: LatencyReport | undefined;
@@ -294,7 +287,7 @@ export async function exportOnnx(opts: ExportOptions): Promise<ExportResult> {
     }
 
     writeFileAtomic(opts.out, written);
-    const result: ExportResult = {
+    const result: OnnxExportResult = {
       out: opts.out, bytes: written.length, opset, arch: run.arch, space: run.space.name, parity, int8, latency,
       seconds: (Date.now() - started) / 1000,
     };
@@ -312,5 +305,7 @@ function speedup(fp32Ms: number, int8Ms: number): string {
 
 /** Where the export report goes: beside the model, `model.onnx` -> `model.export.json`. */
 export function reportPath(out: string): string {
-  return `${out.replace(/\.onnx$/i, '')}.export.json`;
+  return reportPathFor(out, '.onnx');
 }
+
+export const onnxExporter: Exporter<OnnxExportOptions, OnnxExportResult> = { format: 'onnx', extension: '.onnx', export: exportOnnx, reportPath };

@@ -10,11 +10,11 @@
  * Written here rather than shelling out to onnxruntime's Python quantiser: that is pip-only (no
  * Debian package), and latnas must run with `npm install` alone.
  */
+import { OrtModel } from '../../src/device/ort.js';
 import { fail } from '../../src/errors.js';
 import { bytes } from '../../src/onnx/lower.js';
 import { encodeModel } from '../../src/onnx/model.js';
 import { onnx, type OnnxTypes } from '../../src/onnx/proto.js';
-import { OrtModel } from './ort.js';
 
 type ModelProto = OnnxTypes.IModelProto;
 type NodeProto = OnnxTypes.INodeProto;
@@ -79,7 +79,10 @@ export async function calibrate(model: ModelProto, calib: CalibrationSet, batch 
         for (let i = 0; i < v.length; i++) {
           const t = v[i]!;
           // `t < lo` is false for NaN: without this a NaN activation would vanish from its range.
-          if (!Number.isFinite(t)) fail(`int8 calibration: '${name}' is ${t} on calibration image ${start + Math.floor(i / (v.length / n))}; the float model's activations are not finite, so its weights are broken: train again with a lower --lr`);
+          if (!Number.isFinite(t)) {
+            fail(`int8 calibration: '${name}' is ${t} on calibration image ${start + Math.floor(i / (v.length / n))}; ` +
+              "the float model's activations are not finite, so its weights are broken: train again with a lower --lr");
+          }
           if (t < lo) lo = t;
           if (t > hi) hi = t;
         }

@@ -5,6 +5,8 @@
  * table on whole networks in the same page.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import type { BrowserRuntime } from '../device/browser.js';
+import { tableUserAgent } from '../device/browser-provenance.js';
 import { DeviceSchema, type Device } from '../device/device.js';
 import { openRuntime } from '../device/runtime.js';
 import { fail } from '../errors.js';
@@ -17,8 +19,6 @@ import { lockFile } from '../util/lock.js';
 import { checkOutputFile } from '../util/outdir.js';
 import { inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import { parseWith } from '../util/validate.js';
-import { stampBrowserProvenance, tableUserAgent } from './provenance.js';
-import type { BrowserRuntime } from './runtime.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -74,7 +74,9 @@ export function registerAgentCommand(program: Command): void {
     .option('--check <n>', 'then lut-check the table on n random whole networks in the same page', int('--check', 2))
     .option('--check-out <path>', 'write the lut-check result (every net) as JSON')
     .option('--quiet', 'no progress output', false)
-    .action(async (o: AgentOptions & { space: string; out?: string; chunk: number; fitNets?: number; seed: number; resume: boolean; force: boolean; check?: number; checkOut?: string; quiet: boolean }) => {
+    .action(async (o: AgentOptions & {
+      space: string; out?: string; chunk: number; fitNets?: number; seed: number; resume: boolean; force: boolean; check?: number; checkOut?: string; quiet: boolean;
+    }) => {
       const device = agentDevice(o);
       const space = loadSpace(o.space);
       const out = o.out ?? `latency-tables/${device.name}/${space.name}.json`;
@@ -90,7 +92,6 @@ export function registerAgentCommand(program: Command): void {
         fail(`LUT file '${out}' was profiled on '${before}', but the page attached now is '${rt.info.page.userAgent}'; profile this device into another --out (or --force)`);
       }
       const r = await profile({ device, space, out, resume: o.resume, force: o.force, chunk: o.chunk, seed: o.seed, quiet: o.quiet, fitNets: o.fitNets });
-      await stampBrowserProvenance(device, out);
       const c = r.lut.calibration;
       console.log(`${out}: ${Object.keys(r.lut.entries).length} entries (${r.measured} measured now, ${r.skipped} kept), ${c.nets.length} fit networks, in ${r.seconds.toFixed(1)} s; ` +
         `onnxruntime-web ${rt.version} ${device.executionProvider} in ${rt.info.page.userAgent}; fit cross-validated MAPE ${c.cvMapePct.toFixed(2)}%`);
@@ -102,7 +103,8 @@ export function registerAgentCommand(program: Command): void {
         const m = k.report;
         const ms = k.nets.map((n) => n.measuredMs);
         console.log(`lut-check ${device.name}/${space.name}: ${k.samples} random nets, measured ${Math.min(...ms).toFixed(3)}-${Math.max(...ms).toFixed(3)} ms: ` +
-          `MAPE ${m.mapePct.toFixed(2)}%, max |err| ${m.maxAbsErrPct.toFixed(2)}%, within ±5% ${m.within5Pct.toFixed(1)}%, within ±10% ${m.within10Pct.toFixed(1)}%, Spearman ${m.spearman.toFixed(4)}; ` +
+          `MAPE ${m.mapePct.toFixed(2)}%, max |err| ${m.maxAbsErrPct.toFixed(2)}%, within ±5% ${m.within5Pct.toFixed(1)}%, within ±10% ${m.within10Pct.toFixed(1)}%, ` +
+          `Spearman ${m.spearman.toFixed(4)}; ` +
           `noise floor (two passes) MAPE ${k.floor.mapePct.toFixed(2)}%; the page ran ${signedPct(k.sentinelDriftPct)} vs the table`);
       }
     });

@@ -35,7 +35,7 @@ export const DEVICE_LIMITS = { warmup: 1000, rounds: 1000, runsPerRound: 1000, s
 export const DeviceSchema = z.object({
   name: z.string().max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
   description: z.string().optional(),
-  /** `browser`: onnxruntime-web in a web page, driven over HTTP by the agent (src/agent/). */
+  /** Opened by src/device/runtime.ts. `browser`: onnxruntime-web in a web page (device/browser.ts) served by the agent (src/agent/). */
   runtime: z.enum(['onnxruntime-node', 'onnxruntime-web', 'browser']),
   executionProvider: z.enum(['cpu', 'wasm', 'webgpu']),
   browser: BrowserSchema.optional(),
@@ -70,7 +70,9 @@ export const DeviceSchema = z.object({
   notes: z.string().optional(),
 }).strict().superRefine((d, ctx) => {
   if (d.rounds * d.runsPerRound > DEVICE_LIMITS.samplesPerModel) {
-    ctx.addIssue({ code: 'custom', path: ['runsPerRound'], message: `rounds x runsPerRound is ${d.rounds * d.runsPerRound} timed runs per model, over ${DEVICE_LIMITS.samplesPerModel}; lower rounds or runsPerRound` });
+    const runs = d.rounds * d.runsPerRound;
+    const message = `rounds x runsPerRound is ${runs} timed runs per model, over ${DEVICE_LIMITS.samplesPerModel}; lower rounds or runsPerRound`;
+    ctx.addIssue({ code: 'custom', path: ['runsPerRound'], message });
   }
   if (d.runtime === 'onnxruntime-web' && d.executionProvider !== 'wasm') {
     ctx.addIssue({ code: 'custom', path: ['executionProvider'], message: "onnxruntime-web in Node supports only 'wasm'" });
@@ -82,7 +84,8 @@ export const DeviceSchema = z.object({
     ctx.addIssue({ code: 'custom', path: ['executionProvider'], message: "a browser runs 'wasm' or 'webgpu'" });
   }
   if (d.runtime === 'browser' && !d.browser) {
-    ctx.addIssue({ code: 'custom', path: ['browser'], message: "a browser device needs \"browser\": {\"launch\": \"chromium\"} (local headless Chromium) or {\"launch\": \"none\"} (open the printed URL on the device)" });
+    const message = 'a browser device needs "browser": {"launch": "chromium"} (local headless Chromium) or {"launch": "none"} (open the printed URL on the device)';
+    ctx.addIssue({ code: 'custom', path: ['browser'], message });
   }
   if (d.runtime !== 'browser' && d.browser) {
     ctx.addIssue({ code: 'custom', path: ['browser'], message: "only runtime 'browser' takes a 'browser' field" });

@@ -10,10 +10,10 @@
  * VM, so `cpuId` records vendor, family, model and stepping from /proc/cpuinfo. A table made
  * before `cpuId` existed counts as different: nothing shows it came from this CPU.
  *
- * Browser tables (stamped by src/agent/provenance.ts) describe the browser, not the machine that
- * served the page, so the host is never compared with them. The browser itself can only be
- * compared once it is attached: `compareWithBrowser` (lut-check) compares what the table's
- * `provenance.browser` records with the page.
+ * Browser tables (their provenance written by the browser runtime, src/device/browser-provenance.ts)
+ * describe the browser, not the machine that served the page, so the host is never compared with
+ * them. The browser itself can only be compared once it is attached: `compareWithBrowser`
+ * (lut-check) compares what the table's `provenance.browser` records with the page.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

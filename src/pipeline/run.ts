@@ -331,8 +331,8 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   // 4. Export, verified and timed.
   const model = join(o.out, 'model.onnx');
   await stage('export', `ONNX${o.quantize ? ` (${o.quantize})` : ''}, verified against TF.js and timed on ${device.name}`, async () => {
-    const { exportOnnx } = await import('../../exporters/onnx/export.js');
-    const r = await exportOnnx({ run: trainDir, out: model, table: lutPath, quantize: o.quantize, backend: o.backend, quiet: o.quiet });
+    const { onnx } = (await import('../../exporters/registry.js')).EXPORTERS;
+    const r = await onnx.export({ run: trainDir, out: model, table: lutPath, quantize: o.quantize, backend: o.backend, quiet: o.quiet });
     return { bytes: r.bytes, ortAccuracy: r.parity.ortAccuracy, maxAbsDiff: r.parity.maxAbsDiff, predictedMs: r.latency?.predictedMs, measuredMs: r.latency?.measuredMs };
   });
 

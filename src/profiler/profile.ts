@@ -8,7 +8,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Device } from '../device/device.js';
-import { hostProvenance } from '../device/host.js';
 import { openRuntime, type Runtime } from '../device/runtime.js';
 import { fail } from '../errors.js';
 import { applyFit } from '../lut/fit.js';
@@ -76,19 +75,14 @@ export interface ProfileResult {
 }
 
 function provenance(device: Device, runtime: Runtime, created: string, seconds: number): Lut['provenance'] {
-  const host = hostProvenance();
   return {
     runtime: runtime.name,
     runtimeVersion: runtime.version,
     executionProvider: device.executionProvider,
     threads: device.threads,
     graphOptimizationLevel: device.graphOptimizationLevel,
-    cpu: host.cpu,
-    cpuCount: host.cpuCount,
-    cpuId: host.cpuId,
-    arch: host.arch,
-    os: host.os,
-    node: host.node,
+    // Where it ran: this machine, or a browser (its hints, with the serving machine under `host`).
+    ...runtime.provenance(),
     latnasVersion: LATNAS_VERSION,
     created,
     updated: new Date().toISOString(),

@@ -1,6 +1,6 @@
 /**
  * A `Runtime` whose sessions live in a web page: the profiler and lut-check run unchanged, and
- * every session call becomes a job for the page (see server.ts and protocol.ts).
+ * every session call becomes a job for the page (see src/agent/server.ts and protocol.ts).
  *
  * Timing: the profiler calls `timeOnce()` once per run. One HTTP round trip per run would put the
  * network between runs, so a session times a whole *visit* in the page at once: the profiler
@@ -10,25 +10,21 @@
  * samples. Calling another session (or releasing) ends the visit; runs left over are dropped. If
  * a visit turns out longer than the batch, another batch is fetched, and each session's batch size follows
  * the visit length the profiler actually uses for it (a `--runs` override; the sentinel's shorter visits).
+ *
+ * The page is served by the agent server (src/agent/server.ts), opened by a launched Chromium
+ * (chromium.ts) or by any browser that opens the printed URL. A table profiled here records the
+ * browser as its device (browser-provenance.ts).
  */
 import { networkInterfaces } from 'node:os';
-import type { Device } from '../device/device.js';
-import type { Runtime, TimedSession } from '../device/runtime.js';
+import type { Hello, JobRequest, Result } from '../agent/protocol.js';
+import { AgentServer } from '../agent/server.js';
 import { fail } from '../errors.js';
 import type { Shape } from '../space/ir.js';
-import type { Hello, JobRequest, Result } from './protocol.js';
-import { AgentServer } from './server.js';
-
-/** Chromium flags: headless, no sandbox (containers), no GPU, and nothing that phones home. */
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'];
-
-export interface BrowserInfo {
-  launch: 'chromium' | 'none';
-  executablePath?: string;
-  browserVersion?: string;
-  page: Hello;
-  url: string;
-}
+import { browserProvenance, type BrowserInfo } from './browser-provenance.js';
+import { launchChromium, type ChromiumHandle } from './chromium.js';
+import type { Device } from './device.js';
+import { hostProvenance } from './host.js';
+import type { Runtime, RuntimeProvenance, TimedSession } from './interface.js';
 
 export interface BrowserRuntime extends Runtime {
   readonly info: BrowserInfo;
@@ -41,7 +37,7 @@ type Log = (line: string) => void;
 const stderrLog: Log = (line) => process.stderr.write(`${line}\n`);
 
 /** A one-line description of the attached page. */
-export function describePage(h: Hello): string {
+function describePage(h: Hello): string {
   const hw = [
     h.hardwareConcurrency !== undefined ? `${h.hardwareConcurrency} logical cores` : undefined,
     h.deviceMemory !== undefined ? `${h.deviceMemory} GB` : undefined,
@@ -53,59 +49,6 @@ export function describePage(h: Hello): string {
 
 function lanAddresses(): string[] {
   return Object.values(networkInterfaces()).flat().filter((a) => a && a.family === 'IPv4' && !a.internal).map((a) => a!.address);
-}
-
-interface ChromiumHandle {
-  version: string;
-  consoleTail: string[];
-  close(): Promise<void>;
-}
-
-async function launchChromium(device: Device, url: string, onCrash: (why: string) => void): Promise<ChromiumHandle> {
-  const b = device.browser!;
-  const { existsSync } = await import('node:fs');
-  if (!existsSync(b.executablePath)) {
-    fail(`device '${device.name}': field 'browser.executablePath' is '${b.executablePath}', which does not exist; install Debian's chromium (apt-get install chromium) or point it at a Chromium binary`);
-  }
-  let pw: typeof import('playwright-core');
-  try {
-    pw = await import('playwright-core');
-  } catch (e) {
-    fail(`device '${device.name}' needs the npm package playwright-core to drive Chromium (${(e as Error).message}); run npm install`);
-  }
-  let browser: import('playwright-core').Browser;
-  try {
-    // launch() gives the browser a new, empty user-data-dir and removes it on close.
-    browser = await pw.chromium.launch({ executablePath: b.executablePath, headless: true, args: CHROMIUM_ARGS, timeout: b.timeoutSeconds * 1000 });
-  } catch (e) {
-    fail(`device '${device.name}': Chromium at '${b.executablePath}' did not start (${(e as Error).message.split('\n')[0]})`);
-  }
-  let closing = false;
-  const consoleTail: string[] = [];
-  const keep = (line: string) => {
-    consoleTail.push(line.slice(0, 300));
-    if (consoleTail.length > 10) consoleTail.shift();
-  };
-  try {
-    const page = await browser.newPage();
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') keep(`${m.type()}: ${m.text()}`); });
-    page.on('pageerror', (e) => keep(`pageerror: ${e.message}`));
-    page.on('crash', () => onCrash('the Chromium page crashed (out of memory?)'));
-    browser.on('disconnected', () => { if (!closing) onCrash('Chromium exited'); });
-    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: b.timeoutSeconds * 1000 });
-  } catch (e) {
-    await browser.close().catch(() => undefined);
-    fail(`device '${device.name}': Chromium could not open the profiling page (${(e as Error).message.split('\n')[0]})`);
-  }
-  return {
-    version: browser.version(),
-    consoleTail,
-    close: async () => {
-      // (Not removeAllListeners: Browser.close() then never resolves.)
-      closing = true;
-      await browser.close().catch(() => undefined);
-    },
-  };
 }
 
 class RemoteSession implements TimedSession {
@@ -197,6 +140,10 @@ class AgentRuntime implements BrowserRuntime {
     return this.dead === undefined;
   }
 
+  provenance(): RuntimeProvenance {
+    return browserProvenance(this.info, hostProvenance());
+  }
+
   /** A warm-up visit of `n` calls ended (one session is warmed up once, so no two are in a row). */
   learnWarmup(n: number): void {
     if (n > 0) this.warmup = n;
@@ -268,7 +215,7 @@ class AgentRuntime implements BrowserRuntime {
  * Starts the agent server for a browser device and waits for its page: a launched headless
  * Chromium (`browser.launch: 'chromium'`), or any browser that opens the printed URL (`'none'`).
  */
-export async function openBrowserRuntime(device: Device, log: Log = stderrLog): Promise<BrowserRuntime> {
+async function openBrowserRuntime(device: Device, log: Log = stderrLog): Promise<BrowserRuntime> {
   const b = device.browser;
   if (device.runtime !== 'browser' || !b) fail(`device '${device.name}' is not a browser device`);
   const ep = device.executionProvider === 'webgpu' ? 'webgpu' : 'wasm';
@@ -321,4 +268,26 @@ export async function openBrowserRuntime(device: Device, log: Log = stderrLog): 
     await runtime.close();
     throw e;
   }
+}
+
+/**
+ * Browser runtimes stay open for the process (one page serves profile and lut-check in turn, and
+ * a phone is attached once): one per device descriptor, opened again only once its page died or
+ * it was closed (src/device/runtime.ts `closeRuntimes`).
+ */
+const attached = new Map<string, Promise<BrowserRuntime>>();
+
+/** The browser runtime of `device`, attached once per process. */
+export async function openBrowser(device: Device): Promise<BrowserRuntime> {
+  const key = JSON.stringify(device);
+  const opened = attached.get(key);
+  if (opened) {
+    const rt = await opened.catch(() => undefined);
+    if (rt && rt.usable) return rt;
+    attached.delete(key);
+  }
+  const p = openBrowserRuntime(device);
+  attached.set(key, p);
+  p.catch(() => attached.delete(key));
+  return p;
 }
