@@ -6,38 +6,22 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { fail } from '../src/errors.js';
 import type { Normalization } from '../src/datasets/normalize.js';
+import { readRunFile, type ArchRecordRead, type LutRecordRead } from '../src/runfolder/files.js';
+import { CHECKPOINT_FILE, TRAIN_RUN, WEIGHTS_FILE, WeightsMetaSchema } from '../src/runfolder/train.js';
 import { resolveArch } from '../src/space/arch.js';
 import type { Block } from '../src/space/blocks.js';
 import type { Layer } from '../src/space/ir.js';
 import { networkUnits, type Unit } from '../src/space/network.js';
 import { loadSpace, type Space } from '../src/space/spaces.js';
+import { restore } from '../src/train/checkpoint.js';
 import { TfModel } from '../src/train/model.js';
 import { readTensorFile } from '../src/train/tensor-file.js';
-import { restore } from '../src/train/trainer.js';
 import { findNonFinite } from '../src/util/finite.js';
-import { parseWith, readJsonFile } from '../src/util/validate.js';
-
-const ArchFileSchema = z.object({
-  space: z.string(),
-  blocks: z.array(z.string()).min(1),
-  /** Present when the arch came from `latnas search`: the LUT it was searched against. */
-  lut: z.unknown().optional(),
-  predictedMs: z.number().optional(),
-}).passthrough();
-
-const MetricsSchema = z.object({
-  dataset: z.string(),
-  datasetSpec: z.string().optional(),
-  classes: z.array(z.string()).optional(),
-  normalization: z.object({ mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1) }),
-  testAcc: z.number().optional(),
-}).passthrough();
 
 /** The files of a run folder an exporter reads (none may be an export's output). */
-export const TRAINED_RUN_FILES = ['weights.bin', 'arch.json', 'metrics.json', 'space.json', 'checkpoint.bin'] as const;
+export const TRAINED_RUN_FILES = [WEIGHTS_FILE, TRAIN_RUN.arch.name, TRAIN_RUN.metrics.name, TRAIN_RUN.space.name, CHECKPOINT_FILE] as const;
 
 export interface TrainedRun {
   dir: string;
@@ -45,7 +29,9 @@ export interface TrainedRun {
   blocks: Block[];
   /** Block strings as arch.json has them. */
   arch: string[];
-  archFile: z.infer<typeof ArchFileSchema>;
+  archFile: ArchRecordRead;
+  /** The LUT the arch was searched with, as train/arch.json records it (absent: not searched, or trained by an older latnas). */
+  searchedLut?: LutRecordRead;
   units: Unit[];
   layers: Layer[];
   normalization: Normalization;
@@ -60,38 +46,39 @@ export interface TrainedRun {
 /** Loads and checks a run folder written by `latnas train` (or `latnas run`). */
 export function loadTrainedRun(dir: string): TrainedRun {
   if (!existsSync(dir)) fail(`run folder '${dir}' does not exist; pass the --out folder of a finished \`latnas train\``);
-  const weightsPath = join(dir, 'weights.bin');
-  const archPath = join(dir, 'arch.json');
-  const metricsPath = join(dir, 'metrics.json');
+  const weightsPath = join(dir, WEIGHTS_FILE);
+  const archPath = join(dir, TRAIN_RUN.arch.name);
+  const metricsPath = join(dir, TRAIN_RUN.metrics.name);
   if (!existsSync(weightsPath)) {
-    const partial = existsSync(join(dir, 'checkpoint.bin')) ? ' (it has a checkpoint: finish training with `latnas train ... --resume`)' : '';
+    const partial = existsSync(join(dir, CHECKPOINT_FILE)) ? ' (it has a checkpoint: finish training with `latnas train ... --resume`)' : '';
     fail(`run folder '${dir}' has no weights.bin${partial}; export a run whose training finished`);
   }
-  for (const [path, what] of [[archPath, 'arch.json'], [metricsPath, 'metrics.json']] as const) {
+  for (const [path, what] of [[archPath, TRAIN_RUN.arch.name], [metricsPath, TRAIN_RUN.metrics.name]] as const) {
     if (!existsSync(path)) fail(`run folder '${dir}' has no ${what}; it was not written by \`latnas train\`, or is incomplete: train it again`);
   }
-  const archFile = parseWith(ArchFileSchema, readJsonFile(archPath, 'arch'), `arch file '${archPath}'`, 'expected {"space": ..., "blocks": [...]} as `latnas train` writes it');
-  const metrics = parseWith(MetricsSchema, readJsonFile(metricsPath, 'metrics'), `metrics file '${metricsPath}'`, 'expected the metrics.json `latnas train` writes');
+  const archFile = readRunFile(dir, TRAIN_RUN.arch);
+  const metrics = readRunFile(dir, TRAIN_RUN.metrics);
   // The run's own copy of its space (a user's space file may have moved); older runs name a built-in one.
-  const spacePath = join(dir, 'space.json');
+  const spacePath = join(dir, TRAIN_RUN.space.name);
   const space = loadSpace(existsSync(spacePath) ? spacePath : archFile.space);
   if (space.name !== archFile.space) fail(`run folder '${dir}': space.json defines space '${space.name}' but arch.json is for '${archFile.space}'; the run folder mixes files of different runs`);
   const blocks = resolveArch(space, archFile.blocks, `arch file '${archPath}'`);
   const units = networkUnits(space, blocks);
   const layers = units.flatMap((u) => u.layers);
   if (metrics.normalization.mean.length !== space.input.c || metrics.normalization.std.length !== space.input.c) {
-    fail(`metrics file '${metricsPath}': field 'normalization' has ${metrics.normalization.mean.length} channels but space '${space.name}' takes ${space.input.c}; the run folder mixes files of different runs`);
+    fail(`metrics file '${metricsPath}': field 'normalization' has ${metrics.normalization.mean.length} channels but space '${space.name}' takes ${space.input.c}; `
+      + 'the run folder mixes files of different runs');
   }
   // Meta as `latnas train` writes it; older runs may lack it (null), a corrupt one is refused by field.
   const stored = readTensorFile(weightsPath, 'weights file', {
-    meta: z.object({ arch: z.array(z.string()).min(1).optional(), space: z.string().optional() }).passthrough().nullable().optional(),
+    meta: WeightsMetaSchema,
     fix: `train the run again (\`latnas train ... --out ${dir}\`)`,
   });
   // NaN weights give NaN logits on both sides of any parity check, whose argmaxes then agree: refuse them here, for every exporter.
   const bad = findNonFinite(stored.tensors.values());
   if (bad) fail(`weights file '${weightsPath}': variable '${bad.name}' holds ${bad.value} (value ${bad.index}); the training diverged, so there is no model to export: train again with a lower --lr`);
-  const storedArch = (stored.meta as { arch?: unknown } | null)?.arch;
-  if (Array.isArray(storedArch) && JSON.stringify(storedArch) !== JSON.stringify(archFile.blocks)) {
+  const storedArch = stored.meta?.arch;
+  if (storedArch && JSON.stringify(storedArch) !== JSON.stringify(archFile.blocks)) {
     fail(`weights file '${weightsPath}' was trained for arch ${JSON.stringify(storedArch)}, not arch.json's ${JSON.stringify(archFile.blocks)}; the run folder mixes files of different runs`);
   }
   const model = new TfModel(layers, space.input);
@@ -102,7 +89,7 @@ export function loadTrainedRun(dir: string): TrainedRun {
     throw e;
   }
   return {
-    dir, space, blocks, arch: archFile.blocks, archFile, units, layers,
+    dir, space, blocks, arch: archFile.blocks, archFile, searchedLut: archFile.lut, units, layers,
     normalization: metrics.normalization,
     datasetSpec: metrics.datasetSpec ?? metrics.dataset,
     classes: metrics.classes,

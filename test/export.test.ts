@@ -169,6 +169,29 @@ test('export refuses bad input with one line and leaves nothing behind', () => {
   assert.deepEqual(left, []);
 });
 
+test('export predicts with the table the arch was searched with: train/arch.json records it from the search', () => {
+  // A table outside latency-tables/, so falling back to the default ort-cpu-1t table would show.
+  const dir = tempDir();
+  const table = join(dir, 'searched-table.json');
+  cpSync(join(ROOT, 'latency-tables/ort-cpu-1t/fbnet-mini.json'), table);
+  const search = cli(['search', '--table', table, '--dataset', 'mnist', '--out', join(dir, 'search'), '--epochs', '1', '--steps-per-epoch', '2', '--batch', '16',
+    '--samples', '1', '--eval-images', '32', '--calibration-batches', '1', '--warmup', '0', '--backend', 'wasm', '--quiet']);
+  assert.equal(search.code, 0, search.stderr);
+  const trained = join(dir, 'train');
+  const train = cli(['train', '--space', 'fbnet-mini', '--arch', join(dir, 'search/arch.json'), '--dataset', 'mnist', '--out', trained,
+    '--epochs', '1', '--max-steps', '2', '--batch', '16', '--backend', 'wasm', '--quiet']);
+  assert.equal(train.code, 0, train.stderr);
+  const arch = JSON.parse(readFileSync(join(trained, 'arch.json'), 'utf8')) as { lut?: { path: string; device: string } };
+  assert.equal(arch.lut?.path, table);
+  assert.equal(arch.lut?.device, 'ort-cpu-1t');
+  const out = join(dir, 'model.onnx');
+  const r = cli(['export', '--run', trained, '--out', out, '--verify-images', '100', '--rounds', '2', '--backend', 'wasm', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(readFileSync(join(dir, 'model.export.json'), 'utf8')) as { latency: { table: string; predictedMs: number } };
+  assert.equal(report.latency.table, table);
+  assert.ok(report.latency.predictedMs > 0);
+});
+
 // --- the exported model in a real browser: onnxruntime-web in headless Debian Chromium ---
 
 const ORT_WEB = join(ROOT, 'node_modules/onnxruntime-web/dist');

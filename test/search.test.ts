@@ -11,7 +11,7 @@ import { initialState, runEvolution, type EvolutionOptions } from '../src/search
 import { LatencyModel } from '../src/search/latency.js';
 import { fbnetLoss } from '../src/search/objective.js';
 import { paretoFront } from '../src/search/plots.js';
-import { projectToTarget } from '../src/search/search.js';
+import { projectToTarget } from '../src/search/strategies/dnas.js';
 import { randomArch } from '../src/space/arch.js';
 import { networkUnits } from '../src/space/network.js';
 import { loadSpace } from '../src/space/spaces.js';

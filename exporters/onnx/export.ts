@@ -25,7 +25,7 @@ import { buildModelProto, buildNetworkModel, encodeModel, SUPPORTED_OPSETS } fro
 import { LATNAS_VERSION } from '../../src/paths.js';
 import { heavyReference, measureJobs, networkSentinelJob, openSentinel, timingPlan } from '../../src/profiler/measure.js';
 import { initBackend } from '../../src/train/backend.js';
-import { checkDatasetFits } from '../../src/train/trainer.js';
+import { checkDatasetFits } from '../../src/datasets/dataset.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../src/util/files.js';
 import { argmaxFinite } from '../../src/util/finite.js';
 import { lockFolder } from '../../src/util/lock.js';

@@ -5,6 +5,7 @@
  */
 import { fail } from '../errors.js';
 import type { Shape } from '../space/ir.js';
+import type { Space } from '../space/spaces.js';
 
 export interface Split {
   /** `count` samples back to back, each C*H*W bytes in CHW order. */
@@ -57,4 +58,16 @@ export function checkLabels(labels: Uint8Array, classCount: number, path: string
 
 export function sampleSize(shape: Shape): number {
   return shape.c * shape.h * shape.w;
+}
+
+/** Fails with one line when a dataset's images or classes do not fit a space. */
+export function checkDatasetFits(space: Space, dataset: Dataset): void {
+  if (dataset.shape.c !== space.input.c || dataset.shape.h !== space.input.h || dataset.shape.w !== space.input.w) {
+    const { c, h, w } = dataset.shape;
+    fail(`dataset '${dataset.name}' has ${c}x${h}x${w} images but space '${space.name}' takes ${space.input.c}x${space.input.h}x${space.input.w}; `
+      + 'pick a space for this dataset (e.g. fbnet-mini for 28x28x1, mbv3-mini for 32x32x3)');
+  }
+  if (dataset.classes.length !== space.classes) {
+    fail(`dataset '${dataset.name}' has ${dataset.classes.length} classes but space '${space.name}' has ${space.classes}`);
+  }
 }

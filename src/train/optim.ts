@@ -4,9 +4,15 @@
  * every step trains the same variables; a supernet trains a different path each step, so its
  * momentum would land on other candidates' weights (or fail on their shapes). Variables without
  * a gradient in a step are left alone, as PyTorch's SGD leaves parameters whose grad is None.
+ * Also the learning-rate schedule the trainer and the search share.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { StoredTensor } from './tensor-file.js';
+
+/** Cosine decay from `lr` to 0 over all steps. */
+export function cosineLr(lr: number, step: number, total: number): number {
+  return 0.5 * lr * (1 + Math.cos((Math.PI * step) / Math.max(1, total)));
+}
 
 export class SgdMomentum {
   private readonly velocity = new Map<string, tf.Variable>();

@@ -1,30 +1,36 @@
 /**
  * `latnas train`: trains an architecture of a space on a dataset and writes a run folder:
- * `weights.bin` (every variable, running BN statistics included), `arch.json`, `metrics.json`, and
- * `checkpoint.bin` rewritten atomically after every epoch, so `--resume` loses no finished epoch.
+ * `weights.bin` (every variable, running BN statistics included), `arch.json` (with the LUT the
+ * arch was searched with), `metrics.json`, and `checkpoint.bin` rewritten atomically after every
+ * epoch, so `--resume` loses no finished epoch (the files: src/runfolder/train.ts).
  * SGD with momentum and a cosine learning rate (Adam optional), optional label smoothing.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { z } from 'zod';
 import { BatchStream } from '../datasets/batches.js';
-import type { Dataset } from '../datasets/dataset.js';
+import { checkDatasetFits, type Dataset } from '../datasets/dataset.js';
 import { computeNormalization } from '../datasets/normalize.js';
 import { splitTrainVal } from '../datasets/split.js';
 import { fail } from '../errors.js';
+import { writeRunFile, type ArchRecord, type LutRecord, type LutRecordRead } from '../runfolder/files.js';
+import { CHECKPOINT_FILE, CheckpointMetaSchema, TRAIN_RUN, WEIGHTS_FILE, type CheckpointMeta, type EpochMetrics, type WeightsMeta } from '../runfolder/train.js';
 import { archToJson } from '../space/arch.js';
 import type { Block } from '../space/blocks.js';
 import { networkUnits } from '../space/network.js';
 import type { Space } from '../space/spaces.js';
 import { describeChange } from '../util/changes.js';
-import { writeJsonAtomic } from '../util/files.js';
 import { argmaxFinite, findNonFinite } from '../util/finite.js';
 import { lockFolder, yieldToEventLoop } from '../util/lock.js';
 import { prepareOutputFolder } from '../util/outdir.js';
 import { progress } from '../util/progress.js';
+import { optimizerState, restore, restoreOptimizer, snapshot } from './checkpoint.js';
 import { TfModel } from './model.js';
+import { cosineLr } from './optim.js';
 import { readTensorFile, writeTensorFile, type StoredTensor } from './tensor-file.js';
+
+export type { EpochMetrics } from '../runfolder/train.js';
+export { TRAIN_FILES } from '../runfolder/train.js';
 
 export interface TrainOptions {
   space: Space;
@@ -46,32 +52,11 @@ export interface TrainOptions {
   /** Caps steps per epoch (tests and smoke runs). */
   maxSteps?: number;
   backend: string;
+  /** The LUT the arch was searched with (its search's arch.json `lut`): recorded in arch.json, so `latnas export` predicts with it. */
+  lut?: LutRecord | LutRecordRead;
 }
 
-export interface EpochMetrics { epoch: number; loss: number; trainAcc: number; valAcc: number; lr: number; seconds: number; imagesPerSecond: number }
-
 export interface TrainResult { epochs: EpochMetrics[]; testAcc: number; resumedFrom: number }
-
-/** `settings`: what must match for --resume (absent in checkpoints of older latnas). */
-interface CheckpointMeta { epoch: number; history: EpochMetrics[]; seed: number; arch: string[]; settings?: Record<string, unknown> }
-
-/** JSON writes NaN (no validation split) and Infinity as null: read back as NaN. */
-const numberOrNaN = z.number().nullable().transform((v) => v ?? Number.NaN);
-
-/** The meta of checkpoint.bin, checked before a resume uses any of it. */
-const CheckpointMetaSchema = z.object({
-  epoch: z.number().int().min(1),
-  history: z.array(z.object({
-    epoch: z.number().int().min(1), loss: z.number(), trainAcc: z.number().min(0).max(1), valAcc: numberOrNaN,
-    lr: z.number().nonnegative(), seconds: z.number().nonnegative(), imagesPerSecond: numberOrNaN,
-  })).min(1),
-  seed: z.number().int(),
-  arch: z.array(z.string()).min(1),
-  settings: z.record(z.string(), z.unknown()).optional(),
-}).refine((m) => m.epoch === m.history.length, { path: ['epoch'], message: 'differs from the number of epochs in history' });
-
-/** The files `latnas train` writes into its run folder. */
-export const TRAIN_FILES = ['checkpoint.bin', 'weights.bin', 'arch.json', 'space.json', 'metrics.json'] as const;
 
 /**
  * What a resumed run must share with the run that wrote the checkpoint: everything that shapes
@@ -90,7 +75,8 @@ function trainSettings(o: TrainOptions): Record<string, unknown> {
  */
 export function checkBatchFits(trainImages: number, batch: number, dataset: Dataset, valFraction: number, option = '--batch'): void {
   if (trainImages < batch) {
-    fail(`${option} ${batch} is larger than the training split of ${dataset.spec} (${trainImages} images after holding out ${(100 * valFraction).toFixed(0)}% for validation), so an epoch would have no step; lower ${option} to at most ${trainImages}`);
+    fail(`${option} ${batch} is larger than the training split of ${dataset.spec} (${trainImages} images after holding out ${(100 * valFraction).toFixed(0)}% for validation), `
+      + `so an epoch would have no step; lower ${option} to at most ${trainImages}`);
   }
 }
 
@@ -98,25 +84,6 @@ export function checkBatchFits(trainImages: number, batch: number, dataset: Data
 function checkFiniteModel(tensors: readonly StoredTensor[], where: string, kept: string): void {
   const bad = findNonFinite(tensors);
   if (bad) fail(`training diverged: ${bad.name.startsWith('optimizer/') ? 'optimizer state' : 'weight'} '${bad.name}' became ${bad.value} ${where}; nothing was saved and ${kept}; lower --lr`);
-}
-
-/** Cosine decay from `lr` to 0 over all steps. */
-export function cosineLr(lr: number, step: number, total: number): number {
-  return 0.5 * lr * (1 + Math.cos((Math.PI * step) / Math.max(1, total)));
-}
-
-export function snapshot(vars: readonly tf.Variable[]): StoredTensor[] {
-  return vars.map((v) => ({ name: v.name, shape: v.shape, data: v.dataSync() as Float32Array }));
-}
-
-export function restore(vars: readonly tf.Variable[], stored: Map<string, StoredTensor>, path: string, fix = 'it was written by another latnas or another run: delete it to start training over, or choose another --out', what = 'checkpoint'): void {
-  for (const v of vars) {
-    const t = stored.get(v.name);
-    if (!t || t.shape.join('x') !== v.shape.join('x')) {
-      fail(`${what} '${path}' does not match the arch: variable '${v.name}' ${t ? `has shape ${t.shape.join('x')}, expected ${v.shape.join('x')}` : 'is missing'}; ${fix}`);
-    }
-    v.assign(tf.tensor(t.data, v.shape));
-  }
 }
 
 /**
@@ -133,16 +100,6 @@ export function evaluate(model: TfModel, stream: BatchStream): number {
     seen += b.size;
   }
   return seen > 0 ? correct / seen : Number.NaN;
-}
-
-/** Fails with one line when a dataset's images or classes do not fit a space. */
-export function checkDatasetFits(space: Space, dataset: Dataset): void {
-  if (dataset.shape.c !== space.input.c || dataset.shape.h !== space.input.h || dataset.shape.w !== space.input.w) {
-    fail(`dataset '${dataset.name}' has ${dataset.shape.c}x${dataset.shape.h}x${dataset.shape.w} images but space '${space.name}' takes ${space.input.c}x${space.input.h}x${space.input.w}; pick a space for this dataset (e.g. fbnet-mini for 28x28x1, mbv3-mini for 32x32x3)`);
-  }
-  if (dataset.classes.length !== space.classes) {
-    fail(`dataset '${dataset.name}' has ${dataset.classes.length} classes but space '${space.name}' has ${space.classes}`);
-  }
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
@@ -163,11 +120,12 @@ async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTra
   const { space, dataset, out } = opts;
   prepareOutputFolder(out);
   const settings = trainSettings(opts);
-  const arch = archToJson(space, opts.blocks);
+  // The searched LUT travels with the arch: export predicts with the table the arch was chosen for.
+  const arch: ArchRecord = { ...archToJson(space, opts.blocks), ...(opts.lut ? { lut: opts.lut } : {}) };
   const layers = networkUnits(space, opts.blocks).flatMap((u) => u.layers);
   const model = new TfModel(layers, space.input, opts.seed);
   const optimizer = opts.optimizer === 'adam' ? tf.train.adam(opts.lr) : tf.train.momentum(opts.lr, opts.momentum, true);
-  const checkpointPath = join(out, 'checkpoint.bin');
+  const checkpointPath = join(out, CHECKPOINT_FILE);
 
   let history: EpochMetrics[] = [];
   if (opts.resume && existsSync(checkpointPath)) {
@@ -181,13 +139,14 @@ async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTra
     const change = describeChange(meta.settings ?? { seed: meta.seed }, meta.settings ? settings : { seed: settings['seed'] });
     if (change) fail(`cannot resume '${out}': the training settings changed (${change}); rerun with the original settings or choose another --out`);
     // metrics.json records --epochs: fewer than were trained would be a wrong record.
-    if (opts.epochs < meta.history.length) fail(`cannot resume '${out}' with --epochs ${opts.epochs}: its checkpoint has ${meta.history.length} epochs done; pass --epochs ${meta.history.length} or more`);
+    if (opts.epochs < meta.history.length) {
+      fail(`cannot resume '${out}' with --epochs ${opts.epochs}: its checkpoint has ${meta.history.length} epochs done; pass --epochs ${meta.history.length} or more`);
+    }
     restore(model.allVariables(), ck.tensors, checkpointPath);
-    const optWeights = [...ck.tensors.values()].filter((t) => t.name.startsWith('optimizer/')).map((t) => ({ name: t.name.slice('optimizer/'.length), tensor: tf.tensor(t.data, t.shape) }));
-    if (optWeights.length > 0) await optimizer.setWeights(optWeights);
+    await restoreOptimizer(optimizer, ck.tensors, 'optimizer');
     history = meta.history;
   } else if (existsSync(checkpointPath) && !opts.resume) {
-    if (existsSync(join(out, 'weights.bin'))) {
+    if (existsSync(join(out, WEIGHTS_FILE))) {
       fail(`run folder '${out}' already holds a finished training run (weights.bin); choose another --out, or pass --resume with a larger --epochs to train it further`);
     }
     fail(`run folder '${out}' holds an unfinished training run (checkpoint.bin); pass --resume to continue it with the same settings, or choose another --out`);
@@ -251,25 +210,29 @@ async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTra
       const seconds = (Date.now() - started) / 1000;
       const valAcc = split.val.length > 0 ? evaluate(model, valStream) : Number.NaN;
       history.push({ epoch: epoch + 1, loss: lossSum / seen, trainAcc: correct / seen, valAcc, lr, seconds, imagesPerSecond: seen / seconds });
-      const optState = (await optimizer.getWeights()).map((t) => ({ name: `optimizer/${t.name}`, shape: t.tensor.shape, data: t.tensor.dataSync() as Float32Array }));
+      const optState = await optimizerState(optimizer, 'optimizer');
       const meta: CheckpointMeta = { epoch: epoch + 1, history, seed: opts.seed, arch: arch.blocks, settings };
       const tensors = [...snapshot(model.allVariables()), ...optState];
       // The last step's loss was finite, but its update can still have made the weights NaN.
       const kept = history.length > 1 ? `the checkpoint of epoch ${history.length - 1} in '${checkpointPath}' is kept` : 'no checkpoint was written';
       checkFiniteModel(tensors, `at epoch ${epoch + 1}, step ${step} (loss ${lastLoss.toPrecision(4)}, learning rate ${lr.toPrecision(3)})`, kept);
       writeTensorFile(checkpointPath, meta, tensors);
-      if (!opts.quiet) process.stderr.write(`epoch ${epoch + 1}: loss ${(lossSum / seen).toFixed(4)}, train acc ${(correct / seen).toFixed(4)}, val acc ${valAcc.toFixed(4)}, ${(seen / seconds).toFixed(0)} img/s\n`);
+      if (!opts.quiet) {
+        process.stderr.write(`epoch ${epoch + 1}: loss ${(lossSum / seen).toFixed(4)}, train acc ${(correct / seen).toFixed(4)}, val acc ${valAcc.toFixed(4)}, `
+          + `${(seen / seconds).toFixed(0)} img/s\n`);
+      }
     }
     const testStream = new BatchStream(dataset, { batchSize: 256, norm, seed: opts.seed, split: 'test', shuffle: false });
     const testAcc = evaluate(model, testStream);
     const weights = snapshot(model.allVariables());
     // A checkpoint written by an older latnas may hold NaN: never ship it as weights.bin.
     checkFiniteModel(weights, `in the checkpoint '${checkpointPath}'`, 'no weights.bin was written');
-    writeTensorFile(join(out, 'weights.bin'), { arch: arch.blocks, space: space.name }, weights);
-    writeJsonAtomic(join(out, 'arch.json'), arch);
+    const weightsMeta: WeightsMeta = { arch: arch.blocks, space: space.name };
+    writeTensorFile(join(out, WEIGHTS_FILE), weightsMeta, weights);
+    writeRunFile(out, TRAIN_RUN.arch, arch);
     // The space definition itself, so the run folder is self-contained (exporting needs no --space).
-    writeJsonAtomic(join(out, 'space.json'), space);
-    writeJsonAtomic(join(out, 'metrics.json'), {
+    writeRunFile(out, TRAIN_RUN.space, space);
+    writeRunFile(out, TRAIN_RUN.metrics, {
       space: space.name, dataset: dataset.name, datasetSpec: dataset.spec, classes: dataset.classes, backend: opts.backend, epochs: opts.epochs, batch: opts.batch, lr: opts.lr,
       optimizer: opts.optimizer, labelSmoothing: opts.labelSmoothing, seed: opts.seed, normalization: norm, testAcc, history,
     });
