@@ -6,7 +6,7 @@ import { FASHION_MNIST_DIR, fashionMnistInstalled } from '../src/datasets/load.j
 import { PACKAGE_ROOT } from '../src/paths.js';
 
 // onnxruntime-node's telemetry leaves /tmp/.ses and an empty /tmp/mat-debug-<pid>.log behind
-// in every process that creates a session. The CLI turns it off (src/cli.ts main); this does the
+// in every process that creates a session. The CLI turns it off (src/cli/index.ts main); this does the
 // same for tests that create sessions in-process (read at the first session, after this runs).
 process.env['ORT_DISABLE_TELEMETRY'] ??= '1';
 

@@ -1,0 +1,56 @@
+/** `latnas run`: the whole pipeline, resumable (src/pipeline/run.ts). */
+import type { Command } from 'commander';
+import { BUDGETS, runPipeline } from '../pipeline/run.js';
+import { SEARCH_DEFAULTS, STRATEGIES } from '../search/search.js';
+import { BACKEND_CHOICES } from '../train/backend.js';
+import { strategyOption } from './search.js';
+import {
+  backendOption, batchOption, choice, floatOption, intOption, quantizeMode, quantizeOption, quietOption, seedOption, targetMs, targetOption,
+} from './options.js';
+
+interface RunFlags {
+  out: string; device: string; space: string; table?: string; targetMs: string; dataset: string; strategy: string; budget: string;
+  searchEpochs?: number; searchSteps?: number; trainEpochs?: number; trainSteps?: number; evalImages?: number; samples?: number;
+  batch: number; lr: number; quantize?: string; backend: string; seed: number; quiet: boolean;
+}
+
+export function registerRun(program: Command): void {
+  program.command('run')
+    .description('the whole pipeline, resumable: reuse or profile the device\'s LUT -> search -> train the winner -> export ONNX -> report.html')
+    .requiredOption('--out <dir>', 'run folder (e.g. runs/NAME); re-running skips finished stages')
+    .option('--device <name|file>', 'target device', 'ort-cpu-1t')
+    .option('--space <name|file>', 'search space', 'fbnet-mini')
+    .option('--table <path>', 'latency table to use (default: the device\'s table for the space, else profile one)')
+    .addOption(targetOption(SEARCH_DEFAULTS.target))
+    .option('--dataset <spec>', 'auto (fashion-mnist if installed, else mnist), mnist, fashion-mnist, idx:DIR or cifar10:DIR', 'auto')
+    .addOption(strategyOption())
+    .option('--budget <name>', 'small (minutes: the demo) or full (full epochs, as the README\'s results)', 'small')
+    .option('--search-epochs <n>', 'supernet epochs (default: the budget\'s)', intOption('--search-epochs', 1))
+    .option('--search-steps <n>', 'cap supernet steps per epoch (default: the budget\'s)', intOption('--search-steps', 1))
+    .option('--train-epochs <n>', 'epochs to train the winner (default: the budget\'s)', intOption('--train-epochs', 1))
+    .option('--train-steps <n>', 'cap training steps per epoch (default: the budget\'s)', intOption('--train-steps', 1))
+    .option('--eval-images <n>', 'validation images per arch scored in the search (default: the budget\'s)', intOption('--eval-images', 1))
+    .option('--samples <n>', 'dnas: archs sampled at the end; evolution: sets population and cycles (default: the budget\'s)', intOption('--samples', 1))
+    .addOption(batchOption(32))
+    .option('--lr <x>', 'peak learning rate to train the winner', floatOption('--lr', 0), 0.1)
+    .addOption(quantizeOption('int8: export a static QDQ int8 model'))
+    .addOption(backendOption())
+    .addOption(seedOption())
+    .addOption(quietOption())
+    .action(async (o: RunFlags) => {
+      const strategy = choice('--strategy', o.strategy, STRATEGIES, 'one of');
+      const backend = choice('--backend', o.backend, BACKEND_CHOICES, 'one of');
+      const b = BUDGETS[choice('--budget', o.budget, ['small', 'full'] as const)];
+      const quantize = quantizeMode(o.quantize);
+      const target = targetMs(o.targetMs);
+      const r = await runPipeline({
+        out: o.out, device: o.device, space: o.space, table: o.table, target, dataset: o.dataset, strategy,
+        searchEpochs: o.searchEpochs ?? b.searchEpochs, searchSteps: o.searchSteps ?? b.searchSteps, trainEpochs: o.trainEpochs ?? b.trainEpochs,
+        trainSteps: o.trainSteps ?? b.trainSteps, evalImages: o.evalImages ?? b.evalImages, samples: o.samples ?? b.samples, batch: o.batch, lr: o.lr,
+        quantize, seed: o.seed, backend, quiet: o.quiet,
+      });
+      const seconds = Object.values(r.state.stages).reduce((s, st) => s + (st?.seconds ?? 0), 0);
+      const skipped = r.skipped.length ? `; skipped finished stages: ${r.skipped.join(', ')}` : '';
+      console.log(`model:  ${r.model}\nreport: ${r.report}\n(${seconds.toFixed(0)} s of stage work${skipped})`);
+    });
+}

@@ -1,0 +1,21 @@
+/** `latnas spaces`: the built-in search spaces, or one space's layers and candidates (src/space/spaces.ts). */
+import type { Command } from 'commander';
+import { formatBlock } from '../space/blocks.js';
+import { BUILTIN_SPACES, loadSpace, searchableLayers } from '../space/spaces.js';
+
+export function registerSpaces(program: Command): void {
+  program.command('spaces')
+    .description('list the built-in search spaces, or show one space\'s layers and candidates')
+    .argument('[space]', 'a space name or JSON file')
+    .action((name?: string) => {
+      if (!name) {
+        for (const s of Object.values(BUILTIN_SPACES)) console.log(`${s.name.padEnd(12)} ${searchableLayers(s).length} layers  ${s.description ?? ''}`);
+        return;
+      }
+      const space = loadSpace(name);
+      console.log(`${space.name}: input ${space.input.c}x${space.input.h}x${space.input.w}, ${space.classes} classes`);
+      for (const l of searchableLayers(space)) {
+        console.log(`  layer ${String(l.index).padStart(2)} stage ${l.stage} in ${l.input.c}x${l.input.h}x${l.input.w}: ${l.candidates.map(formatBlock).join(' ')}`);
+      }
+    });
+}
