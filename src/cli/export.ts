@@ -35,9 +35,9 @@ export function registerExport(program: Command): void {
       const acc = r.int8
         ? `int8 accuracy ${(100 * r.int8.ortAccuracy).toFixed(2)}% (fp32 ${(100 * r.parity.ortAccuracy).toFixed(2)}%)`
         : `accuracy ${(100 * r.parity.ortAccuracy).toFixed(2)}%`;
-      const lat = r.latency
-        ? `, ${(r.int8 ? r.latency.int8Ms! : r.latency.measuredMs).toFixed(4)} ms on ${r.latency.device} (predicted ${r.latency.predictedMs.toFixed(4)} ms for fp32)`
-        : '';
-      console.log(`${o.out}: ${(r.bytes / 1024).toFixed(0)} KiB, opset ${r.opset}, ${acc} on ${r.parity.images} test images${lat}; report ${onnx.reportPath(o.out)}`);
+      const l = r.latency;
+      const lat = l ? `, ${(r.int8 ? l.int8Ms! : l.measuredMs).toFixed(4)} ms on ${l.device} (predicted ${l.predictedMs.toFixed(4)} ms for fp32)` : '';
+      const size = `${(r.bytes / 1024).toFixed(0)} KiB, opset ${r.opset}`;
+      console.log(`${o.out}: ${size}, ${acc} on ${r.parity.images} test images${lat}; report ${onnx.reportPath(o.out)}`);
     });
 }

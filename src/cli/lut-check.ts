@@ -47,7 +47,9 @@ export function registerLutCheck(program: Command): void {
         const line = otherMachineWarning(path, device.name, space.name, compareWithBrowser(tableBrowser(path), page), anyway, 'in another browser');
         if (line) process.stderr.write(`${line}\n`);
       } else warnIfOtherMachine(lut, path, device.runtime, anyway);
-      const r = await lutCheck({ device, space, lut, lutPath: path, samples: o.samples, seed: o.seed, quiet: o.quiet || o.json, rounds: o.rounds, runsPerRound: o.runs });
+      const r = await lutCheck({
+        device, space, lut, lutPath: path, samples: o.samples, seed: o.seed, quiet: o.quiet || o.json, rounds: o.rounds, runsPerRound: o.runs,
+      });
       if (o.out) writeJsonAtomic(o.out, r);
       const { report: m } = r;
       if (o.json) {

@@ -17,7 +17,8 @@ export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEG
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `${name} must be an integer >= ${min}` : `${name} must be an integer from ${min} to ${max}`);
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+      throw new InvalidArgumentError(`${name} must be an integer ${range}`);
     }
     return n;
   };
@@ -85,7 +86,8 @@ export const runFolderOption = () => new Option('--out <dir>', 'run folder (e.g.
 
 export const batchOption = (fallback: number) => new Option('--batch <n>', 'batch size').argParser(intOption('--batch', 1)).default(fallback);
 
-export const momentumOption = (fallback: number) => new Option('--momentum <x>', 'SGD momentum (Nesterov)').argParser(floatOption('--momentum', 0)).default(fallback);
+export const momentumOption = (fallback: number) =>
+  new Option('--momentum <x>', 'SGD momentum (Nesterov)').argParser(floatOption('--momentum', 0)).default(fallback);
 
 export const weightDecayOption = (fallback: number) =>
   new Option('--wd <x>', 'weight decay on conv and fc weights').argParser(floatOption('--wd', 0)).default(fallback);

@@ -27,7 +27,8 @@ export function registerPredict(program: Command): void {
       warnIfOtherMachine(lut, o.table);
       const macs = countMacs(units.flatMap((u) => u.layers), space.input);
       if (o.json) {
-        console.log(JSON.stringify({ space: space.name, device: lut.device, blocks: blocks.map(formatBlock), predictedMs: p.totalMs, macs, units: p.units, overheadMs: p.overheadMs }));
+        const json = { space: space.name, device: lut.device, blocks: blocks.map(formatBlock), predictedMs: p.totalMs, macs, units: p.units, overheadMs: p.overheadMs };
+        console.log(JSON.stringify(json));
         return;
       }
       if (o.breakdown) {

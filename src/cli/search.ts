@@ -12,7 +12,8 @@ import { loadSpace } from '../space/spaces.js';
 import { BACKEND_CHOICES, initBackend } from '../train/backend.js';
 import { datasetInput, folderOutputs, inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import {
-  backendOption, batchOption, choice, datasetOption, floatOption, intOption, momentumOption, quietOption, runFolderOption, seedOption, targetMs, targetOption, weightDecayOption,
+  backendOption, batchOption, choice, datasetOption, floatOption, intOption, momentumOption, quietOption, runFolderOption, seedOption, targetMs, targetOption,
+  weightDecayOption,
 } from './options.js';
 
 /** --strategy, listing the registered strategies (`latnas run` takes it too). */
@@ -22,7 +23,8 @@ export const strategyOption = () =>
 interface SearchFlags {
   table: string; dataset: string; out: string; space?: string; targetMs: string; strategy: string; epochs: number; stepsPerEpoch?: number;
   batch: number; lr: number; momentum: number; wd: number; valFraction: number; calibrationBatches: number; evalImages: number;
-  mode: string; alpha: number; beta: number; penalty: number; penaltyMode: string; thetaLr: number; warmup: number; samples: number; tau0: number; tauDecay: number;
+  mode: string; alpha: number; beta: number; penalty: number; penaltyMode: string; thetaLr: number; warmup: number; samples: number;
+  tau0: number; tauDecay: number;
   objective: string; population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number;
   backend: string; seed: number; resume: boolean; quiet: boolean; supernet?: string;
 }
@@ -43,7 +45,8 @@ export function registerSearch(program: Command): void {
     .addOption(momentumOption(SEARCH_DEFAULTS.momentum))
     .addOption(weightDecayOption(SEARCH_DEFAULTS.weightDecay))
     .option('--val-fraction <x>', 'share of the training split held out to score archs', floatOption('--val-fraction', 0), SEARCH_DEFAULTS.valFraction)
-    .option('--calibration-batches <n>', 'BatchNorm recalibration batches per scored arch', intOption('--calibration-batches', 1), SEARCH_DEFAULTS.calibrationBatches)
+    .option('--calibration-batches <n>', 'BatchNorm recalibration batches per scored arch', intOption('--calibration-batches', 1),
+      SEARCH_DEFAULTS.calibrationBatches)
     .option('--eval-images <n>', 'validation images per scored arch', intOption('--eval-images', 1), SEARCH_DEFAULTS.evalImages)
     .option('--mode <name>', 'dnas: gated (one sampled path per step, straight-through Gumbel) or mixed (every candidate, FBNet)', DNAS_DEFAULTS.mode)
     .option('--alpha <x>', 'dnas: α of CE · α · log(LAT)^β', floatOption('--alpha', 0), DNAS_DEFAULTS.alpha)
@@ -79,7 +82,8 @@ export function registerSearch(program: Command): void {
       const lut = loadLut(o.table, { space });
       resolveTarget(space, lut, o.table, target);
       refuseOverwritingInputs('--out', o.out, folderOutputs(o.out, SEARCH_FILES), [
-        { what: 'the --table file', path: o.table }, inputFile('the --space file', o.space), datasetInput(o.dataset), inputFile('the --supernet run folder', o.supernet),
+        { what: 'the --table file', path: o.table }, inputFile('the --space file', o.space), datasetInput(o.dataset),
+        inputFile('the --supernet run folder', o.supernet),
       ]);
       warnIfOtherMachine(lut, o.table);
       const dataset = loadDataset(o.dataset);
@@ -90,10 +94,13 @@ export function registerSearch(program: Command): void {
         resume: o.resume, quiet: o.quiet, backend: backend.name, epochs: o.epochs, batch: o.batch, lr: o.lr, momentum: o.momentum,
         weightDecay: o.wd, stepsPerEpoch: o.stepsPerEpoch, valFraction: o.valFraction, calibrationBatches: o.calibrationBatches, evalImages: o.evalImages,
         dnas: {
-          mode, alpha: o.alpha, beta: o.beta, penalty: o.penalty, penaltyMode, thetaLr: o.thetaLr, warmup: o.warmup, samples: o.samples, tau0: o.tau0, tauDecay: o.tauDecay,
+          mode, alpha: o.alpha, beta: o.beta, penalty: o.penalty, penaltyMode, thetaLr: o.thetaLr, warmup: o.warmup, samples: o.samples,
+          tau0: o.tau0, tauDecay: o.tauDecay,
         },
         supernetFrom: o.supernet,
-        evolution: { population: o.population, cycles: o.cycles, sampleSize: o.sampleSize, mutationProb: o.mutationProb, crossoverProb: o.crossoverProb, objective },
+        evolution: {
+          population: o.population, cycles: o.cycles, sampleSize: o.sampleSize, mutationProb: o.mutationProb, crossoverProb: o.crossoverProb, objective,
+        },
       });
       const resumed = r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : '';
       console.log(`${o.out}/arch.json: ${r.blocks.join(',')}; ${r.predictedMs.toFixed(4)} ms predicted (target ${r.targetMs.toFixed(4)} ms), ` +

@@ -15,7 +15,8 @@ export function registerSpaces(program: Command): void {
       const space = loadSpace(name);
       console.log(`${space.name}: input ${space.input.c}x${space.input.h}x${space.input.w}, ${space.classes} classes`);
       for (const l of searchableLayers(space)) {
-        console.log(`  layer ${String(l.index).padStart(2)} stage ${l.stage} in ${l.input.c}x${l.input.h}x${l.input.w}: ${l.candidates.map(formatBlock).join(' ')}`);
+        const input = `${l.input.c}x${l.input.h}x${l.input.w}`;
+        console.log(`  layer ${String(l.index).padStart(2)} stage ${l.stage} in ${input}: ${l.candidates.map(formatBlock).join(' ')}`);
       }
     });
 }

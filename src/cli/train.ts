@@ -44,7 +44,8 @@ export function registerTrain(program: Command): void {
       if (o.valFraction >= 1) fail(`--val-fraction ${o.valFraction}: must be below 1`);
       const space = loadSpace(o.space);
       const blocks = archFor(space, o.arch);
-      refuseOverwritingInputs('--out', o.out, folderOutputs(o.out, TRAIN_FILES), [inputFile('the --space file', o.space), archInput(o.arch), datasetInput(o.dataset)]);
+      const inputs = [inputFile('the --space file', o.space), archInput(o.arch), datasetInput(o.dataset)];
+      refuseOverwritingInputs('--out', o.out, folderOutputs(o.out, TRAIN_FILES), inputs);
       const dataset = loadDataset(o.dataset);
       const backend = await initBackend(backendChoice);
       if (!o.quiet) process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
@@ -56,7 +57,8 @@ export function registerTrain(program: Command): void {
         lut: readArchArgument(o.arch).lut,
       });
       const last = r.epochs[r.epochs.length - 1];
-      console.log(`${o.out}: test accuracy ${(100 * r.testAcc).toFixed(2)}% after ${r.epochs.length} epochs` +
-        `${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}; last epoch ${last ? `${last.imagesPerSecond.toFixed(0)} img/s on ${backend.name}` : 'none'}`);
+      const resumed = r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : '';
+      const speed = last ? `${last.imagesPerSecond.toFixed(0)} img/s on ${backend.name}` : 'none';
+      console.log(`${o.out}: test accuracy ${(100 * r.testAcc).toFixed(2)}% after ${r.epochs.length} epochs${resumed}; last epoch ${speed}`);
     });
 }
