@@ -20,8 +20,7 @@ import { loadDevice } from '../src/device/device.js';
 import { hostProvenance } from '../src/device/host.js';
 import { lutCheck } from '../src/lut/check.js';
 import { loadLut } from '../src/lut/lut.js';
-import { timingPlan } from '../src/profiler/measure.js';
-import { fitRoundsFor, profile, timingSummary } from '../src/profiler/profile.js';
+import { profile, timingSummary } from '../src/profiler/profile.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { quantile } from '../src/util/stats.js';
 
@@ -43,7 +42,7 @@ const runs = Number(values.runs);
 const gapMs = 1000 * Number(values.gap);
 const samples = Number(values.samples);
 const host = hostProvenance();
-const fitRounds = values['fit-rounds'] !== undefined ? Number(values['fit-rounds']) : fitRoundsFor(device, timingPlan(device));
+const fitRounds = values['fit-rounds'] !== undefined ? Number(values['fit-rounds']) : undefined;
 
 interface Record {
   space: string; device: string; run: number; cpu: string; cpuId?: string; date: string;
@@ -66,7 +65,7 @@ function append(path: string, rec: Record): void {
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
-interface Pending { space: typeof spaces[number]; run: number; lutPath: string; profiledAt: number; profileSeconds: number; acceptedPct: number }
+interface Pending { space: typeof spaces[number]; run: number; lutPath: string; profiledAt: number; profileSeconds: number; fitRounds: number; acceptedPct: number }
 const todo: { space: typeof spaces[number]; run: number }[] = [];
 for (let run = 1; run <= runs; run++) for (const space of spaces) if (!finished.has(key(space.name, run))) todo.push({ space, run });
 const work = mkdtempSync(join(tmpdir(), 'latnas-bench-'));
@@ -93,7 +92,7 @@ try {
       const m = c.report;
       const rec: Record = {
         space: p.space.name, device: device.name, run: p.run, cpu: host.cpu, cpuId: host.cpuId, date: new Date().toISOString(),
-        fit_rounds: fitRounds, profile_seconds: round(p.profileSeconds, 1), accepted_pct: round(p.acceptedPct, 1), gap_seconds: Math.round(gap), check_seconds: round(c.seconds, 1),
+        fit_rounds: p.fitRounds, profile_seconds: round(p.profileSeconds, 1), accepted_pct: round(p.acceptedPct, 1), gap_seconds: Math.round(gap), check_seconds: round(c.seconds, 1),
         within5_pct: m.within5Pct, within10_pct: m.within10Pct, mape_pct: round(m.mapePct), max_err_pct: round(m.maxAbsErrPct), spearman: round(m.spearman, 4),
         floor_mape_pct: round(c.floor.mapePct), floor_within5_pct: c.floor.within5Pct, floor_spearman: round(c.floor.spearman, 4),
         sentinel_drift_pct: round(c.sentinelDriftPct, 1), check_accepted_pct: round(c.acceptedPct, 1),
@@ -107,7 +106,7 @@ try {
       const lutPath = join(work, `${t.space.name}-${t.run}.json`);
       log(`profiling ${t.space.name} run ${t.run}`);
       const r = await profile({ device, space: t.space, out: lutPath, resume: false, seed: t.run, quiet: true, fitRounds });
-      pending.push({ space: t.space, run: t.run, lutPath, profiledAt: Date.now(), profileSeconds: r.seconds, acceptedPct: timingSummary(r.lut).acceptedPct });
+      pending.push({ space: t.space, run: t.run, lutPath, profiledAt: Date.now(), profileSeconds: r.seconds, fitRounds: r.fitRounds, acceptedPct: timingSummary(r.lut).acceptedPct });
     }
   }
 } finally {

@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TimedSession } from '../src/device/runtime.js';
+import { loadDevice } from '../src/device/device.js';
 import { pinnedMap } from '../src/profiler/measure.js';
+import { fitRoundsFor } from '../src/profiler/profile.js';
 import { normalized, Sentinel, timeGated, type TimingPlan } from '../src/profiler/timing.js';
 import { Rng } from '../src/util/rng.js';
 import { quantile } from '../src/util/stats.js';
@@ -142,4 +144,13 @@ test('pinned map: a machine that slows light nets more is corrected by the heavy
   // Guards: references too close tell no slope; a wild slope is clamped.
   assert.equal(pinnedMap(1, 1.1, 1.1)(5), 5);
   assert.ok(Math.abs(pinnedMap(1, 2, 10)(2) - (1 + 1.5)) < 1e-12);
+});
+
+test('fit rounds: every round for light nets, fewer for heavy ones, never under 30%, the device field first', () => {
+  const device = loadDevice('ort-cpu-1t');
+  const plan = { rounds: 20, runsPerRound: 5, warmup: 10, gateTolerance: 0.08, maxVisitFactor: 4 };
+  assert.equal(fitRoundsFor(device, plan, 0.15), 20, 'fbnet-mini-sized nets keep all rounds');
+  assert.equal(fitRoundsFor(device, plan, 2), 10);
+  assert.equal(fitRoundsFor(device, plan, 7.2), 6, 'fbnet-sized nets: the 30% floor');
+  assert.equal(fitRoundsFor({ ...device, fitRounds: 3 }, plan, 0.15), 3, "the device's fitRounds wins");
 });
