@@ -97,7 +97,8 @@ try {
         floor_mape_pct: round(c.floor.mapePct), floor_within5_pct: c.floor.within5Pct, floor_spearman: round(c.floor.spearman, 4),
         sentinel_drift_pct: round(c.sentinelDriftPct, 1), check_accepted_pct: round(c.acceptedPct, 1),
       };
-      log(`${p.space.name} run ${p.run}: within ±5% ${rec.within5_pct}%, MAPE ${rec.mape_pct}% (floor ${rec.floor_mape_pct}%), Spearman ${rec.spearman}, profile ${rec.profile_seconds} s, checked ${rec.gap_seconds} s later`);
+      log(`${p.space.name} run ${p.run}: within ±5% ${rec.within5_pct}%, MAPE ${rec.mape_pct}% (floor ${rec.floor_mape_pct}%), Spearman ${rec.spearman}, ` +
+        `profile ${rec.profile_seconds} s, checked ${rec.gap_seconds} s later`);
       if (values.results) append(values.results, rec);
       fresh.push(rec);
       rmSync(p.lutPath, { force: true });
@@ -129,5 +130,8 @@ const lines = spaces.map((space) => {
 for (const l of lines) console.log(JSON.stringify(l));
 console.log(JSON.stringify({
   bench: 'lut-accuracy', device: device.name, cpu: host.cpu, cpuId: host.cpuId,
-  spaces: Object.fromEntries(lines.map((l) => [l.space, { runs: l.runs, within5_pct_min: l.within5_pct_min, mape_pct_max: l.mape_pct_max, floor_mape_pct_max: l.floor_mape_pct_max, spearman_min: l.spearman_min, profile_seconds_max: l.profile_seconds_max }])),
+  spaces: Object.fromEntries(lines.map((l) => [l.space, {
+    runs: l.runs, within5_pct_min: l.within5_pct_min, mape_pct_max: l.mape_pct_max, floor_mape_pct_max: l.floor_mape_pct_max, spearman_min: l.spearman_min,
+    profile_seconds_max: l.profile_seconds_max,
+  }])),
 }));

@@ -102,7 +102,8 @@ for (let r = 0; r < rounds; r++) {
   theirs.push(t);
   trainRatios.push(a.train / t.train);
   inferRatios.push(a.infer / t.infer);
-  console.log(`round ${r + 1}: pytorch ${torchVersion} train ${t.train.toFixed(1)} img/s, inference ${t.infer.toFixed(1)} img/s (1 thread); ratio train ${(a.train / t.train).toFixed(2)}, inference ${(a.infer / t.infer).toFixed(2)}`);
+  console.log(`round ${r + 1}: pytorch ${torchVersion} train ${t.train.toFixed(1)} img/s, inference ${t.infer.toFixed(1)} img/s (1 thread); ` +
+    `ratio train ${(a.train / t.train).toFixed(2)}, inference ${(a.infer / t.infer).toFixed(2)}`);
 }
 const round = (x: number) => Math.round(x * 100) / 100;
 const med = (xs: Rates[], k: keyof Rates) => (xs.length ? round(median(xs.map((x) => x[k]))) : null);

@@ -103,7 +103,8 @@ test('bad tables: missing entry, truncated, other schema version, other device',
   expectError(['predict', '--table', truncated, '--arch', 'k3_e1,k3_e1,k3_e3'], /LUT file '.*truncated.json' is not valid JSON/);
   const v2 = join(dir, 'v2.json');
   writeFileSync(v2, JSON.stringify({ ...JSON.parse(text), schemaVersion: LUT_SCHEMA_VERSION + 1 }));
-  expectError(['predict', '--table', v2, '--space', TINY_SPACE, '--arch', 'k3_e1,k3_e1,k3_e3'], new RegExp(`field 'schemaVersion' is ${LUT_SCHEMA_VERSION + 1} but this latnas reads ${LUT_SCHEMA_VERSION}`));
+  expectError(['predict', '--table', v2, '--space', TINY_SPACE, '--arch', 'k3_e1,k3_e1,k3_e3'],
+    new RegExp(`field 'schemaVersion' is ${LUT_SCHEMA_VERSION + 1} but this latnas reads ${LUT_SCHEMA_VERSION}`));
   expectError(['lut-check', '--device', 'ort-cpu-2t', '--space', TINY_SPACE, '--table', table, '--samples', '2'], /was made for device 'ort-cpu-1t', not 'ort-cpu-2t'/);
   expectError(['predict', '--table', join(dir, 'nope.json'), '--arch', 'k3_e1'], /LUT file '.*nope.json' cannot be read \(ENOENT\)|does not exist/);
 });

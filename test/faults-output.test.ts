@@ -51,7 +51,10 @@ test('the shared helper: folders and files', () => {
 test('train, search and run: --out that is a file, under a file, or read-only', () => {
   const arch = Array(12).fill('k3_e6').join(',');
   const train = (out: string) => ['train', '--space', 'fbnet-mini', '--arch', arch, '--dataset', 'mnist', '--out', out, '--epochs', '1', '--max-steps', '1', '--backend', 'wasm', '--quiet'];
-  const search = (out: string) => ['search', '--table', join(ROOT, 'latency-tables/ort-cpu-1t/fbnet-mini.json'), '--dataset', 'mnist', '--out', out, '--epochs', '1', '--steps-per-epoch', '1', '--backend', 'wasm', '--quiet'];
+  const search = (out: string) => [
+    'search', '--table', join(ROOT, 'latency-tables/ort-cpu-1t/fbnet-mini.json'), '--dataset', 'mnist', '--out', out, '--epochs', '1', '--steps-per-epoch', '1',
+    '--backend', 'wasm', '--quiet',
+  ];
   const run = (out: string) => ['run', '--out', out, '--dataset', 'mnist', '--backend', 'wasm', '--quiet'];
   for (const command of [train, search, run]) {
     oneLine(command(file), /--out '.*a-file' is a file, not a folder; give a folder path/);

@@ -73,7 +73,10 @@ test('groups must divide the channels a candidate actually gets at its layer', (
 });
 
 test('a space whose largest arch is beyond 100 M parameters or 20 G MACs is refused with its size', () => {
-  refused((s) => { s.input = { c: 3, h: 224, w: 224 }; s.stages = [{ c: 4096, n: 8, s: 1, candidates: ['k7_e16'] }]; }, /its largest arch has \d+ M parameters \(\d+ MiB of float32 weights\), over the limit of 100 M; lower/);
+  refused((s) => {
+    s.input = { c: 3, h: 224, w: 224 };
+    s.stages = [{ c: 4096, n: 8, s: 1, candidates: ['k7_e16'] }];
+  }, /its largest arch has \d+ M parameters \(\d+ MiB of float32 weights\), over the limit of 100 M; lower/);
   refused((s) => { s.input = { c: 3, h: 2048, w: 2048 }; s.stages = [{ c: 64, n: 8, s: 1, candidates: ['k7_e6'] }]; }, /G multiply-accumulates per image, over the limit of 20 G/);
 });
 

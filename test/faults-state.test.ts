@@ -100,7 +100,8 @@ test('train --resume: checkpoint meta of the wrong shape, and the messages aroun
   const done = join(dir, 'trained');
   assert.equal(train(done, 'k3_e1,k3_e3').code, 0);
   expectLine(train(done, 'k3_e1,k3_e3'), /^latnas: run folder '.*trained' already holds a finished training run \(weights\.bin\); choose another --out, or pass --resume with a larger --epochs/);
-  expectLine(train(done, 'k3_e3_g2,k3_e3', '--resume'), /checkpoint '.*checkpoint\.bin' was made for arch ir_k3_e1_c8_s1_re,ir_k3_e3_c16_s2_re, not the --arch given .*; pass that --arch to continue it, or choose another --out/);
+  expectLine(train(done, 'k3_e3_g2,k3_e3', '--resume'),
+    /checkpoint '.*checkpoint\.bin' was made for arch ir_k3_e1_c8_s1_re,ir_k3_e3_c16_s2_re, not the --arch given .*; pass that --arch to continue it, or choose another --out/);
   // An unfinished run: the checkpoint without weights.bin.
   const partial = join(dir, 'partial');
   cpSync(done, partial, { recursive: true });

@@ -33,7 +33,8 @@ before(() => {
 });
 
 test('cpuId reads vendor, family, model and stepping of the first processor; ARM and other systems have their own form', () => {
-  const x86 = 'processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\nstepping\t: 1\n\nprocessor\t: 1\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\n';
+  const x86 = 'processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\nstepping\t: 1\n\n' +
+    'processor\t: 1\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\n';
   assert.equal(cpuIdentity(x86), 'AuthenticAMD family 26 model 2 stepping 1');
   const arm = 'processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x3\nCPU part\t: 0xd0c\nCPU revision\t: 1\n';
   assert.equal(cpuIdentity(arm), 'ARM implementer 0x41 part 0xd0c variant 0x3 revision 1');

@@ -137,5 +137,6 @@ test('bad tables are refused with the file, the field and the fix', async () => 
   writeFileSync(missing, JSON.stringify(m));
   const lut = loadLut(missing, { space });
   const units = networkUnits(space, resolveArch(space, ['k3_e1', 'k3_e1', 'k5_e3_se0.25_hs']));
-  assert.throws(() => predict(lut, units, missing), new RegExp(`has no entry '${key.replace(/[|.]/g, '\\$&')}'; profile it with \`latnas profile --device ort-cpu-1t --space tiny --out .*missing.json --resume\``));
+  const entry = key.replace(/[|.]/g, '\\$&');
+  assert.throws(() => predict(lut, units, missing), new RegExp(`has no entry '${entry}'; profile it with \`latnas profile --device ort-cpu-1t --space tiny --out .*missing.json --resume\``));
 });

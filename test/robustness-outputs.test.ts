@@ -95,7 +95,8 @@ test('no input or finished work is overwritten, and a run folder has one writer 
   writeFileSync(join(stale, FOLDER_LOCK), JSON.stringify({ pid: dead, host: (await import('node:os')).hostname(), command: 'latnas train', started: '2026-01-01T00:00:00.000Z' }));
   const took = cli(trainArgs(stale, '--epochs', '1', '--max-steps', '3'));
   assert.equal(took.code, 0, took.stderr);
-  assert.match(took.stderr, new RegExp(`^latnas: taking over the stale lock '.*${FOLDER_LOCK}' of run folder '.*stale': process ${dead} \\(latnas train, since 2026-01-01T00:00:00.000Z\\) is no longer running\\n$`));
+  assert.match(took.stderr, new RegExp(`^latnas: taking over the stale lock '.*${FOLDER_LOCK}' of run folder '.*stale': ` +
+    `process ${dead} \\(latnas train, since 2026-01-01T00:00:00.000Z\\) is no longer running\\n$`));
   assert.equal(existsSync(join(stale, FOLDER_LOCK)), false);
 
   // --- latnas run checks the target, the table and the dataset before its first write.
@@ -114,7 +115,10 @@ test('no input or finished work is overwritten, and a run folder has one writer 
   // A folder whose lut stage alone is done takes a corrected target (the infeasible one is refused, not recorded)...
   const partial = join(dir, 'partial');
   mkdirSync(partial);
-  const options = { device: 'ort-cpu-1t', space: SPACE, table, target: 'baseline', dataset: 'mnist', strategy: 'dnas', searchEpochs: 1, searchSteps: 4, trainEpochs: 1, trainSteps: 20, evalImages: 64, samples: 2, batch: 32, lr: 0.1, quantize: null, seed: 1 };
+  const options = {
+    device: 'ort-cpu-1t', space: SPACE, table, target: 'baseline', dataset: 'mnist', strategy: 'dnas', searchEpochs: 1, searchSteps: 4, trainEpochs: 1,
+    trainSteps: 20, evalImages: 64, samples: 2, batch: 32, lr: 0.1, quantize: null, seed: 1,
+  };
   writeFileSync(join(partial, 'pipeline.json'), JSON.stringify({ version: 1, options, stages: { lut: { done: true, seconds: 1, path: table, reused: true } } }));
   const bad = cli(['run', '--out', partial, ...TINY, '--table', table, '--target-ms', '0.00001']);
   assert.equal(bad.code, 1);

@@ -44,13 +44,15 @@ test('non-finite numbers never pass: training, export, scoring and statistics re
   const diverged = join(dir, 'diverged');
   const d = train(diverged, '--batch', '32', '--epochs', '1', '--max-steps', '3', '--lr', '1e6');
   assert.equal(d.code, 1, d.stderr);
-  assert.match(d.stderr, /^latnas: training diverged: weight '[^']+' became (NaN|Infinity|-Infinity) at epoch 1, step 3 \(loss [-\d.e+]+, learning rate [\d.e+]+\); nothing was saved and no checkpoint was written; lower --lr\n$/);
+  assert.match(d.stderr, new RegExp(String.raw`^latnas: training diverged: weight '[^']+' became (NaN|Infinity|-Infinity) at epoch 1, step 3 ` +
+    String.raw`\(loss [-\d.e+]+, learning rate [\d.e+]+\); nothing was saved and no checkpoint was written; lower --lr\n$`));
   assert.equal(existsSync(join(diverged, 'weights.bin')) || existsSync(join(diverged, 'checkpoint.bin')), false, 'a non-finite model was written');
 
   // A batch larger than the training split: 0 steps per epoch is an error, not "NaN img/s".
   const big = train(join(dir, 'big'), '--batch', '100000');
   assert.equal(big.code, 1);
-  assert.match(big.stderr, /^latnas: --batch 100000 is larger than the training split of mnist \(7200 images after holding out 10% for validation\), so an epoch would have no step; lower --batch to at most 7200\n$/);
+  assert.match(big.stderr, new RegExp(String.raw`^latnas: --batch 100000 is larger than the training split of mnist \(7200 images after holding out 10% for validation\), ` +
+    String.raw`so an epoch would have no step; lower --batch to at most 7200\n$`));
   assert.equal(existsSync(join(dir, 'big')), false, 'a refused run left a folder');
 
   // Export: NaN weights (as older latnas wrote them) and finite weights whose outputs overflow.
@@ -72,7 +74,8 @@ test('non-finite numbers never pass: training, export, scoring and statistics re
   const e2 = cli(['export', '--run', huge, '--out', join(huge, 'model.onnx'), '--no-latency', '--verify-images', '100', '--quiet']);
   assert.equal(e2.code, 1);
   oneLine(e2.stderr);
-  assert.match(e2.stderr, /^latnas: export of '.*' failed verification: the model's outputs are not finite \(\d+ of 1000 TF\.js logits and \d+ of 1000 onnxruntime logits are NaN or infinite\).*nothing was written/);
+  assert.match(e2.stderr, new RegExp(String.raw`^latnas: export of '.*' failed verification: the model's outputs are not finite ` +
+    String.raw`\(\d+ of 1000 TF\.js logits and \d+ of 1000 onnxruntime logits are NaN or infinite\).*nothing was written`));
   assert.equal(existsSync(join(huge, 'model.onnx')), false);
 
   // A search whose validation split is empty would score every arch 0%: refused up front.

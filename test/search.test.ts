@@ -90,7 +90,8 @@ test('the latency term\'s gradient in θ matches finite differences', async () =
     // Under the target, FBNet's term is flat; the two-sided penalty pulls latency up to T, the hinge does not.
     const below = (penaltyMode: 'two-sided' | 'hinge') => tf.tidy(() => {
       const t = theta.map((v) => tf.softmax(v) as tf.Tensor1D);
-      return tf.grad((s: tf.Tensor) => fbnetLoss(tf.scalar(ce), latency.expected(t.map((p, l) => (l === 0 ? tf.mul(p, s) as tf.Tensor1D : p))), { alpha: 0.2, beta: 0.6, penalty: 2, targetMs: 1, penaltyMode }))(tf.scalar(1)).dataSync()[0]!;
+      const scaled = (s: tf.Tensor) => latency.expected(t.map((p, l) => (l === 0 ? tf.mul(p, s) as tf.Tensor1D : p)));
+      return tf.grad((s: tf.Tensor) => fbnetLoss(tf.scalar(ce), scaled(s), { alpha: 0.2, beta: 0.6, penalty: 2, targetMs: 1, penaltyMode }))(tf.scalar(1)).dataSync()[0]!;
     });
     assert.equal(below('hinge'), 0);
     assert.ok(below('two-sided') < 0, 'more latency should lower the loss under the target');

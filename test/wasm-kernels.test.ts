@@ -519,7 +519,10 @@ test('the registered gradients agree with finite differences (cpu)', async () =>
 });
 
 test('the registered wasm kernels are the ones training needed', () => {
-  for (const name of ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'Transpose', 'Identity', 'LatnasBatchNormTrain', 'LatnasBatchNormGrad', 'LatnasRunningStats']) {
+  for (const name of [
+    'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum',
+    'Transpose', 'Identity', 'LatnasBatchNormTrain', 'LatnasBatchNormGrad', 'LatnasRunningStats',
+  ]) {
     assert.ok(WASM_KERNEL_NAMES.includes(name), name);
     assert.ok(tf.getKernel(name, 'wasm'), name);
   }

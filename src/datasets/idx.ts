@@ -47,7 +47,8 @@ export function parseIdx(bytes: Uint8Array, path: string, gzipped = false, expec
   }
   const expected = header + elements;
   if (bytes.length !== expected) {
-    fail(`${where}: dims ${dims.join('x')} need ${expected} bytes (${header}-byte header + ${elements}), but the file has ${bytes.length}${gzipped ? ' after gunzip' : ''}; it is truncated or corrupt, re-download it`);
+    fail(`${where}: dims ${dims.join('x')} need ${expected} bytes (${header}-byte header + ${elements}), ` +
+      `but the file has ${bytes.length}${gzipped ? ' after gunzip' : ''}; it is truncated or corrupt, re-download it`);
   }
   return { dims, data: bytes.subarray(header) };
 }

@@ -58,7 +58,9 @@ const EntrySchema = z.object({
   }
   if (formatBlock(block) !== e.op) ctx.addIssue({ code: 'custom', path: ['op'], message: `not in canonical form (${formatBlock(block)})` });
   const want = [block.c, convOutSize(e.input[1], block.s), convOutSize(e.input[2], block.s)];
-  if (want.join('x') !== e.output.join('x')) ctx.addIssue({ code: 'custom', path: ['output'], message: `is ${e.output.join('x')}, but block ${e.op} at input ${e.input.join('x')} outputs ${want.join('x')}` });
+  if (want.join('x') !== e.output.join('x')) {
+    ctx.addIssue({ code: 'custom', path: ['output'], message: `is ${e.output.join('x')}, but block ${e.op} at input ${e.input.join('x')} outputs ${want.join('x')}` });
+  }
 });
 
 const FitNetSchema = z.object({
@@ -180,7 +182,8 @@ export function loadLut(path: string, opts: LoadLutOptions = {}): Lut {
   const data = readJsonFile(path, 'LUT') as { schemaVersion?: unknown; format?: unknown; device?: unknown; space?: unknown } | null;
   // The command that re-creates it: the device and space asked for, else the ones the file names.
   const named = (v: unknown) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]*$/.test(v) ? v : undefined);
-  const remake = `re-create it with \`latnas profile --device ${opts.device ?? named(data?.device) ?? '<device>'} --space ${opts.space?.name ?? named(data?.space) ?? '<space>'} --out ${path} --force\``;
+  const device = opts.device ?? named(data?.device) ?? '<device>';
+  const remake = `re-create it with \`latnas profile --device ${device} --space ${opts.space?.name ?? named(data?.space) ?? '<space>'} --out ${path} --force\``;
   if (data && typeof data === 'object' && data.format === 'latnas-lut' && data.schemaVersion !== LUT_SCHEMA_VERSION) {
     fail(`LUT file '${path}': field 'schemaVersion' is ${JSON.stringify(data.schemaVersion)} but this latnas reads ${LUT_SCHEMA_VERSION}; ${remake}`);
   }
@@ -263,7 +266,8 @@ export function predict(lut: Lut, units: readonly Unit[], lutPath = 'the LUT'): 
   // A whole network (stem to head) takes time; a single unit's row (search/latency.ts) may sum below 0 with the overhead.
   const network = units.some((u) => u.kind === 'stem') && units.some((u) => u.kind === 'head');
   if (network && !(totalMs > 0)) {
-    fail(`LUT file '${lutPath}' predicts ${totalMs.toFixed(4)} ms for this network (field 'calibration.overheadMs' is ${overheadMs} ms); the table is corrupt: profile it again with \`latnas profile --device ${lut.device} --space ${lut.space} --out ${lutPath} --force\``);
+    fail(`LUT file '${lutPath}' predicts ${totalMs.toFixed(4)} ms for this network (field 'calibration.overheadMs' is ${overheadMs} ms); ` +
+      `the table is corrupt: profile it again with \`latnas profile --device ${lut.device} --space ${lut.space} --out ${lutPath} --force\``);
   }
   return { totalMs, overheadMs, units: rows };
 }

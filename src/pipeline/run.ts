@@ -208,13 +208,15 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   // A wrong table, or a target no arch of it can meet, is known now unless the lut stage must profile.
   const recorded = state.stages.lut?.done ? state.stages.lut['path'] as string : undefined;
   if (recorded && !existsSync(recorded)) {
-    fail(`pipeline state file '${statePath}': stage 'lut' is done with table '${recorded}', which no longer exists; restore that table, or delete "lut" from the file's field 'stages' to redo the stage, or choose another --out`);
+    fail(`pipeline state file '${statePath}': stage 'lut' is done with table '${recorded}', which no longer exists; ` +
+      `restore that table, or delete "lut" from the file's field 'stages' to redo the stage, or choose another --out`);
   }
   // A stage recorded as done is skipped: the files later stages read from it must still be there.
   for (const [name, files] of Object.entries(STAGE_OUTPUTS) as [Stage, readonly string[]][]) {
     const missing = state.stages[name]?.done ? files.find((f) => !existsSync(join(o.out, f))) : undefined;
     if (missing) {
-      fail(`pipeline state file '${statePath}': stage '${name}' is done but its '${join(o.out, missing)}' is missing; delete "${name}" (and the stages after it) from the file's field 'stages' to redo it, or choose another --out`);
+      fail(`pipeline state file '${statePath}': stage '${name}' is done but its '${join(o.out, missing)}' is missing; ` +
+        `delete "${name}" (and the stages after it) from the file's field 'stages' to redo it, or choose another --out`);
     }
   }
   const table = knownTable(o, recorded, device, space);
@@ -224,7 +226,8 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   prepareOutputFolder(o.out);
   const save = () => writeRunFile(o.out, PIPELINE_RUN.state, state);
   save();
-  say(`latnas run: device ${device.name}, space ${space.name}, dataset ${dataset.spec}${o.dataset === 'auto' ? ' (auto)' : ''}, strategy ${o.strategy}, backend ${backend.name} (${backend.reason}) -> ${o.out}`);
+  const auto = o.dataset === 'auto' ? ' (auto)' : '';
+  say(`latnas run: device ${device.name}, space ${space.name}, dataset ${dataset.spec}${auto}, strategy ${o.strategy}, backend ${backend.name} (${backend.reason}) -> ${o.out}`);
 
   const skipped: Stage[] = [];
   const stage = async (name: Stage, what: string, work: () => Promise<Record<string, unknown>>) => {

@@ -63,7 +63,10 @@ export function paretoReportSpec(visited: readonly ParetoRow[], baseline: { late
       data: { values: [{ targetMs, label: `target ${targetMs.toFixed(4)} ms` }] },
       layer: [
         { mark: { type: 'rule', strokeDash: [5, 4], color: '#d62728' }, encoding: { x: { field: 'targetMs', type: 'quantitative' } } },
-        { mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 4, color: '#d62728', fontSize: 11 }, encoding: { x: { field: 'targetMs', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } } },
+        {
+          mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 4, color: '#d62728', fontSize: 11 },
+          encoding: { x: { field: 'targetMs', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } },
+        },
       ],
     });
   }
@@ -107,7 +110,8 @@ export function latencyCurvesSpec(epochs: readonly Record<string, number | null>
  */
 export function evolutionSpec(visited: readonly ParetoRow[], targetMs: number | null): vl.TopLevelSpec | null {
   const cycleOf = (s: string): number | null => (s === 'initial population' ? 0 : /^cycle (\d+)$/.exec(s) ? Number(/^cycle (\d+)$/.exec(s)![1]) : null);
-  const rows = visited.map((v) => ({ cycle: cycleOf(v.source), accPct: 100 * v.acc, feasible: targetMs === null || v.latencyMs <= targetMs ? 'within target' : 'over target', arch: v.blocks.join(',') }))
+  const feasible = (v: ParetoRow) => (targetMs === null || v.latencyMs <= targetMs ? 'within target' : 'over target');
+  const rows = visited.map((v) => ({ cycle: cycleOf(v.source), accPct: 100 * v.acc, feasible: feasible(v), arch: v.blocks.join(',') }))
     .filter((r): r is typeof r & { cycle: number } => r.cycle !== null)
     .sort((a, b) => a.cycle - b.cycle);
   if (rows.length === 0) return null;
@@ -181,7 +185,9 @@ export function unitsSpec(units: readonly UnitRow[]): vl.TopLevelSpec {
 }
 
 /** Horizontal bars of labelled values (latencies in ms, accuracies in %) with an optional rule. */
-export function valueBarsSpec(name: string, rows: readonly ValueRow[], axisTitle: string, format: (v: number) => string, rule: { value: number; label: string } | null, percent: boolean): vl.TopLevelSpec {
+export function valueBarsSpec(
+  name: string, rows: readonly ValueRow[], axisTitle: string, format: (v: number) => string, rule: { value: number; label: string } | null, percent: boolean,
+): vl.TopLevelSpec {
   const data = rows.map((r) => ({ label: r.label, value: percent ? 100 * r.value : r.value, note: r.note, text: format(r.value) }));
   const y = { field: 'label', type: 'nominal', title: null, sort: null, axis: { labelLimit: 0 } } as const;
   const x = { field: 'value', type: 'quantitative', title: axisTitle, ...(percent ? { scale: { domain: [0, 100] } } : {}) } as const;
@@ -194,7 +200,10 @@ export function valueBarsSpec(name: string, rows: readonly ValueRow[], axisTitle
       data: { values: [{ value: rule.value, label: rule.label }] },
       layer: [
         { mark: { type: 'rule', strokeDash: [5, 4], color: '#d62728' }, encoding: { x: { field: 'value', type: 'quantitative' } } },
-        { mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 3, dy: -2, color: '#d62728', fontSize: 11 }, encoding: { x: { field: 'value', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } } },
+        {
+          mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 3, dy: -2, color: '#d62728', fontSize: 11 },
+          encoding: { x: { field: 'value', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } },
+        },
       ],
     });
   }

@@ -71,9 +71,11 @@ function pending(what: string, stage: string): string {
 const STATE_LABEL: Record<StageStatus['state'], string> = { done: 'done', reused: 'reused', started: 'started, not finished', pending: 'pending' };
 
 function stagesSection(m: ReportModel): string {
-  const rows = m.stages.map((s) => `<tr><td>${esc(s.name)}</td><td><span class="state ${s.state}">${STATE_LABEL[s.state]}</span></td><td>${esc(s.detail)}</td><td class="num">${fmtSeconds(s.seconds)}</td></tr>`).join('');
+  const rows = m.stages.map((s) => `<tr><td>${esc(s.name)}</td><td><span class="state ${s.state}">${STATE_LABEL[s.state]}</span></td>` +
+    `<td>${esc(s.detail)}</td><td class="num">${fmtSeconds(s.seconds)}</td></tr>`).join('');
   const notice = m.pending.length > 0
-    ? `<p class="notice" id="pending-stages">Pending stages: ${m.pending.map((p) => `<b>${esc(p)}</b>`).join(', ')}. Sections that need them are marked below; run the pipeline again to fill them in.</p>`
+    ? `<p class="notice" id="pending-stages">Pending stages: ${m.pending.map((p) => `<b>${esc(p)}</b>`).join(', ')}. ` +
+      'Sections that need them are marked below; run the pipeline again to fill them in.</p>'
     : '';
   const problems = m.problems.length > 0 ? `<div class="problems"><p>Some files could not be used:</p><ul>${m.problems.map((p) => `<li>${esc(p)}</li>`).join('')}</ul></div>` : '';
   return `<section id="stages"><h2>Pipeline</h2>${notice}${problems}
@@ -112,7 +114,10 @@ function searchSection(m: ReportModel, f: Figures): string {
   ]);
   const curves = s.strategy === 'dnas' ? 'Weight loss, θ loss and Gumbel temperature per epoch.' : 'Supernet loss and training accuracy per epoch.';
   return `<section id="search"><h2>Search</h2>${table}
-${s.visited.length > 0 ? figure('pareto', f.pareto, `Accuracy (supernet weights, validation split) against LUT latency of the ${s.visited.length} archs the search scored; the blue line is the Pareto front, red the chosen arch, the green diamond the baseline, the dashed line the target.`) : '<p class="pending">No visited archs recorded (search/visited.json missing).</p>'}
+${s.visited.length > 0
+    ? figure('pareto', f.pareto, `Accuracy (supernet weights, validation split) against LUT latency of the ${s.visited.length} archs the search scored; ` +
+      'the blue line is the Pareto front, red the chosen arch, the green diamond the baseline, the dashed line the target.')
+    : '<p class="pending">No visited archs recorded (search/visited.json missing).</p>'}
 ${s.epochs.length > 0 ? figure('curves', f.curves, curves) : '<p class="pending">No search log (search/search-log.json missing).</p>'}
 ${figure('latency-curves', f.latencyCurves, 'Latency expected under softmax(θ) and of the argmax arch per epoch; dashed: the target.')}
 ${figure('evolution', f.evolution, 'Each child\'s accuracy by the cycle that made it; red: the best accuracy within the target so far.')}</section>`;
@@ -122,7 +127,10 @@ function archSection(m: ReportModel, f: Figures): string {
   const a = m.arch;
   if (!a) return `<section id="arch"><h2>Architecture</h2>${pending('The chosen architecture', 'search')}</section>`;
   const from = { export: 'the exported model', train: 'the trained run', search: 'the search result' }[a.source];
-  const sum = a.units ? `<p>Σ units ${fmtMs(a.units.reduce((s, u) => s + u.latencyMs, 0))} ${(a.overheadMs ?? 0) < 0 ? '−' : '+'} per-network overhead ${fmtMs(a.overheadMs === null ? null : Math.abs(a.overheadMs))} = <b>${fmtMs(a.totalMs)}</b> predicted on ${esc(m.lut?.device ?? '?')}.</p>` : '';
+  const overhead = `${(a.overheadMs ?? 0) < 0 ? '−' : '+'} per-network overhead ${fmtMs(a.overheadMs === null ? null : Math.abs(a.overheadMs))}`;
+  const sum = a.units
+    ? `<p>Σ units ${fmtMs(a.units.reduce((s, u) => s + u.latencyMs, 0))} ${overhead} = <b>${fmtMs(a.totalMs)}</b> predicted on ${esc(m.lut?.device ?? '?')}.</p>`
+    : '';
   const note = a.note ? `<p class="${a.units ? 'note' : 'pending'}">${a.units ? '' : 'Per-layer latency not shown: '}${esc(a.note)}</p>` : '';
   const list = a.units ? '' : `<ol class="blocks">${a.blocks.map((b) => `<li><code>${esc(b)}</code></li>`).join('')}</ol>`;
   return `<section id="arch"><h2>Architecture</h2><p>The arch of ${from}, space <code>${esc(a.space)}</code>, ${a.blocks.length} searchable layers.</p>${note}
@@ -132,7 +140,8 @@ ${figure('units', f.units, 'One bar per unit of the network: its latency inside 
 function latencySection(m: ReportModel, f: Figures): string {
   const l = m.latency;
   const measured = l?.rows.some((r) => r.label.startsWith('measured'));
-  const body = l ? figure('latency', f.latency, `Predicted (LUT) and measured latency${l.device ? ` on ${esc(l.device)}` : ''}${l.estimator ? `, ${esc(l.estimator)} of the timed runs` : ''}; dashed: the target.`) +
+  const on = `${l?.device ? ` on ${esc(l.device)}` : ''}${l?.estimator ? `, ${esc(l.estimator)} of the timed runs` : ''}`;
+  const body = l ? figure('latency', f.latency, `Predicted (LUT) and measured latency${on}; dashed: the target.`) +
     kv(l.rows.map((r) => [r.label, `${fmtMs(r.value)} <span class="muted">${esc(r.note)}</span>`] as [string, string]).concat(
       l.errPct !== null ? [['prediction error', `${fmtSigned(l.errPct, '%', 2)} <span class="muted">(predicted − measured) / measured</span>`]] : [])) : '';
   return `<section id="latency"><h2>Latency: predicted vs measured</h2>${body}${measured ? '' : pending('Measured latency of the exported net', 'export')}</section>`;
@@ -149,7 +158,11 @@ function trainSection(m: ReportModel, f: Figures): string {
   const t = m.train?.metrics;
   if (!t) return `<section id="train"><h2>Training</h2>${pending('Training', 'train')}</section>`;
   const h = t.history ?? [];
-  const rows = h.map((e) => `<tr><td class="num">${e.epoch}</td><td class="num">${ok(e.loss) ? e.loss.toFixed(4) : DASH}</td><td class="num">${fmtPct(e.trainAcc)}</td><td class="num">${fmtPct(e.valAcc)}</td><td class="num">${ok(e.lr) ? e.lr.toPrecision(3) : DASH}</td><td class="num">${fmtSeconds(e.seconds)}</td><td class="num">${ok(e.imagesPerSecond) ? e.imagesPerSecond.toFixed(0) : DASH}</td></tr>`).join('');
+  const cells = (e: (typeof h)[number]) => [
+    String(e.epoch), ok(e.loss) ? e.loss.toFixed(4) : DASH, fmtPct(e.trainAcc), fmtPct(e.valAcc), ok(e.lr) ? e.lr.toPrecision(3) : DASH, fmtSeconds(e.seconds),
+    ok(e.imagesPerSecond) ? e.imagesPerSecond.toFixed(0) : DASH,
+  ];
+  const rows = h.map((e) => `<tr>${cells(e).map((c) => `<td class="num">${c}</td>`).join('')}</tr>`).join('');
   return `<section id="train"><h2>Training</h2>${kv([
     ['dataset', esc(t.datasetSpec ?? t.dataset ?? DASH)],
     ['backend', esc(t.backend ?? DASH)],
@@ -157,7 +170,10 @@ function trainSection(m: ReportModel, f: Figures): string {
     ['test accuracy', `<b>${fmtPct(t.testAcc)}</b>`],
   ])}
 ${h.length > 1 ? figure('train', f.train, 'Training loss and accuracy per epoch.') : ''}
-${h.length > 0 ? `<table class="grid"><thead><tr><th>epoch</th><th>loss</th><th>train acc.</th><th>val. acc.</th><th>lr</th><th>time</th><th>img/s</th></tr></thead><tbody>${rows}</tbody></table>` : ''}</section>`;
+${h.length > 0
+    ? '<table class="grid"><thead><tr><th>epoch</th><th>loss</th><th>train acc.</th><th>val. acc.</th><th>lr</th><th>time</th><th>img/s</th></tr></thead>' +
+      `<tbody>${rows}</tbody></table>`
+    : ''}</section>`;
 }
 
 function exportSection(m: ReportModel): string {

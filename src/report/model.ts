@@ -150,7 +150,10 @@ function readLut(run: RunData): { info: LutInfo | null; lut?: Lut } {
   // No table on this machine: the search still recorded where it came from.
   const l = run.search?.arch.lut;
   if (!l && candidates.length === 0) return { info: null };
-  if (candidates.length > 0) run.problems.push(`LUT not found (looked for ${candidates.map((c) => `'${c}'`).join(', ')} beside the run, in the working directory and in the package); per-layer latency is not shown`);
+  if (candidates.length > 0) {
+    const looked = candidates.map((c) => `'${c}'`).join(', ');
+    run.problems.push(`LUT not found (looked for ${looked} beside the run, in the working directory and in the package); per-layer latency is not shown`);
+  }
   return {
     info: {
       path: candidates[0] ?? null, found: false, device: l?.device ?? run.export?.report.latency?.device ?? null, space: l?.space ?? null,
@@ -263,7 +266,9 @@ function latencyView(run: RunData, search: ReportModel['search'], arch: ReportMo
 function accuracyView(run: RunData): ValueRow[] {
   const rows: ValueRow[] = [];
   const a = run.search?.arch;
-  if (val(a?.supernetValAcc) !== null) rows.push({ label: 'chosen arch, supernet weights (val)', value: a!.supernetValAcc!, note: 'inherited supernet weights, BatchNorm recalibrated, validation split' });
+  if (val(a?.supernetValAcc) !== null) {
+    rows.push({ label: 'chosen arch, supernet weights (val)', value: a!.supernetValAcc!, note: 'inherited supernet weights, BatchNorm recalibrated, validation split' });
+  }
   if (a?.baseline) rows.push({ label: 'baseline arch, supernet weights (val)', value: a.baseline.acc, note: 'the MobileNetV2-style arch scored the same way' });
   const m = run.train?.metrics;
   if (m) rows.push({ label: 'trained, TF.js (test)', value: m.testAcc, note: `${m.datasetSpec ?? m.dataset ?? ''} test split after ${m.history?.length ?? m.epochs ?? '?'} epoch(s)` });

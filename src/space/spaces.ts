@@ -156,7 +156,8 @@ function checkSize(space: Space, layers: readonly SearchableLayer[], source: str
   macs += countMacs(head, input);
   const fix = 'lower the channels, expansions, layer counts or input size';
   if (params > SPACE_LIMITS.params) {
-    fail(`${source}: its largest arch has ${(params / 1e6).toFixed(0)} M parameters (${(params * 4 / 2 ** 20).toFixed(0)} MiB of float32 weights), over the limit of ${SPACE_LIMITS.params / 1e6} M; ${fix}`);
+    fail(`${source}: its largest arch has ${(params / 1e6).toFixed(0)} M parameters (${(params * 4 / 2 ** 20).toFixed(0)} MiB of float32 weights), ` +
+      `over the limit of ${SPACE_LIMITS.params / 1e6} M; ${fix}`);
   }
   if (macs > SPACE_LIMITS.macs) {
     fail(`${source}: its largest arch takes ${(macs / 1e9).toFixed(1)} G multiply-accumulates per image, over the limit of ${SPACE_LIMITS.macs / 1e9} G; ${fix}`);
