@@ -27,7 +27,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   search: async () => (await import('./search.js')).registerSearch,
   spaces: async () => (await import('./spaces.js')).registerSpaces,
   devices: async () => (await import('./devices.js')).registerDevices,
-  agent: async () => (await import('../agent/command.js')).registerAgentCommand,
+  agent: async () => (await import('./agent.js')).registerAgentCommand,
 };
 
 /** The program for `argv`: its command alone when argv names one, else all of them (for help, --version and unknown commands). */

@@ -1,10 +1,10 @@
 /**
- * `latnas agent`: profile whatever device opens a URL. It serves the profiling page, waits for a
- * browser (a phone, a tablet, a laptop) to open it, profiles the space through that page, writes
- * the table with the browser's user agent and hardware hints as provenance, and can lut-check the
- * table on whole networks in the same page.
+ * `latnas agent`: profile whatever device opens a URL. It serves the profiling page (src/agent/),
+ * waits for a browser (a phone, a tablet, a laptop) to open it, profiles the space through that
+ * page, writes the table with the browser's user agent and hardware hints as provenance, and can
+ * lut-check the table on whole networks in the same page.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import type { BrowserRuntime } from '../device/browser.js';
 import { tableUserAgent } from '../device/browser-provenance.js';
 import { DeviceSchema, type Device } from '../device/device.js';
@@ -19,14 +19,7 @@ import { lockFile } from '../util/lock.js';
 import { checkOutputFile } from '../util/outdir.js';
 import { inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import { parseWith } from '../util/validate.js';
-
-function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
-    return n;
-  };
-}
+import { intOption } from './options.js';
 
 export interface AgentOptions {
   name: string; host: string; port: number; ep: string; threads: number; launch: string;
@@ -59,19 +52,19 @@ export function registerAgentCommand(program: Command): void {
     .option('--out <path>', 'table to write (default latency-tables/<name>/<space>.json)')
     .option('--name <device>', 'device name recorded in the table (e.g. pixel7-chrome)', 'browser')
     .option('--host <addr>', 'address to listen on; 0.0.0.0 lets a phone on the LAN connect', '127.0.0.1')
-    .option('--port <n>', 'port to listen on (0: any free port)', int('--port', 0, 65535), 8765)
+    .option('--port <n>', 'port to listen on (0: any free port)', intOption('--port', 0, 65535), 8765)
     .option('--ep <name>', 'onnxruntime-web execution provider: wasm or webgpu (where the browser has it)', 'wasm')
-    .option('--threads <n>', 'wasm threads (more than 1 needs a cross-origin isolated page: localhost or https)', int('--threads', 1, 64), 1)
+    .option('--threads <n>', 'wasm threads (more than 1 needs a cross-origin isolated page: localhost or https)', intOption('--threads', 1, 64), 1)
     .option('--launch <browser>', 'none (open the URL on the device) or chromium (a local headless Chromium, /usr/bin/chromium)', 'none')
-    .option('--warmup <n>', 'untimed runs per model before timing', int('--warmup', 0), 5)
-    .option('--rounds <n>', 'interleaved rounds', int('--rounds', 1), 20)
-    .option('--runs <n>', 'timed runs per model per round', int('--runs', 1), 4)
-    .option('--chunk <n>', 'models loaded and timed together; the table is saved after each chunk', int('--chunk', 1), 32)
-    .option('--fit-nets <n>', 'random whole networks timed to fit in-network latencies (default max(400, 4 x units))', int('--fit-nets', 10))
-    .option('--seed <n>', 'seed of the fit networks and the timing order', int('--seed', 0), 1)
+    .option('--warmup <n>', 'untimed runs per model before timing', intOption('--warmup', 0), 5)
+    .option('--rounds <n>', 'interleaved rounds', intOption('--rounds', 1), 20)
+    .option('--runs <n>', 'timed runs per model per round', intOption('--runs', 1), 4)
+    .option('--chunk <n>', 'models loaded and timed together; the table is saved after each chunk', intOption('--chunk', 1), 32)
+    .option('--fit-nets <n>', 'random whole networks timed to fit in-network latencies (default max(400, 4 x units))', intOption('--fit-nets', 10))
+    .option('--seed <n>', 'seed of the fit networks and the timing order', intOption('--seed', 0), 1)
     .option('--resume', 'continue an interrupted profile of the same device (or keep a finished one)', false)
     .option('--force', 'profile again from scratch even if the table exists', false)
-    .option('--check <n>', 'then lut-check the table on n random whole networks in the same page', int('--check', 2))
+    .option('--check <n>', 'then lut-check the table on n random whole networks in the same page', intOption('--check', 2))
     .option('--check-out <path>', 'write the lut-check result (every net) as JSON')
     .option('--quiet', 'no progress output', false)
     .action(async (o: AgentOptions & {
