@@ -85,9 +85,14 @@ function checkOpset(opset: number): void {
   }
 }
 
+/** The table to predict with: --table, else the one the arch was searched with, else ort-cpu-1t's (saying so when the searched one is gone). */
 function lutFor(run: TrainedRun, table?: string): { lut: Lut; path: string } {
-  const searched = (run.archFile.lut as { path?: unknown } | undefined)?.path;
-  const path = table ?? (typeof searched === 'string' && existsSync(searched) ? searched : defaultLutPath('ort-cpu-1t', run.space.name));
+  const searched = run.searchedLut?.path;
+  const path = table ?? (searched !== undefined && existsSync(searched) ? searched : defaultLutPath('ort-cpu-1t', run.space.name));
+  if (table === undefined && searched !== undefined && path !== searched) {
+    process.stderr.write(`latnas export: warning: the arch was searched with the table '${searched}', which does not exist here; ` +
+      `predicting with '${path}' (pass --table to choose)\n`);
+  }
   const lut = loadLut(path, { space: run.space });
   // The export is timed against this table's prediction: another machine's table makes that a
   // comparison of two machines, so say so (and go on).
