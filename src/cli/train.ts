@@ -5,7 +5,7 @@ import { fail } from '../errors.js';
 import { readArchArgument } from '../space/arch.js';
 import { loadSpace } from '../space/spaces.js';
 import { BACKEND_CHOICES, initBackend } from '../train/backend.js';
-import { train, TRAIN_FILES } from '../train/trainer.js';
+import { train, TRAIN_DEFAULTS, TRAIN_FILES } from '../train/trainer.js';
 import { datasetInput, folderOutputs, inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import { archFor, archInput } from './inputs.js';
 import {
@@ -24,17 +24,17 @@ export function registerTrain(program: Command): void {
     .requiredOption('--arch <arch>', 'block strings or an arch JSON file')
     .addOption(datasetOption())
     .addOption(runFolderOption())
-    .option('--epochs <n>', 'epochs', intOption('--epochs', 1), 5)
-    .addOption(batchOption(64))
-    .option('--lr <x>', 'peak learning rate (cosine schedule to 0)', floatOption('--lr', 0), 0.05)
-    .addOption(momentumOption(0.9))
-    .addOption(weightDecayOption(4e-5))
-    .option('--optimizer <name>', 'sgd or adam', 'sgd')
-    .option('--label-smoothing <x>', 'label smoothing', floatOption('--label-smoothing', 0), 0)
-    .option('--val-fraction <x>', 'share of the training split held out for validation', floatOption('--val-fraction', 0), 0.1)
+    .option('--epochs <n>', 'epochs', intOption('--epochs', 1), TRAIN_DEFAULTS.epochs)
+    .addOption(batchOption(TRAIN_DEFAULTS.batch))
+    .option('--lr <x>', 'peak learning rate (cosine schedule to 0)', floatOption('--lr', 0), TRAIN_DEFAULTS.lr)
+    .addOption(momentumOption(TRAIN_DEFAULTS.momentum))
+    .addOption(weightDecayOption(TRAIN_DEFAULTS.weightDecay))
+    .option('--optimizer <name>', 'sgd or adam', TRAIN_DEFAULTS.optimizer)
+    .option('--label-smoothing <x>', 'label smoothing', floatOption('--label-smoothing', 0), TRAIN_DEFAULTS.labelSmoothing)
+    .option('--val-fraction <x>', 'share of the training split held out for validation', floatOption('--val-fraction', 0), TRAIN_DEFAULTS.valFraction)
     .option('--no-augment', 'no random crop/flip')
     .addOption(backendOption())
-    .addOption(seedOption())
+    .addOption(seedOption('seed', TRAIN_DEFAULTS.seed))
     .option('--max-steps <n>', 'cap steps per epoch (smoke runs)', intOption('--max-steps', 1))
     .option('--resume', 'continue from the run folder\'s checkpoint', false)
     .addOption(quietOption())

@@ -27,7 +27,7 @@ import { readArchArgument, resolveArch } from '../space/arch.js';
 import { loadSpace, type Space } from '../space/spaces.js';
 import { initBackend, type BackendChoice } from '../train/backend.js';
 import { checkDatasetFits } from '../datasets/dataset.js';
-import { checkBatchFits, train } from '../train/trainer.js';
+import { checkBatchFits, train, TRAIN_DEFAULTS } from '../train/trainer.js';
 import { splitTrainVal } from '../datasets/split.js';
 import { describeChange } from '../util/changes.js';
 import { lockFile, lockFolder } from '../util/lock.js';
@@ -297,9 +297,8 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   await stage('train', `the chosen arch, ${o.trainEpochs} epoch(s)${o.trainSteps ? ` of at most ${o.trainSteps} steps` : ''}`, async () => {
     const arch = readArchArgument(join(searchDir, 'arch.json'));
     const r = await train({
-      space, blocks: resolveArch(space, arch.blocks, arch.source), dataset, out: trainDir, epochs: o.trainEpochs, batch: o.batch, lr: o.lr,
-      momentum: 0.9, weightDecay: 4e-5, optimizer: 'sgd', labelSmoothing: 0, valFraction: VAL_FRACTION, augment: true, seed: o.seed,
-      resume: true, quiet: o.quiet, maxSteps: o.trainSteps, backend: backend.name, lut: arch.lut,
+      ...TRAIN_DEFAULTS, space, blocks: resolveArch(space, arch.blocks, arch.source), dataset, out: trainDir, epochs: o.trainEpochs, batch: o.batch,
+      lr: o.lr, valFraction: VAL_FRACTION, seed: o.seed, resume: true, quiet: o.quiet, maxSteps: o.trainSteps, backend: backend.name, lut: arch.lut,
     });
     say(`  test accuracy ${(100 * r.testAcc).toFixed(2)}%${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}`);
     return { testAcc: r.testAcc };

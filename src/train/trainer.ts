@@ -32,6 +32,12 @@ import { readTensorFile, writeTensorFile, type StoredTensor } from './tensor-fil
 export type { EpochMetrics } from '../runfolder/train.js';
 export { TRAIN_FILES } from '../runfolder/train.js';
 
+/** `latnas train`'s defaults; the pipeline trains its winner with them but for its own epochs, steps, batch and lr. */
+export const TRAIN_DEFAULTS = {
+  epochs: 5, batch: 64, lr: 0.05, momentum: 0.9, weightDecay: 4e-5, optimizer: 'sgd' as 'sgd' | 'adam', labelSmoothing: 0, valFraction: 0.1,
+  augment: true, seed: 1,
+};
+
 export interface TrainOptions {
   space: Space;
   blocks: readonly Block[];
