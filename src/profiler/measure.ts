@@ -101,7 +101,10 @@ export async function measureJobs(runtime: Runtime, jobs: readonly Job[], plan: 
  * As measureJobs with a sentinel, but the runs themselves (normalised and mapped, and raw):
  * lut-check pools two passes. The heavy reference, if any, is timed first and dropped.
  */
-export async function measureRuns(runtime: Runtime, jobs: readonly Job[], plan: TimingPlan, rng: Rng, sentinel: Sentinel, anchor: number | 'new', heavy: HeavyReference | undefined, onAccepted?: (n: number) => void): Promise<{ normalized: Float64Array[]; raw: Float64Array[]; timing: TimingStats; anchorMs: number; heavyMs?: number }> {
+export async function measureRuns(
+  runtime: Runtime, jobs: readonly Job[], plan: TimingPlan, rng: Rng, sentinel: Sentinel, anchor: number | 'new', heavy: HeavyReference | undefined,
+  onAccepted?: (n: number) => void,
+): Promise<{ normalized: Float64Array[]; raw: Float64Array[]; timing: TimingStats; anchorMs: number; heavyMs?: number }> {
   const t = await timeJobs(runtime, heavy ? [heavy.job, ...jobs] : jobs, plan, rng, sentinel, onAccepted);
   const anchorMs = anchor === 'new' ? t.stats.sentinelQuietMs : anchor;
   const runs = normalized(t, anchorMs);

@@ -44,7 +44,9 @@ export interface ProfileOptions {
   maxChunks?: number;
 }
 
-const TIMING_DESCRIPTION = 'every visit gated by a sentinel net timed before and after it (accepted within gateTolerance of its quiet level, else retaken): for networks the space\'s lightest net (reference archs[0]), for units fbnet-mini\'s; network times normalised to the sentinel state anchorMs and mapped by the space\'s heaviest net (reference archs[1]) to its time heavyAnchorMs';
+const TIMING_DESCRIPTION = 'every visit gated by a sentinel net timed before and after it (accepted within gateTolerance of its quiet level, else retaken): ' +
+  'for networks the space\'s lightest net (reference archs[0]), for units fbnet-mini\'s; ' +
+  'network times normalised to the sentinel state anchorMs and mapped by the space\'s heaviest net (reference archs[1]) to its time heavyAnchorMs';
 
 function chunkRecord(kind: 'units' | 'networks', t: TimingStats, heavyMs?: number): Lut['timing']['chunks'][number] {
   const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
@@ -62,7 +64,8 @@ export function timingSummary(lut: Lut): { acceptedPct: number; unsettled: numbe
   const acceptedPct = visits > 0 ? (100 * c.reduce((s, x) => s + x.accepted, 0)) / visits : 100;
   const unsettled = c.reduce((s, x) => s + x.unsettled, 0);
   const warning = acceptedPct < 30 || unsettled > 0
-    ? `latnas profile: the machine was busy while timing: ${acceptedPct.toFixed(0)}% of visits were quiet, ${unsettled} models hit the visit cap; check the table with \`latnas lut-check\` (it reports the machine's noise floor) or profile again on an idle machine`
+    ? `latnas profile: the machine was busy while timing: ${acceptedPct.toFixed(0)}% of visits were quiet, ${unsettled} models hit the visit cap; ` +
+      'check the table with `latnas lut-check` (it reports the machine\'s noise floor) or profile again on an idle machine'
     : undefined;
   return { acceptedPct, unsettled, warning };
 }
@@ -172,7 +175,8 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   const peek = existsSync(out) ? peekTable(out) : undefined;
   if (peek && opts.resume) {
     if (peek.device !== undefined && peek.device !== device.name) {
-      fail(`LUT file '${out}' was profiled on device '${peek.device}', not '${device.name}'; --resume continues only the same device: choose another --out, or pass --force to profile '${device.name}' over it`);
+      fail(`LUT file '${out}' was profiled on device '${peek.device}', not '${device.name}'; ` +
+        `--resume continues only the same device: choose another --out, or pass --force to profile '${device.name}' over it`);
     }
     lut = loadLut(out, { device: device.name, space, allowIncomplete: true });
     if (lut.estimator !== est) {
