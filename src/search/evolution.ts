@@ -17,17 +17,24 @@ export type { Scored } from '../runfolder/search.js';
 /** The population, the history, the cycles done and the generator's state: what evolution.json holds (src/runfolder/search.ts). */
 export type EvolutionState = Omit<EvolutionFile, 'identity'>;
 
-export interface EvolutionOptions {
-  /** Candidates per layer. */
-  sizes: readonly number[];
+/** The evolution's knobs, as `latnas search` takes them (the strategy's options, strategies/evolution.ts). */
+export interface EvolutionSettings {
   population: number;
+  /** Children evaluated. */
   cycles: number;
+  /** Tournament size. */
   sampleSize: number;
   /** Per-layer probability of redrawing a layer's candidate. */
   mutationProb: number;
   /** Probability that a child comes from crossing the two best of the tournament. */
   crossoverProb: number;
+  /** hard: LAT ≤ T (OFA); mnas: ACC · (LAT / T)^-0.07. */
   objective: EvolutionObjective;
+}
+
+export interface EvolutionOptions extends EvolutionSettings {
+  /** Candidates per layer. */
+  sizes: readonly number[];
   targetMs: number;
   latency: (path: readonly number[]) => number;
   accuracy: (path: readonly number[]) => number;

@@ -13,23 +13,10 @@ import { describeChange } from '../../util/changes.js';
 import { yieldToEventLoop } from '../../util/lock.js';
 import { progress } from '../../util/progress.js';
 import { readJsonFile } from '../../util/validate.js';
-import { evolutionSteps, initialState, parseEvolutionState, pathKey, type EvolutionState } from '../evolution.js';
-import type { EvolutionObjective } from '../objective.js';
+import { evolutionSteps, initialState, parseEvolutionState, pathKey, type EvolutionSettings, type EvolutionState } from '../evolution.js';
 import { NO_EPOCH_FIELDS, STATELESS, uniformChoice, type SearchStrategy } from '../strategy.js';
 
-export interface EvolutionStrategyOptions {
-  population: number;
-  /** Children evaluated. */
-  cycles: number;
-  /** Tournament size. */
-  sampleSize: number;
-  /** Per-layer probability of redrawing a layer's candidate. */
-  mutationProb: number;
-  /** Share of children made by crossover. */
-  crossoverProb: number;
-  /** hard: LAT ≤ T (OFA); mnas: ACC · (LAT / T)^-0.07. */
-  objective: EvolutionObjective;
-}
+export type EvolutionStrategyOptions = EvolutionSettings;
 
 /** Real et al.'s aging evolution at the scale of our spaces: 50 + 200 archs scored. */
 export const EVOLUTION_DEFAULTS: Readonly<EvolutionStrategyOptions> = {
