@@ -146,11 +146,10 @@ test('pinned map: a machine that slows light nets more is corrected by the heavy
   assert.ok(Math.abs(pinnedMap(1, 2, 10)(2) - (1 + 1.5)) < 1e-12);
 });
 
-test('fit rounds: every round for light nets, fewer for heavy ones, never under 30%, the device field first', () => {
+test("fit rounds: 30% of the device's rounds, its fitRounds field first", () => {
   const device = loadDevice('ort-cpu-1t');
   const plan = { rounds: 20, runsPerRound: 5, warmup: 10, gateTolerance: 0.08, maxVisitFactor: 4 };
-  assert.equal(fitRoundsFor(device, plan, 0.15), 20, 'fbnet-mini-sized nets keep all rounds');
-  assert.equal(fitRoundsFor(device, plan, 2), 10);
-  assert.equal(fitRoundsFor(device, plan, 7.2), 6, 'fbnet-sized nets: the 30% floor');
-  assert.equal(fitRoundsFor({ ...device, fitRounds: 3 }, plan, 0.15), 3, "the device's fitRounds wins");
+  assert.equal(fitRoundsFor(device, plan), 6);
+  assert.equal(fitRoundsFor(device, { ...plan, rounds: 3 }), 1);
+  assert.equal(fitRoundsFor({ ...device, fitRounds: 3 }, plan), 3, "the device's fitRounds wins");
 });

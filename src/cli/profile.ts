@@ -26,7 +26,7 @@ export function registerProfile(program: Command): void {
     .option('--chunk <n>', 'models loaded and timed together; the table is saved after each chunk', intOption('--chunk', 1), 32)
     .option('--fit-nets <n>', 'random whole networks timed to fit in-network latencies (default max(400, 4 x units))', intOption('--fit-nets', 10))
     .option('--fit-rounds <n>',
-      'accepted visits per fit network (default: the device\'s fitRounds, else all its rounds for nets up to 1 ms, fewer for heavier ones, at least 30%)',
+      'accepted visits per fit network (default: the device\'s fitRounds, else 30% of its rounds)',
       intOption('--fit-rounds', 1))
     .addOption(seedOption('seed of the fit networks and the timing order'))
     .addOption(quietOption())

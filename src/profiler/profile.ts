@@ -21,7 +21,7 @@ import { progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import type { Summary } from '../util/stats.js';
 import { heavyReference, measureJobs, networkJob, networkSentinelJob, openSentinel, timingPlan, unitSentinelJob, type Job } from './measure.js';
-import { warmUp, type Sentinel, type TimingPlan, type TimingStats } from './timing.js';
+import type { Sentinel, TimingPlan, TimingStats } from './timing.js';
 
 const FIT_DESCRIPTION = 'in-network unit latencies fitted (ridge, relative error, lambda by 5-fold CV) to the whole networks in `nets`; standalone statistics kept per entry';
 
@@ -74,7 +74,7 @@ export interface ProfileResult {
   lut: Lut;
   measured: number;
   skipped: number;
-  /** Accepted visits per fit network in this call (0: no fit network left to time). */
+  /** Accepted visits per fit network in this call. */
   fitRounds: number;
   seconds: number;
 }
@@ -96,39 +96,16 @@ function provenance(device: Device, runtime: Runtime, created: string, seconds: 
 }
 
 /**
- * Accepted visits per fit network: the device's `fitRounds`, else all its rounds while a typical
- * fit network (`typicalNetMs`) takes up to FIT_ROUND_BUDGET_MS, fewer for heavier nets, never
- * under 30%. Fit networks are most of a profile's time. Measured (AMD EPYC family 26,
- * 2026-12-01, 5 fresh profiles each, checked >= 5 min later): fbnet with 10 rounds took 283-370 s
- * to profile, with 6 226-248 s at the same error (MAPE 1.9-2.9% against floors 1.7-2.3%); but
- * fbnet-mini with 6 rounds (a 15 s profile, one or two of the machine's 10-15 s burst cycles)
- * checked 1.4-5.2 points above its floor in 3 of 5 runs, with 10 in 1 of 5: light spaces keep
- * their rounds, whose time is small.
+ * Accepted visits per fit network: the device's `fitRounds`, else 30% of its rounds (6 of 20).
+ * Fit networks are most of a profile's time. Measured (AMD EPYC family 26, 2026-12-01/02, 5 fresh
+ * profiles each, checked >= 5 min later): fbnet with 10 rounds took 283-370 s to profile, with 6
+ * 226-248 s at the same error (MAPE 1.9-2.9% against floors 1.7-2.3%). fbnet-mini with 6, 10 and
+ * 20 rounds (15, 15 and 35 s profiles) could not be told apart: its error above the floor followed
+ * how far the machine's speed moved between profile and check (5 of 6 runs with the sentinel
+ * >30% off were 2.4-6.3 points above it), not the rounds.
  */
-export function fitRoundsFor(device: Device, plan: TimingPlan, typicalMs: number): number {
-  if (device.fitRounds !== undefined) return device.fitRounds;
-  const scaled = Math.round((plan.rounds * FIT_ROUND_BUDGET_MS) / typicalMs);
-  return Math.max(Math.ceil(0.3 * plan.rounds), Math.min(plan.rounds, scaled));
-}
-
-/** A fit network of at most this many ms gets every round (see `fitRoundsFor`). */
-export const FIT_ROUND_BUDGET_MS = 1;
-
-/** A typical fit network's time: the mean of the space's lightest and heaviest nets, each the fastest of 5 runs after warm-up. */
-export async function typicalNetMs(runtime: Runtime, space: Space, plan: TimingPlan): Promise<number> {
-  const ms: number[] = [];
-  for (const job of [networkSentinelJob(space), heavyReference(space, undefined, 'p25').job]) {
-    const session = await runtime.createSession(job.model(), job.input);
-    try {
-      await warmUp(session, plan.warmup);
-      let best = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < 5; i++) best = Math.min(best, await session.timeOnce());
-      ms.push(best);
-    } finally {
-      await session.release();
-    }
-  }
-  return (ms[0]! + ms[1]!) / 2;
+export function fitRoundsFor(device: Device, plan: TimingPlan): number {
+  return device.fitRounds ?? Math.ceil(0.3 * plan.rounds);
 }
 
 /**
@@ -216,7 +193,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   const fitTodo = fitArchs(space, fitTotal, seed).slice(lut.calibration.nets.length);
   const chunkSize = opts.chunk ?? 32;
   type Chunk = { apply: (stats: Summary[]) => void; jobs: Job[]; networks: boolean };
-  const fitRounds = opts.fitRounds ?? device.fitRounds ?? (fitTodo.length > 0 ? fitRoundsFor(device, plan, await typicalNetMs(runtime, space, plan)) : 0);
+  const fitRounds = opts.fitRounds ?? fitRoundsFor(device, plan);
   const fitPlan: TimingPlan = { ...plan, rounds: fitRounds };
   const chunks: Chunk[] = [];
   for (let i = 0; i < todo.length; i += chunkSize) {
