@@ -5,8 +5,8 @@
  *
  * Choices are checked by `choice()` in the action rather than by commander's `Option.choices()`,
  * which would append "(choices: ...)" to help lines that already list them and turn the one-line
- * error `latnas: --strategy 'random': use one of dnas, evolution` (asserted by the tests) into
- * commander's "argument 'random' is invalid. Allowed choices are dnas, evolution.".
+ * error `latnas: --strategy 'grid': use one of dnas, evolution, random` (asserted by the tests) into
+ * commander's "argument 'grid' is invalid. Allowed choices are dnas, evolution, random.".
  */
 import { InvalidArgumentError, Option } from 'commander';
 import { datasetSpecsText } from '../datasets/load.js';

@@ -31,7 +31,7 @@ export function registerRun(program: Command): void {
     .option('--train-epochs <n>', 'epochs to train the winner (default: the budget\'s)', intOption('--train-epochs', 1))
     .option('--train-steps <n>', 'cap training steps per epoch (default: the budget\'s)', intOption('--train-steps', 1))
     .option('--eval-images <n>', 'validation images per arch scored in the search (default: the budget\'s)', intOption('--eval-images', 1))
-    .option('--samples <n>', 'dnas: archs sampled at the end; evolution: sets population and cycles (default: the budget\'s)', intOption('--samples', 1))
+    .option('--samples <n>', 'dnas: archs sampled at the end; evolution: sets population and cycles; random: 7× as many archs drawn (default: the budget\'s)', intOption('--samples', 1))
     .addOption(batchOption(32))
     .option('--lr <x>', 'peak learning rate to train the winner', floatOption('--lr', 0), 0.1)
     .addOption(quantizeOption('int8: export a static QDQ int8 model'))

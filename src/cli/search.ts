@@ -8,6 +8,7 @@ import { resolveTarget, search, SEARCH_DEFAULTS, SEARCH_FILES, STRATEGIES } from
 import { DNAS_DEFAULTS } from '../search/strategies/dnas.js';
 import { STRATEGY_NAMES, STRATEGY_REGISTRY } from '../search/strategies/index.js';
 import { EVOLUTION_DEFAULTS } from '../search/strategies/evolution.js';
+import { RANDOM_DEFAULTS } from '../search/strategies/random.js';
 import { loadSpace } from '../space/spaces.js';
 import { BACKEND_CHOICES, initBackend } from '../train/backend.js';
 import { datasetInput, folderOutputs, inputFile, refuseOverwritingInputs } from '../util/outputs.js';
@@ -23,7 +24,7 @@ export const strategyOption = () =>
 interface SearchFlags {
   table: string; dataset: string; out: string; space?: string; targetMs: string; strategy: string; epochs: number; stepsPerEpoch?: number;
   batch: number; lr: number; momentum: number; wd: number; valFraction: number; calibrationBatches: number; evalImages: number;
-  mode: string; alpha: number; beta: number; penalty: number; penaltyMode: string; thetaLr: number; warmup: number; samples: number;
+  mode: string; alpha: number; beta: number; penalty: number; penaltyMode: string; thetaLr: number; warmup: number; samples?: number;
   tau0: number; tauDecay: number;
   objective: string; population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number;
   backend: string; seed: number; resume: boolean; quiet: boolean; supernet?: string;
@@ -31,7 +32,7 @@ interface SearchFlags {
 
 export function registerSearch(program: Command): void {
   program.command('search')
-    .description('search the most accurate arch of a space whose LUT latency meets --target-ms (FBNet DNAS or MnasNet/SPOS-style evolution)')
+    .description('search the most accurate arch of a space whose LUT latency meets --target-ms (FBNet DNAS, MnasNet/SPOS-style evolution, or the random-search control)')
     .requiredOption('--table <path>', 'latency lookup table of the target device (JSON)')
     .addOption(datasetOption())
     .addOption(runFolderOption())
@@ -55,10 +56,11 @@ export function registerSearch(program: Command): void {
     .option('--penalty-mode <name>', 'dnas: two-sided μ·|LAT/T - 1| (TuNAS: use the budget) or hinge μ·max(0, LAT/T - 1)', DNAS_DEFAULTS.penaltyMode)
     .option('--theta-lr <x>', 'dnas: Adam learning rate of the architecture parameters', floatOption('--theta-lr', 0), DNAS_DEFAULTS.thetaLr)
     .option('--warmup <n>', 'dnas: epochs of weight training before θ updates', intOption('--warmup', 0), DNAS_DEFAULTS.warmup)
-    .option('--samples <n>', 'dnas: archs sampled from the learned distribution at the end', intOption('--samples', 1), DNAS_DEFAULTS.samples)
+    .option('--samples <n>', `dnas: archs sampled from the learned distribution at the end (default: ${DNAS_DEFAULTS.samples}); `
+      + `random: distinct archs drawn uniformly in [0.9·T, T] (default: ${RANDOM_DEFAULTS.samples})`, intOption('--samples', 1))
     .option('--tau0 <x>', 'dnas: initial Gumbel-softmax temperature', floatOption('--tau0', 0), DNAS_DEFAULTS.tau0)
     .option('--tau-decay <x>', 'dnas: temperature × exp(-decay) per epoch', floatOption('--tau-decay', 0), DNAS_DEFAULTS.tauDecay)
-    .option('--supernet <run>', 'evolution: reuse the trained supernet of another search run folder (train once, search many targets)')
+    .option('--supernet <run>', 'evolution, random: reuse the trained supernet of another search run folder (train once, search many targets)')
     .option('--objective <name>', 'evolution: hard (LAT ≤ T, OFA) or mnas (ACC · (LAT/T)^-0.07)', EVOLUTION_DEFAULTS.objective)
     .option('--population <n>', 'evolution: population size', intOption('--population', 2), EVOLUTION_DEFAULTS.population)
     .option('--cycles <n>', 'evolution: cycles (children evaluated)', intOption('--cycles', 0), EVOLUTION_DEFAULTS.cycles)
@@ -97,6 +99,7 @@ export function registerSearch(program: Command): void {
           mode, alpha: o.alpha, beta: o.beta, penalty: o.penalty, penaltyMode, thetaLr: o.thetaLr, warmup: o.warmup, samples: o.samples,
           tau0: o.tau0, tauDecay: o.tauDecay,
         },
+        random: { samples: o.samples },
         supernetFrom: o.supernet,
         evolution: {
           population: o.population, cycles: o.cycles, sampleSize: o.sampleSize, mutationProb: o.mutationProb, crossoverProb: o.crossoverProb, objective,

@@ -5,10 +5,12 @@
 import type { SearchStrategy } from '../strategy.js';
 import { dnas } from './dnas.js';
 import { evolution } from './evolution.js';
+import { random } from './random.js';
 
 export const STRATEGY_REGISTRY = {
   dnas,
   evolution,
+  random,
 } as const;
 
 export type StrategyName = keyof typeof STRATEGY_REGISTRY;

@@ -1,0 +1,219 @@
+/**
+ * random (Li & Talwalkar 2019; Sciuto et al. 2020): the control every NAS result needs. The
+ * supernet trains exactly as evolution's (uniform single-path sampling, the whole training split),
+ * then archs are drawn uniformly among those whose LUT latency lies in [0.9·T, T], each scored
+ * with inherited weights, and the most accurate kept.
+ *
+ * Plain rejection from uniform archs lands in that band about 2 times in 400 on fbnet-mini, so
+ * `BandSampler` draws exactly uniformly with a dynamic programme over a latency grid, and a final
+ * rejection on the exact LUT latency (see there). The acceptance rate of that rejection is said on
+ * the search's log line and written into every visited arch's `source` in visited.json.
+ */
+import { fail } from '../../errors.js';
+import type { Visited } from '../../runfolder/search.js';
+import { yieldToEventLoop } from '../../util/lock.js';
+import { progress } from '../../util/progress.js';
+import { Rng } from '../../util/rng.js';
+import { pathKey } from '../evolution.js';
+import { NO_EPOCH_FIELDS, STATELESS, uniformChoice, type SearchStrategy } from '../strategy.js';
+
+export interface RandomOptions {
+  /** Distinct archs drawn in [0.9·T, T] and scored (fewer when the band holds fewer). */
+  samples: number;
+}
+
+/**
+ * 250 archs: what evolution scores by default (a population of 50 plus 200 cycles), so the two
+ * compare at the same evaluation budget.
+ */
+export const RANDOM_DEFAULTS: Readonly<RandomOptions> = { samples: 250 };
+
+/** The band's lower edge as a share of the target. */
+export const BAND_LOW = 0.9;
+
+/**
+ * Uniform draws among the paths whose latency `fixedMs + Σ_l table[l][path[l]]` lies in
+ * [loMs, hiMs].
+ *
+ * Hand-written because no library does it: what is needed is uniform sampling over a product of
+ * categorical choices under a constraint on the sum of per-choice costs (a knapsack-style count),
+ * not a distribution with a known sampler. The latencies are put on a grid of step h (each layer
+ * offset by its fastest candidate, so skips at 0 and negative fitted entries are fine); counts[l][s]
+ * is the number of ways layers 0..l-1 reach grid sum s. A draw picks a final grid sum in the band
+ * in proportion to its count, then walks back layer by layer picking each candidate in proportion
+ * to the count of the prefix it leaves: that is uniform over the paths whose grid sum is in the
+ * band. Rounding moves a path's sum by at most L·h/2, so the grid band is widened by that much
+ * (and a bin) on each side: every path truly in [loMs, hiMs] can be drawn, all with the same
+ * probability, and rejecting on the exact latency makes the draws exactly uniform over the band.
+ * h is 1/(20·L) of the band's width, so the widening costs about 5% of the draws.
+ *
+ * Counts are float64: exact up to 2^53 paths per bin (fbnet-mini has 9^12 ≈ 2.8e11 in all), and
+ * beyond that off by a relative 1e-16, far below any sampling noise.
+ */
+export class BandSampler {
+  /** Draws from the grid band, and those whose exact latency was in [loMs, hiMs]. */
+  proposed = 0;
+  accepted = 0;
+  private readonly bins: number[][];
+  private readonly counts: Float64Array[];
+  private readonly lowBin: number;
+  private readonly highBin: number;
+  private readonly total: number;
+
+  constructor(readonly table: readonly (readonly number[])[], readonly fixedMs: number, readonly loMs: number, readonly hiMs: number) {
+    const layers = table.length;
+    const mins = table.map((row) => Math.min(...row));
+    const base = fixedMs + mins.reduce((a, b) => a + b, 0);
+    const range = table.reduce((s, row, l) => s + Math.max(...row) - mins[l]!, 0);
+    // Grid step: 1/(20·L) of the band, coarser only to keep L × bins within 4e6 counts (32 MB).
+    const width = Math.max(hiMs - loMs, 1e-12);
+    const step = Math.max(width / (20 * Math.max(layers, 1)), range / Math.max(1, Math.floor(4e6 / Math.max(layers, 1)) - 1));
+    this.bins = table.map((row, l) => row.map((ms) => Math.round((ms - mins[l]!) / step)));
+    const maxBin = this.bins.reduce((s, row) => s + Math.max(...row), 0);
+    this.counts = [new Float64Array(maxBin + 1)];
+    this.counts[0]![0] = 1;
+    let reach = 0;
+    for (let l = 0; l < layers; l++) {
+      const prev = this.counts[l]!;
+      const next = new Float64Array(maxBin + 1);
+      for (let s = 0; s <= reach; s++) {
+        const c = prev[s]!;
+        if (c === 0) continue;
+        for (const b of this.bins[l]!) next[s + b]! += c;
+      }
+      reach += Math.max(...this.bins[l]!);
+      this.counts.push(next);
+    }
+    const slack = (layers * step) / 2;
+    this.lowBin = Math.max(0, Math.ceil((loMs - base - slack) / step) - 1);
+    this.highBin = Math.min(maxBin, Math.floor((hiMs - base + slack) / step) + 1);
+    let total = 0;
+    for (let s = this.lowBin; s <= this.highBin; s++) total += this.counts[layers]![s]!;
+    this.total = total;
+  }
+
+  /** False when no path lies in the band (none lies even in the widened grid band). */
+  get feasible(): boolean {
+    return this.total > 0;
+  }
+
+  latencyMs(path: readonly number[]): number {
+    return path.reduce((s, i, l) => s + this.table[l]![i]!, this.fixedMs);
+  }
+
+  /** One draw, uniform over the paths whose grid sum is in the widened band; not yet checked on the exact latency. */
+  propose(rng: Rng): number[] {
+    if (!this.feasible) throw new Error('BandSampler: no path in the band');
+    const layers = this.table.length;
+    let s = this.pick(rng, this.highBin - this.lowBin + 1, (k) => this.counts[layers]![this.lowBin + k]!) + this.lowBin;
+    const path = new Array<number>(layers);
+    for (let l = layers - 1; l >= 0; l--) {
+      const bins = this.bins[l]!;
+      const prefix = this.counts[l]!;
+      const i = this.pick(rng, bins.length, (k) => (s - bins[k]! >= 0 ? prefix[s - bins[k]!]! : 0));
+      path[l] = i;
+      s -= bins[i]!;
+    }
+    this.proposed++;
+    return path;
+  }
+
+  /** A path drawn uniformly among those whose exact latency is in [loMs, hiMs]; undefined after `maxTries` rejected proposals. */
+  draw(rng: Rng, maxTries = 10_000): number[] | undefined {
+    for (let t = 0; t < maxTries; t++) {
+      const path = this.propose(rng);
+      const ms = this.latencyMs(path);
+      if (ms >= this.loMs && ms <= this.hiMs) {
+        this.accepted++;
+        return path;
+      }
+    }
+    return undefined;
+  }
+
+  /** An index in [0, n) with probability weight(k) / Σ weight. */
+  private pick(rng: Rng, n: number, weight: (k: number) => number): number {
+    let sum = 0;
+    for (let k = 0; k < n; k++) sum += weight(k);
+    let u = rng.next() * sum;
+    let last = -1;
+    for (let k = 0; k < n; k++) {
+      const w = weight(k);
+      if (w <= 0) continue;
+      last = k;
+      u -= w;
+      if (u < 0) return k;
+    }
+    return last;
+  }
+}
+
+export const random: SearchStrategy<RandomOptions> = {
+  name: 'random',
+  summary: 'random (uniform in [0.9·T, T], the control)',
+  defaults: RANDOM_DEFAULTS,
+  weightShare: 1,
+  files: [],
+  lrOptions: [],
+  weightsLabel: '',
+  curves: [{ field: 'loss', title: 'supernet loss (CE)' }, { field: 'trainAcc', title: 'train accuracy' }],
+  identity: (options, supernetFrom) => ({ random: options, supernetFrom: supernetFrom ?? null }),
+  // Evolution's budget of n archs scores a population of 2n plus 5n children: 7n, the same here.
+  forBudget: (samples) => ({ samples: samples * 7 }),
+
+  start(ctx, o) {
+    const { net, latency, targetMs } = ctx;
+    const lo = BAND_LOW * targetMs;
+    const sampler = new BandSampler(latency.table, latency.fixedMs, lo, targetMs);
+    const noArch = (why: string) => {
+      const fastest = latency.fastest().ms, slowest = latency.slowest().ms;
+      fail(`--target-ms ${targetMs.toFixed(4)}: ${why} of space '${ctx.space.name}' has a LUT latency in [0.9·T, T] = [${lo.toFixed(4)}, ${targetMs.toFixed(4)}] ms, `
+        + `where --strategy random draws; its archs span ${fastest.toFixed(4)}–${slowest.toFixed(4)} ms; choose --target-ms between ${fastest.toFixed(4)} and ${(slowest / BAND_LOW).toFixed(4)}`);
+    };
+    // Before any training: a band with no arch fails at once.
+    if (!sampler.feasible) noArch('no arch');
+    return {
+      ...STATELESS,
+      weightChoice: (rng) => uniformChoice(net, rng),
+      endEpoch: async () => ({ fields: NO_EPOCH_FIELDS, line: '' }),
+
+      async choose({ accuracy }) {
+        // Drawn before scoring (cheap), so the same seed draws the same archs, resumed or not. No checkpoint of its
+        // own: a search resumed after its last epoch scores its draws again (evolution.json-style saving is not done).
+        const rng = new Rng(ctx.seed * 6007 + 23);
+        const paths = new Map<string, number[]>();
+        // Distinct archs; a band smaller than --samples ends after many draws without a new one.
+        let stale = 0;
+        while (paths.size < o.samples && stale < 1000) {
+          const p = sampler.draw(rng);
+          if (!p) {
+            if (paths.size === 0) noArch(`none of ${sampler.proposed} draws near the band was in it: no arch`);
+            break;
+          }
+          if (paths.has(pathKey(p))) { stale++; continue; }
+          stale = 0;
+          paths.set(pathKey(p), p);
+        }
+        const rate = `${sampler.accepted}/${sampler.proposed} = ${(100 * sampler.accepted / sampler.proposed).toFixed(1)}%`;
+        ctx.say(`search: random drew ${paths.size} distinct archs uniformly in [${lo.toFixed(4)}, ${targetMs.toFixed(4)}] ms; `
+          + `acceptance of the exact-latency check after the grid sampler ${rate}`);
+        const visited: Visited[] = [];
+        const bar = progress('scoring random archs', paths.size, ctx.quiet);
+        let k = 0;
+        for (const path of paths.values()) {
+          k++;
+          visited.push({
+            blocks: ctx.blocksOf(path), path, latencyMs: latency.pathMs(path), acc: accuracy(path),
+            source: `random ${k}/${paths.size}, uniform in [0.9T, T] (sampler acceptance ${rate})`,
+          });
+          bar.increment(1, `best ${(100 * Math.max(...visited.map((v) => v.acc))).toFixed(2)}%`);
+          await yieldToEventLoop();
+        }
+        bar.stop();
+        return { visited, chosen: visited.reduce((a, b) => (b.acc > a.acc ? b : a)) };
+      },
+
+      dispose: () => {},
+    };
+  },
+};
