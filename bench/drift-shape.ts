@@ -54,10 +54,11 @@ const visit = async (s: TimedSession) => {
   return quantile(runs, 0.5);
 };
 const windowMs = 1000 * Number(values.window);
-const end = performance.now() + 60_000 * Number(values.minutes);
+const start = performance.now();
+const end = start + 60_000 * Number(values.minutes);
 const windows: number[][][] = [];
 while (performance.now() < end) {
-  const w = Math.floor((performance.now() - (end - 60_000 * Number(values.minutes))) / windowMs);
+  const w = Math.floor((performance.now() - start) / windowMs);
   const row = (windows[w] ??= sessions.map(() => []));
   const order = [...sessions.keys()];
   rng.shuffle(order);
