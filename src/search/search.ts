@@ -19,7 +19,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../datasets/batches.js';
 import { checkDatasetFits, type Dataset } from '../datasets/dataset.js';
 import { computeNormalization } from '../datasets/normalize.js';
-import { shuffleInPlace, splitTrainVal } from '../datasets/split.js';
 import { fail } from '../errors.js';
 import { spaceFingerprint, type Lut } from '../lut/lut.js';
 import { writeRunFile, type LutRecord } from '../runfolder/files.js';
@@ -41,6 +40,7 @@ import { Rng } from '../util/rng.js';
 import { baselinePath } from './baseline.js';
 import { pathKey } from './evolution.js';
 import { checkTarget, LatencyModel } from './latency.js';
+import { inheritedScoring, scoringSplit } from './scoring.js';
 import { curvesSvg, paretoFront, paretoSvg, type ParetoPoint } from './plots.js';
 import { STRATEGY_NAMES, strategyOf, type RegisteredStrategy, type StrategyName, type StrategyOptions } from './strategies/index.js';
 import type { StrategyContext, StrategyRun } from './strategy.js';
@@ -140,13 +140,11 @@ export function resolveTarget(space: Space, lut: Lut, lutPath: string, target: n
  */
 export function searchSplits(o: Pick<SearchOptions, 'dataset' | 'valFraction' | 'seed' | 'strategy' | 'batch' | 'stepsPerEpoch'>) {
   const strategy = strategyOf(o.strategy);
-  const split = splitTrainVal(o.dataset, o.valFraction, o.seed);
+  const { split, trainIdx } = scoringSplit(o.dataset, o.valFraction, o.seed);
   if (split.val.length === 0) {
     fail(`the validation split of ${o.dataset.spec} is empty (--val-fraction ${o.valFraction} of ${o.dataset.train.count} training images), `
       + 'so every arch would score 0%; raise --val-fraction (e.g. 0.1)');
   }
-  const trainIdx = Uint32Array.from(split.train);
-  shuffleInPlace(trainIdx, new Rng(o.seed * 31 + 7));
   const cut = strategy.weightShare === 1 ? trainIdx.length : Math.floor(trainIdx.length * strategy.weightShare);
   const wIdx = trainIdx.subarray(0, cut);
   const ownIdx = trainIdx.subarray(cut);
@@ -270,10 +268,8 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
       say(`search epoch ${epoch + 1}: loss ${e.loss.toFixed(4)}, acc ${e.trainAcc.toFixed(3)}${own.line}, ${e.seconds.toFixed(0)} s`);
     }
 
-    // Scoring archs with inherited weights: fixed calibration batches, a fixed validation subset.
-    const calibration = new BatchStream(o.dataset, { batchSize: o.batch, norm, seed: o.seed, indices: trainIdx, shuffle: false });
-    const validation = new BatchStream(o.dataset, { batchSize: 256, norm, seed: o.seed, indices: split.val, shuffle: false });
-    const accuracy = (p: readonly number[]) => net.evaluatePath(p, { calibration, calibrationBatches: o.calibrationBatches, validation, limit: o.evalImages });
+    // Scoring archs with inherited weights: fixed calibration batches, a fixed validation subset (./scoring.ts).
+    const { accuracy } = inheritedScoring(net, o.dataset, { trainIdx, val: split.val }, norm, o);
     const { visited, chosen } = await run.choose({ accuracy });
 
     const baselineAcc = accuracy(baseline);

@@ -67,8 +67,21 @@ function prefixed(layers: readonly Layer[], prefix: string): Layer[] {
   });
 }
 
-/** Distinguishes supernets in one process: tfjs variable names are global. */
-let instances = 0;
+/**
+ * Distinguishes live supernets in one process: tfjs variable names are global. A supernet takes
+ * the lowest number no live one holds, so searches run one after another in one process (a study,
+ * a script searching many targets) all name their variables `supernet0/…`, as a CLI process
+ * does: search-state.bin stores those names, and a numbering that kept counting would make a
+ * state saved by a process's second search unreadable by a resumed run or by --supernet.
+ */
+const liveIds = new Set<number>();
+
+function takeId(): number {
+  let id = 0;
+  while (liveIds.has(id)) id++;
+  liveIds.add(id);
+  return id;
+}
 
 /**
  * The convs of an inverted residual that its layer's candidates share, and the suffix of their
@@ -150,9 +163,12 @@ export class Supernet {
   private readonly candidates: TfModel[][];
   /** families[l][i]: the shared weights candidate i of layer l slices, if any. */
   private readonly families: (SharedFamily | undefined)[][];
+  private readonly id: number;
+  private disposed = false;
 
   constructor(readonly space: Space, seed = 1) {
-    const prefix = `supernet${instances++}/`;
+    this.id = takeId();
+    const prefix = `supernet${this.id}/`;
     this.layers = searchableLayers(space);
     const stem = stemUnit(space);
     this.stem = new TfModel(prefixed(stem.layers, prefix), space.input, seed);
@@ -342,5 +358,8 @@ export class Supernet {
   dispose(): void {
     for (const m of this.allModels()) m.dispose();
     for (const f of this.sharedOf()) f.dispose();
+    // Once: a second dispose must not free a number a newer supernet holds.
+    if (!this.disposed) liveIds.delete(this.id);
+    this.disposed = true;
   }
 }
