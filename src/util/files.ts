@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fail } from '../errors.js';
 import { makeFolders } from './outdir.js';
@@ -46,4 +46,37 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 1)}\n`);
+}
+
+/**
+ * Appends one line to a record file (JSON lines) durably: one write with O_APPEND, fsynced before
+ * it returns, and the folder fsynced when the file is new, so a record once reported survives a
+ * kill or a power cut. A kill mid-write can leave a torn last line: the next append starts on a
+ * new line, so the torn part never merges into a record (readers skip or drop that line).
+ */
+export function appendLineDurable(path: string, line: string): void {
+  if (line.includes('\n')) throw new Error('appendLineDurable: the line holds a newline');
+  let fd: number | undefined;
+  try {
+    const dir = dirname(path);
+    makeFolders(dir);
+    const created = !existsSync(path);
+    fd = openSync(path, 'a+');
+    const size = fstatSync(fd).size;
+    let lead = '';
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) lead = '\n';
+    }
+    const bytes = Buffer.from(`${lead}${line}\n`, 'utf8');
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    if (created) fsyncDir(dir);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    fail(`cannot append to '${path}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path`);
+  }
 }
