@@ -192,7 +192,9 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
     if (unknown.length > 0) fail(`--family ${unknown.join(',')}: not a member of space '${space.name}'s family; choose from ${whole.map((m) => m.name).join(', ')}`);
     // The baseline always: the goals compare with it.
     const family = whole.filter((m) => !o.family || m.name === MBV2 || o.family.includes(m.name));
-    for (const m of family) if (!done.has(keys.family(m.name))) add({ kind: 'family', key: keys.family(m.name), name: m.name, blocks: m.blocks, predictedMs: m.predictedMs, substituted: m.substituted });
+    for (const m of family) {
+      if (!done.has(keys.family(m.name))) add({ kind: 'family', key: keys.family(m.name), name: m.name, blocks: m.blocks, predictedMs: m.predictedMs, substituted: m.substituted });
+    }
     const targets = o.targets.map((target) => ({ target, targetMs: target * baselineMs }));
     for (const t of targets) {
       checkTarget(latency, t.targetMs, lutPath);

@@ -168,7 +168,10 @@ export function paretoStudySpec(records: readonly StudyLine[], s: Summary): vl.T
     width: 560,
     height: 340,
     layer: [
-      { data: { values: Object.values(s.targets).map((t) => ({ targetMs: t.targetMs })) }, mark: { type: 'rule', strokeDash: [4, 4], color: '#999' }, encoding: { x: { field: 'targetMs', type: 'quantitative' } } },
+      {
+        data: { values: Object.values(s.targets).map((t) => ({ targetMs: t.targetMs })) },
+        mark: { type: 'rule', strokeDash: [4, 4], color: '#999' }, encoding: { x: { field: 'targetMs', type: 'quantitative' } },
+      },
       { data: { values: family }, mark: { type: 'line', color: '#7f7f7f', strokeWidth: 1.5 }, encoding: { x, y } },
       { data: { values: family }, mark: { type: 'text', dy: -9, fontSize: 9, color: '#555' }, encoding: { x, y, text: { field: 'name' } } },
       // ± one standard deviation over seeds, where there are two or more.

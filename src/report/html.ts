@@ -98,6 +98,15 @@ function summaryCards(m: ReportModel): string {
   return `<div class="cards">${cards.map(([k, v, n]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div><div class="n">${esc(n)}</div></div>`).join('')}</div>`;
 }
 
+/** The study's τ with its source; it ranks the study's archs, so a run of another space is told so. */
+function rankingCell(r: ReportModel['ranking']): string | undefined {
+  if (!r) return undefined;
+  const n = (x: number | null) => (x === null ? DASH : x.toFixed(3));
+  const other = r.sameSpace ? '' : ` (not this run's space)`;
+  return `<span id="ranking">${n(r.kendallTau)} (Spearman ${n(r.spearman)}) <span class="muted">between inherited-weight validation accuracy and retrained test accuracy `
+    + `over ${r.archs} archs of ${esc(r.space)}${other} on ${esc(r.dataset)}, measured by bench:search-quality, not by this run: <code>${esc(r.source)}</code></span></span>`;
+}
+
 function searchSection(m: ReportModel, f: Figures): string {
   const s = m.search;
   if (!s) return `<section id="search"><h2>Search</h2>${pending('Pareto front and search curves', 'search')}</section>`;
@@ -111,6 +120,7 @@ function searchSection(m: ReportModel, f: Figures): string {
     ['fastest arch of the space', fmtMs(s.fastestMs)],
     ['archs scored / on the front', `${s.visited.length} / ${s.frontSize}`],
     ['search time', fmtSeconds(s.searchSeconds)],
+    ['supernet ranking (Kendall τ)', rankingCell(m.ranking)],
   ]);
   const curves = s.strategy === 'dnas' ? 'Weight loss, θ loss and Gumbel temperature per epoch.' : 'Supernet loss and training accuracy per epoch.';
   return `<section id="search"><h2>Search</h2>${table}

@@ -6,6 +6,8 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { PACKAGE_ROOT } from '../paths.js';
 import { DEFAULT_EXPORT_REPORT, ExportReportSchema, exportedModelPath, type ExportReport } from '../runfolder/export.js';
 import { readJsonIfValid, readRunFileIfValid, type ArchRecordRead } from '../runfolder/files.js';
 import { PIPELINE_RUN, type PipelineStateRead } from '../runfolder/pipeline.js';
@@ -16,6 +18,19 @@ export type { Provenance } from '../runfolder/files.js';
 export type Visited = VisitedRead;
 export type Metrics = TrainMetricsRead;
 
+/** The search-quality study's summary (bench:search-quality), where latnas's own measurement of the supernet's ranking lives. */
+export const STUDY_SUMMARY = join(PACKAGE_ROOT, 'bench/results/search-quality/summary.json');
+
+/** What the report takes from the study's summary: the rank agreement, over how many archs, and of which space and data. */
+const StudySummarySchema = z.object({
+  kendallTau: z.number().nullable(),
+  spearman: z.number().nullable(),
+  archsRetrained: z.number().int().nonnegative(),
+  recipe: z.object({ space: z.string(), dataset: z.string() }).passthrough(),
+  computeHours: z.number().optional(),
+}).passthrough();
+export type StudySummaryRead = z.infer<typeof StudySummarySchema>;
+
 export interface RunData {
   runDir: string;
   pipeline?: PipelineStateRead;
@@ -25,8 +40,15 @@ export interface RunData {
   train?: { arch?: ArchRecordRead; metrics: Metrics; spaceJson?: unknown };
   trainStarted: boolean;
   export?: { reportPath: string; report: ExportReport; modelPath?: string; modelBytes?: number };
+  /** The study's summary, if that file exists (it measures the supernet's ranking; it is not this run's). */
+  study?: { path: string; summary: StudySummaryRead };
   /** Files that exist but could not be read or did not have the expected fields. */
   problems: string[];
+}
+
+export interface ReadRunOptions {
+  /** The search-quality summary to show the supernet's ranking from (default: the package's STUDY_SUMMARY). */
+  studySummary?: string;
 }
 
 /** The export report: model.export.json, else the only other `*.export.json` in the folder. */
@@ -37,7 +59,7 @@ function findExportReport(runDir: string): string | undefined {
   return others.length > 0 ? join(runDir, others[0]!) : undefined;
 }
 
-export function readRun(runDir: string): RunData {
+export function readRun(runDir: string, opts: ReadRunOptions = {}): RunData {
   const problems: string[] = [];
   const s = join(runDir, 'search');
   const t = join(runDir, 'train');
@@ -65,6 +87,10 @@ export function readRun(runDir: string): RunData {
     }
     data.train = { arch: readRunFileIfValid(t, TRAIN_RUN.arch, problems), metrics, spaceJson };
   }
+
+  const studyPath = opts.studySummary ?? STUDY_SUMMARY;
+  const summary = readJsonIfValid(studyPath, StudySummarySchema, problems);
+  if (summary) data.study = { path: studyPath, summary };
 
   const reportPath = findExportReport(runDir);
   const report = reportPath ? readJsonIfValid(reportPath, ExportReportSchema, problems) : undefined;

@@ -5,7 +5,7 @@
  * page can be read back by a script.
  */
 import { existsSync } from 'node:fs';
-import { basename, isAbsolute, resolve } from 'node:path';
+import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { loadLut, predict, type Lut } from '../lut/lut.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { paretoFront } from '../search/plots.js';
@@ -92,6 +92,11 @@ export interface ReportModel {
   } | null;
   latency: { rows: ValueRow[]; targetMs: number | null; errPct: number | null; device: string | null; estimator: string | null } | null;
   accuracy: ValueRow[];
+  /**
+   * The supernet's rank agreement with retraining (Kendall τ-b, Spearman) as the search-quality
+   * study measured it: its source file, and whether its space is this run's.
+   */
+  ranking: { kendallTau: number | null; spearman: number | null; archs: number; space: string; dataset: string; source: string; sameSpace: boolean } | null;
   train: { metrics: Metrics } | null;
   export: { modelPath: string | null; modelBytes: number | null; opset: number | null; parity: Record<string, unknown> | null; int8: Record<string, unknown> | null } | null;
   problems: string[];
@@ -282,6 +287,17 @@ function accuracyView(run: RunData): ValueRow[] {
   return rows;
 }
 
+function rankingView(run: RunData, space: string | undefined): ReportModel['ranking'] {
+  const st = run.study;
+  if (!st) return null;
+  const s = st.summary;
+  const source = relative(PACKAGE_ROOT, st.path).startsWith('..') ? st.path : relative(PACKAGE_ROOT, st.path);
+  return {
+    kendallTau: val(s.kendallTau), spearman: val(s.spearman), archs: s.archsRetrained, space: s.recipe.space, dataset: s.recipe.dataset, source,
+    sameSpace: space === s.recipe.space,
+  };
+}
+
 function stagesView(run: RunData, lutInfo: LutInfo | null): StageStatus[] {
   const lutRec = stageRecord(run, 'lut');
   const s = run.search;
@@ -319,6 +335,7 @@ export function buildModel(run: RunData, now = new Date()): ReportModel {
     arch,
     latency: latencyView(run, search, arch),
     accuracy: accuracyView(run),
+    ranking: rankingView(run, arch?.space ?? run.search?.arch.space),
     train: run.train ? { metrics: run.train.metrics } : null,
     export: x ? {
       modelPath: x.modelPath ?? null, modelBytes: x.modelBytes ?? val(x.report.bytes), opset: val(x.report.opset),

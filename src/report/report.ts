@@ -8,7 +8,7 @@ import type * as vl from 'vega-lite';
 import { writeFileAtomic } from '../util/files.js';
 import { evolutionSpec, figureSvg, latencyCurvesSpec, paretoReportSpec, searchCurvesSpec, trainCurvesSpec, unitsSpec, valueBarsSpec } from './charts.js';
 import { fmtMs, fmtPct, renderPage, type FigureName, type Figures } from './html.js';
-import { readRun } from './load.js';
+import { readRun, type ReadRunOptions } from './load.js';
 import { buildModel, type ReportModel } from './model.js';
 
 /** The specs of the figures this run has data for. */
@@ -38,8 +38,8 @@ export function reportSpecs(m: ReportModel): Partial<Record<FigureName, vl.TopLe
 }
 
 /** Writes `runDir/report.html` and returns its path. */
-export async function writeReport(runDir: string): Promise<string> {
-  const model = buildModel(readRun(runDir));
+export async function writeReport(runDir: string, opts: ReadRunOptions = {}): Promise<string> {
+  const model = buildModel(readRun(runDir, opts));
   const figures: Figures = {};
   for (const [name, spec] of Object.entries(reportSpecs(model)) as [FigureName, vl.TopLevelSpec][]) {
     figures[name] = await figureSvg(spec);
