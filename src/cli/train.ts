@@ -9,12 +9,12 @@ import { train, TRAIN_DEFAULTS, TRAIN_FILES } from '../train/trainer.js';
 import { datasetInput, folderOutputs, inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import { archFor, archInput } from './inputs.js';
 import {
-  backendOption, batchOption, choice, datasetOption, floatOption, intOption, momentumOption, quietOption, runFolderOption, seedOption, weightDecayOption,
+  backendOption, batchOption, choice, datasetOption, floatOption, intOption, momentumOption, quietOption, runFolderOption, seedOption, weightDecayOption, workersOption,
 } from './options.js';
 
 interface TrainFlags {
   space: string; arch: string; dataset: string; out: string; epochs: number; batch: number; lr: number; momentum: number; wd: number; optimizer: string;
-  labelSmoothing: number; valFraction: number; augment: boolean; backend: string; seed: number; maxSteps?: number; resume: boolean; quiet: boolean;
+  labelSmoothing: number; valFraction: number; augment: boolean; backend: string; seed: number; maxSteps?: number; resume: boolean; quiet: boolean; workers: number;
 }
 
 export function registerTrain(program: Command): void {
@@ -34,6 +34,7 @@ export function registerTrain(program: Command): void {
     .option('--val-fraction <x>', 'share of the training split held out for validation', floatOption('--val-fraction', 0), TRAIN_DEFAULTS.valFraction)
     .option('--no-augment', 'no random crop/flip')
     .addOption(backendOption())
+    .addOption(workersOption(TRAIN_DEFAULTS.workers))
     .addOption(seedOption('seed', TRAIN_DEFAULTS.seed))
     .option('--max-steps <n>', 'cap steps per epoch (smoke runs)', intOption('--max-steps', 1))
     .option('--resume', 'continue from the run folder\'s checkpoint', false)
@@ -52,7 +53,7 @@ export function registerTrain(program: Command): void {
       const r = await train({
         space, blocks, dataset, out: o.out, epochs: o.epochs, batch: o.batch, lr: o.lr, momentum: o.momentum, weightDecay: o.wd,
         optimizer, labelSmoothing: o.labelSmoothing, valFraction: o.valFraction, augment: o.augment, seed: o.seed,
-        resume: o.resume, quiet: o.quiet, maxSteps: o.maxSteps, backend: backend.name,
+        resume: o.resume, quiet: o.quiet, maxSteps: o.maxSteps, backend: backend.name, workers: o.workers,
         // A search's arch.json names the LUT it was searched with; train/arch.json keeps it for export.
         lut: readArchArgument(o.arch).lut,
       });

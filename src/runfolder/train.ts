@@ -35,7 +35,9 @@ export const WeightsMetaSchema = z.object({ arch: z.array(z.string()).min(1).opt
 
 /** train/metrics.json. valAcc is null when no validation split was held out. */
 export interface TrainMetrics {
-  space: string; dataset: string; datasetSpec: string; classes: readonly string[]; backend: string; epochs: number; batch: number; lr: number;
+  space: string; dataset: string; datasetSpec: string; classes: readonly string[]; backend: string;
+  /** Data-parallel worker threads (absent in older runs: 1). */
+  workers: number; epochs: number; batch: number; lr: number;
   optimizer: string; labelSmoothing: number; seed: number; normalization: Normalization; testAcc: number; history: EpochMetrics[];
 }
 

@@ -6,11 +6,10 @@
  * SGD with momentum and a cosine learning rate (Adam optional), optional label smoothing.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { BatchStream } from '../datasets/batches.js';
 import { checkDatasetFits, type Dataset } from '../datasets/dataset.js';
-import { computeNormalization } from '../datasets/normalize.js';
+import { computeNormalization, type Normalization } from '../datasets/normalize.js';
 import { splitTrainVal } from '../datasets/split.js';
 import { fail } from '../errors.js';
 import { writeRunFile, type ArchRecord, type LutRecord, type LutRecordRead } from '../runfolder/files.js';
@@ -20,13 +19,13 @@ import type { Block } from '../space/blocks.js';
 import { networkUnits } from '../space/network.js';
 import type { Space } from '../space/spaces.js';
 import { describeChange } from '../util/changes.js';
-import { argmaxFinite, findNonFinite } from '../util/finite.js';
-import { lockFolder, yieldToEventLoop } from '../util/lock.js';
+import { findNonFinite } from '../util/finite.js';
+import { lockFolder } from '../util/lock.js';
 import { prepareOutputFolder } from '../util/outdir.js';
 import { progress } from '../util/progress.js';
-import { optimizerState, restore, restoreOptimizer, snapshot } from './checkpoint.js';
-import { TfModel } from './model.js';
-import { cosineLr } from './optim.js';
+import { LocalEngine, type EngineSetup, type TrainEngine } from './engine.js';
+import type { EpochPlan } from './epoch.js';
+import { WorkerPool, workersFor } from './parallel/pool.js';
 import { readTensorFile, writeTensorFile, type StoredTensor } from './tensor-file.js';
 
 export type { EpochMetrics } from '../runfolder/train.js';
@@ -36,6 +35,8 @@ export { TRAIN_FILES } from '../runfolder/train.js';
 export const TRAIN_DEFAULTS = {
   epochs: 5, batch: 64, lr: 0.05, momentum: 0.9, weightDecay: 4e-5, optimizer: 'sgd' as 'sgd' | 'adam', labelSmoothing: 0, valFraction: 0.1,
   augment: true, seed: 1,
+  /** Data-parallel worker threads: every core (1 trains in this thread). */
+  workers: availableParallelism(),
 };
 
 export interface TrainOptions {
@@ -58,6 +59,8 @@ export interface TrainOptions {
   /** Caps steps per epoch (tests and smoke runs). */
   maxSteps?: number;
   backend: string;
+  /** Worker threads for data-parallel training (default TRAIN_DEFAULTS.workers, every core; 1: this thread). */
+  workers?: number;
   /** The LUT the arch was searched with (its search's arch.json `lut`): recorded in arch.json, so `latnas export` predicts with it. */
   lut?: LutRecord | LutRecordRead;
 }
@@ -92,22 +95,6 @@ function checkFiniteModel(tensors: readonly StoredTensor[], where: string, kept:
   if (bad) fail(`training diverged: ${bad.name.startsWith('optimizer/') ? 'optimizer state' : 'weight'} '${bad.name}' became ${bad.value} ${where}; nothing was saved and ${kept}; lower --lr`);
 }
 
-/**
- * Top-1 accuracy in inference mode over `stream`'s split. A row of logits with a NaN or an
- * infinity counts as wrong (tf.argMax would call it class 0); an empty split has no accuracy (NaN).
- */
-export function evaluate(model: TfModel, stream: BatchStream): number {
-  const { h, w, c } = model.input;
-  let correct = 0, seen = 0;
-  for (const b of stream.epoch()) {
-    const logits = tf.tidy(() => model.forward(tf.tensor4d(b.x.subarray(0, b.size * h * w * c), [b.size, h, w, c]), false).dataSync() as Float32Array);
-    const k = logits.length / b.size;
-    for (let i = 0; i < b.size; i++) if (argmaxFinite(logits, i * k, k) === b.y[i]) correct++;
-    seen += b.size;
-  }
-  return seen > 0 ? correct / seen : Number.NaN;
-}
-
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { space, dataset, out } = opts;
   checkDatasetFits(space, dataset);
@@ -128,12 +115,9 @@ async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTra
   const settings = trainSettings(opts);
   // The searched LUT travels with the arch: export predicts with the table the arch was chosen for.
   const arch: ArchRecord = { ...archToJson(space, opts.blocks), ...(opts.lut ? { lut: opts.lut } : {}) };
-  const layers = networkUnits(space, opts.blocks).flatMap((u) => u.layers);
-  const model = new TfModel(layers, space.input, opts.seed);
-  const optimizer = opts.optimizer === 'adam' ? tf.train.adam(opts.lr) : tf.train.momentum(opts.lr, opts.momentum, true);
   const checkpointPath = join(out, CHECKPOINT_FILE);
 
-  let history: EpochMetrics[] = [];
+  let checkpoint: ReturnType<typeof readTensorFile<CheckpointMeta>> | undefined;
   if (opts.resume && existsSync(checkpointPath)) {
     const ck = readTensorFile(checkpointPath, 'checkpoint', { meta: CheckpointMetaSchema, fix: 'delete it to start training over (its epochs are lost), or choose another --out' });
     const meta: CheckpointMeta = ck.meta;
@@ -148,103 +132,101 @@ async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTra
     if (opts.epochs < meta.history.length) {
       fail(`cannot resume '${out}' with --epochs ${opts.epochs}: its checkpoint has ${meta.history.length} epochs done; pass --epochs ${meta.history.length} or more`);
     }
-    restore(model.allVariables(), ck.tensors, checkpointPath);
-    await restoreOptimizer(optimizer, ck.tensors, 'optimizer');
-    history = meta.history;
+    checkpoint = ck;
   } else if (existsSync(checkpointPath) && !opts.resume) {
     if (existsSync(join(out, WEIGHTS_FILE))) {
       fail(`run folder '${out}' already holds a finished training run (weights.bin); choose another --out, or pass --resume with a larger --epochs to train it further`);
     }
     fail(`run folder '${out}' holds an unfinished training run (checkpoint.bin); pass --resume to continue it with the same settings, or choose another --out`);
   }
-  const resumedFrom = history.length;
 
   const norm = computeNormalization(dataset, split.train);
-  const valStream = new BatchStream(dataset, { batchSize: 256, norm, seed: opts.seed, indices: split.val, shuffle: false });
-  const { h, w, c } = space.input;
+  const workers = workersFor(opts.workers ?? TRAIN_DEFAULTS.workers, opts.batch);
+  const setup: EngineSetup = {
+    spec: {
+      layers: networkUnits(space, opts.blocks).flatMap((u) => u.layers), input: space.input, classes: space.classes, seed: opts.seed,
+      optimizer: opts.optimizer, lr: opts.lr, momentum: opts.momentum, weightDecay: opts.weightDecay, labelSmoothing: opts.labelSmoothing,
+    },
+    dataset, norm, trainIdx: split.train,
+  };
+  const engine: TrainEngine = workers > 1 ? await WorkerPool.start(setup, workers, opts.backend) : new LocalEngine(setup);
+  try {
+    // A checkpoint holds the same tensors whatever the worker count: one written with N workers resumes with M.
+    if (checkpoint) await engine.restore(checkpoint.tensors, checkpointPath);
+    return await trainEpochs(opts, engine, { arch, settings, norm, split, history: checkpoint?.meta.history ?? [] });
+  } finally {
+    await engine.close();
+  }
+}
+
+interface RunContext {
+  arch: ArchRecord;
+  settings: Record<string, unknown>;
+  norm: Normalization;
+  split: ReturnType<typeof splitTrainVal>;
+  history: EpochMetrics[];
+}
+
+async function trainEpochs(opts: TrainOptions, engine: TrainEngine, run: RunContext): Promise<TrainResult> {
+  const { space, dataset, out } = opts;
+  const { arch, settings, norm, split } = run;
+  const history = [...run.history];
+  const resumedFrom = history.length;
+  const checkpointPath = join(out, CHECKPOINT_FILE);
   const stepsPerEpoch = Math.min(opts.maxSteps ?? Infinity, Math.floor(split.train.length / opts.batch));
   const totalSteps = stepsPerEpoch * opts.epochs;
-  const vars = model.trainableVariables();
-  // Weight decay applies to conv and fc weights only (not biases or BN affine terms); a fixed set.
-  const decayed = vars.filter((v) => v.shape.length > 1);
-
-  try {
-    for (let epoch = resumedFrom; epoch < opts.epochs; epoch++) {
-      // A stream per epoch, seeded by the epoch: a resumed run sees the same batches.
-      const stream = new BatchStream(dataset, {
-        batchSize: opts.batch, norm, seed: opts.seed * 1009 + epoch, indices: split.train, dropLast: true,
-        augment: opts.augment ? dataset.augment : null,
-      });
-      const bar = progress(`epoch ${epoch + 1}/${opts.epochs}`, stepsPerEpoch, opts.quiet);
-      const started = Date.now();
-      let lossSum = 0, correct = 0, seen = 0, step = 0, lr = opts.lr, lastLoss = Number.NaN;
-      for (const b of stream.epoch()) {
-        if (step >= stepsPerEpoch) break;
-        lr = cosineLr(opts.lr, epoch * stepsPerEpoch + step, totalSteps);
-        if (opts.optimizer === 'sgd') (optimizer as tf.MomentumOptimizer).setLearningRate(lr);
-        const [loss, hits] = tf.tidy(() => {
-          const x = tf.tensor4d(b.x, [b.size, h, w, c]);
-          const y = tf.oneHot(tf.tensor1d(b.y, 'int32'), space.classes);
-          let hit: tf.Tensor | undefined;
-          const { value, grads } = tf.variableGrads(() => {
-            const logits = model.forward(x, true);
-            // variableGrads disposes what f made; keep the hit count for the progress line.
-            hit = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
-            const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, opts.labelSmoothing) as tf.Scalar;
-            if (opts.weightDecay === 0) return ce;
-            return tf.add(ce, tf.mul(opts.weightDecay / 2, tf.addN(decayed.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
-          }, vars);
-          optimizer.applyGradients(grads as tf.NamedTensorMap as Parameters<typeof optimizer.applyGradients>[0]);
-          const hits = hit!.dataSync()[0]!;
-          hit!.dispose();
-          return [value.dataSync()[0]!, hits];
-        });
-        if (!Number.isFinite(loss)) {
-          const kept = history.length > 0 ? `the checkpoint of epoch ${history.length} in '${checkpointPath}' is kept` : 'no epoch had finished, so no checkpoint was written';
-          fail(`loss became ${loss} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr.toPrecision(3)}); training stopped and ${kept}; lower --lr`);
-        }
-        lossSum += loss * b.size;
-        correct += hits;
-        seen += b.size;
-        step++;
-        lastLoss = loss;
-        const secs = (Date.now() - started) / 1000;
-        bar.increment(1, `loss ${(lossSum / seen).toFixed(4)} acc ${(correct / seen).toFixed(3)} ${(seen / Math.max(secs, 1e-3)).toFixed(0)} img/s`);
-        await yieldToEventLoop();
+  for (let epoch = resumedFrom; epoch < opts.epochs; epoch++) {
+    const bar = progress(`epoch ${epoch + 1}/${opts.epochs}`, stepsPerEpoch, opts.quiet);
+    const started = Date.now();
+    let lossSum = 0, correct = 0, seen = 0, step = 0, lr = opts.lr, lastLoss = Number.NaN;
+    let diverged: number | undefined;
+    const plan: EpochPlan = { epoch, steps: stepsPerEpoch, totalSteps, batch: opts.batch, lr: opts.lr, seed: opts.seed, augment: opts.augment };
+    await engine.runEpoch(plan, (s) => {
+      lr = s.lr;
+      step++;
+      if (!Number.isFinite(s.loss)) {
+        diverged = s.loss;
+        return;
       }
-      bar.stop();
-      const seconds = (Date.now() - started) / 1000;
-      const valAcc = split.val.length > 0 ? evaluate(model, valStream) : Number.NaN;
-      history.push({ epoch: epoch + 1, loss: lossSum / seen, trainAcc: correct / seen, valAcc, lr, seconds, imagesPerSecond: seen / seconds });
-      const optState = await optimizerState(optimizer, 'optimizer');
-      const meta: CheckpointMeta = { epoch: epoch + 1, history, seed: opts.seed, arch: arch.blocks, settings };
-      const tensors = [...snapshot(model.allVariables()), ...optState];
-      // The last step's loss was finite, but its update can still have made the weights NaN.
-      const kept = history.length > 1 ? `the checkpoint of epoch ${history.length - 1} in '${checkpointPath}' is kept` : 'no checkpoint was written';
-      checkFiniteModel(tensors, `at epoch ${epoch + 1}, step ${step} (loss ${lastLoss.toPrecision(4)}, learning rate ${lr.toPrecision(3)})`, kept);
-      writeTensorFile(checkpointPath, meta, tensors);
-      if (!opts.quiet) {
-        process.stderr.write(`epoch ${epoch + 1}: loss ${(lossSum / seen).toFixed(4)}, train acc ${(correct / seen).toFixed(4)}, val acc ${valAcc.toFixed(4)}, `
-          + `${(seen / seconds).toFixed(0)} img/s\n`);
-      }
-    }
-    const testStream = new BatchStream(dataset, { batchSize: 256, norm, seed: opts.seed, split: 'test', shuffle: false });
-    const testAcc = evaluate(model, testStream);
-    const weights = snapshot(model.allVariables());
-    // A checkpoint written by an older latnas may hold NaN: never ship it as weights.bin.
-    checkFiniteModel(weights, `in the checkpoint '${checkpointPath}'`, 'no weights.bin was written');
-    const weightsMeta: WeightsMeta = { arch: arch.blocks, space: space.name };
-    writeTensorFile(join(out, WEIGHTS_FILE), weightsMeta, weights);
-    writeRunFile(out, TRAIN_RUN.arch, arch);
-    // The space definition itself, so the run folder is self-contained (exporting needs no --space).
-    writeRunFile(out, TRAIN_RUN.space, space);
-    writeRunFile(out, TRAIN_RUN.metrics, {
-      space: space.name, dataset: dataset.name, datasetSpec: dataset.spec, classes: dataset.classes, backend: opts.backend, epochs: opts.epochs, batch: opts.batch, lr: opts.lr,
-      optimizer: opts.optimizer, labelSmoothing: opts.labelSmoothing, seed: opts.seed, normalization: norm, testAcc, history,
+      lossSum += s.loss * s.size;
+      correct += s.hits;
+      seen += s.size;
+      lastLoss = s.loss;
+      const secs = (Date.now() - started) / 1000;
+      bar.increment(1, `loss ${(lossSum / seen).toFixed(4)} acc ${(correct / seen).toFixed(3)} ${(seen / Math.max(secs, 1e-3)).toFixed(0)} img/s`);
     });
-    return { epochs: history, testAcc, resumedFrom };
-  } finally {
-    model.dispose();
-    optimizer.dispose();
+    bar.stop();
+    if (diverged !== undefined) {
+      const kept = history.length > 0 ? `the checkpoint of epoch ${history.length} in '${checkpointPath}' is kept` : 'no epoch had finished, so no checkpoint was written';
+      fail(`loss became ${diverged} at epoch ${epoch + 1}, step ${step} (learning rate ${lr.toPrecision(3)}); training stopped and ${kept}; lower --lr`);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const valAcc = split.val.length > 0 ? await engine.accuracy('train', split.val) : Number.NaN;
+    history.push({ epoch: epoch + 1, loss: lossSum / seen, trainAcc: correct / seen, valAcc, lr, seconds, imagesPerSecond: seen / seconds });
+    const meta: CheckpointMeta = { epoch: epoch + 1, history, seed: opts.seed, arch: arch.blocks, settings };
+    const tensors = await engine.state();
+    // The last step's loss was finite, but its update can still have made the weights NaN.
+    const kept = history.length > 1 ? `the checkpoint of epoch ${history.length - 1} in '${checkpointPath}' is kept` : 'no checkpoint was written';
+    checkFiniteModel(tensors, `at epoch ${epoch + 1}, step ${step} (loss ${lastLoss.toPrecision(4)}, learning rate ${lr.toPrecision(3)})`, kept);
+    writeTensorFile(checkpointPath, meta, tensors);
+    if (!opts.quiet) {
+      process.stderr.write(`epoch ${epoch + 1}: loss ${(lossSum / seen).toFixed(4)}, train acc ${(correct / seen).toFixed(4)}, val acc ${valAcc.toFixed(4)}, `
+        + `${(seen / seconds).toFixed(0)} img/s${engine.workers > 1 ? ` on ${engine.workers} workers` : ''}\n`);
+    }
   }
+  const testAcc = await engine.accuracy('test');
+  const weights = await engine.weights();
+  // A checkpoint written by an older latnas may hold NaN: never ship it as weights.bin.
+  checkFiniteModel(weights, `in the checkpoint '${checkpointPath}'`, 'no weights.bin was written');
+  const weightsMeta: WeightsMeta = { arch: arch.blocks, space: space.name };
+  writeTensorFile(join(out, WEIGHTS_FILE), weightsMeta, weights);
+  writeRunFile(out, TRAIN_RUN.arch, arch);
+  // The space definition itself, so the run folder is self-contained (exporting needs no --space).
+  writeRunFile(out, TRAIN_RUN.space, space);
+  writeRunFile(out, TRAIN_RUN.metrics, {
+    space: space.name, dataset: dataset.name, datasetSpec: dataset.spec, classes: dataset.classes, backend: opts.backend, workers: engine.workers,
+    epochs: opts.epochs, batch: opts.batch, lr: opts.lr, optimizer: opts.optimizer, labelSmoothing: opts.labelSmoothing, seed: opts.seed, normalization: norm,
+    testAcc, history,
+  });
+  return { epochs: history, testAcc, resumedFrom };
 }

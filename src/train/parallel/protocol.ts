@@ -1,0 +1,41 @@
+/** The messages between a data-parallel run's coordinator (pool.ts) and its workers (worker.ts). */
+import type { Dataset } from '../../datasets/dataset.js';
+import type { Normalization } from '../../datasets/normalize.js';
+import type { EpochPlan, StepReport } from '../epoch.js';
+import type { ReplicaSpec } from '../replica.js';
+import type { StoredTensor } from '../tensor-file.js';
+import type { AllReduceBuffers } from './allreduce.js';
+
+export interface InitMessage {
+  type: 'init';
+  rank: number;
+  workers: number;
+  /** A backend name initBackend accepts ('wasm', 'cpu', 'tensorflow'): the coordinator's. */
+  backend: string;
+  spec: ReplicaSpec;
+  /** Its splits' bytes in SharedArrayBuffers (shared-dataset.ts). */
+  dataset: Dataset;
+  norm: Normalization;
+  trainIdx: Uint32Array;
+  buffers: AllReduceBuffers;
+}
+
+/**
+ * Where a worker's epoch went: wall ms in steps (the exchange included), of which waiting for
+ * the other workers at the all-reduce's barriers and summing its share of the gradients.
+ */
+export interface WorkerTiming { stepMs: number; waitMs: number; sumMs: number }
+
+export type Command =
+  | { type: 'restore'; tensors: StoredTensor[]; path: string }
+  | { type: 'epoch'; plan: EpochPlan }
+  | { type: 'accuracy'; split: 'train' | 'test'; indices?: Uint32Array }
+  | { type: 'state' }
+  | { type: 'weights' };
+
+export type Reply =
+  | { type: 'ready' }
+  | { type: 'step'; report: StepReport }
+  | { type: 'done'; value?: unknown }
+  /** `user`: a LatnasError (one line for the user), else a bug; `aborted`: it stopped because a peer failed. */
+  | { type: 'error'; message: string; user: boolean; aborted: boolean };

@@ -1,0 +1,178 @@
+/**
+ * One copy of a network in training: the TF.js model, its optimiser and the step. The trainer
+ * holds one in-process (one worker), or each worker thread holds one (src/train/parallel/); the
+ * step is the same code either way, and with several workers its gradients pass through
+ * `reduce` (the all-reduce) before the update, so every replica applies the same one.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Layer, Shape } from '../space/ir.js';
+import { argmaxFinite } from '../util/finite.js';
+import { optimizerState, restore, restoreOptimizer, snapshot } from './checkpoint.js';
+import { TfModel } from './model.js';
+import type { StoredTensor } from './tensor-file.js';
+
+export interface ReplicaSpec {
+  layers: readonly Layer[];
+  input: Shape;
+  classes: number;
+  seed: number;
+  optimizer: 'sgd' | 'adam';
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  labelSmoothing: number;
+}
+
+/** A step's outcome over the whole batch: mean loss (with weight decay) and correct top-1 count. */
+export interface StepResult { loss: number; hits: number }
+
+/**
+ * Sums a vector over the workers (src/train/parallel/allreduce.ts). The replica writes its
+ * contribution into `slot` and calls `sum(n)`.
+ */
+export interface Reducer {
+  readonly slot: Float32Array;
+  sum(n: number): Float32Array;
+}
+
+export class Replica {
+  readonly model: TfModel;
+  readonly optimizer: tf.Optimizer;
+  private readonly vars: tf.Variable[];
+  /** Weight decay applies to conv and fc weights only (not biases or BN affine terms); a fixed set. */
+  private readonly decayed: tf.Variable[];
+  /** Wall milliseconds in steps, exchange included (profiling). */
+  stepMs = 0;
+
+  constructor(readonly spec: ReplicaSpec) {
+    this.model = new TfModel(spec.layers, spec.input, spec.seed);
+    this.optimizer = spec.optimizer === 'adam' ? tf.train.adam(spec.lr) : tf.train.momentum(spec.lr, spec.momentum, true);
+    this.vars = this.model.trainableVariables();
+    this.decayed = this.vars.filter((v) => v.shape.length > 1);
+  }
+
+  /** Floats a gradient exchange carries: every trainable variable, then the loss and the hit count. */
+  get reduceLength(): number {
+    return this.vars.reduce((s, v) => s + v.size, 0) + 2;
+  }
+
+  /**
+   * One step on `size` samples of x (NHWC) and y. Alone (`reduce` absent) they are the batch.
+   * With a reducer they are this worker's shard of a batch of `batch` samples: the gradients of
+   * the shard's mean loss, weighted by size / batch, are summed over the workers into the
+   * gradient of the batch's mean loss.
+   */
+  step(x: Float32Array, y: Int32Array, size: number, lr: number, reduce?: { reducer: Reducer; batch: number }): StepResult {
+    if (this.spec.optimizer === 'sgd') (this.optimizer as tf.MomentumOptimizer).setLearningRate(lr);
+    const { h, w, c } = this.spec.input;
+    const { weightDecay, labelSmoothing, classes } = this.spec;
+    let result!: StepResult;
+    const t0 = performance.now();
+    tf.tidy(() => {
+      const xs = tf.tensor4d(x.subarray(0, size * h * w * c), [size, h, w, c]);
+      const ys = tf.oneHot(tf.tensor1d(y.subarray(0, size), 'int32'), classes);
+      let hit: tf.Tensor | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = this.model.forward(xs, true);
+        // variableGrads disposes what f made; keep the hit count for the progress line.
+        hit = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)), 'float32')));
+        const ce = tf.losses.softmaxCrossEntropy(ys, logits, undefined, labelSmoothing) as tf.Scalar;
+        if (weightDecay === 0) return ce;
+        return tf.add(ce, tf.mul(weightDecay / 2, tf.addN(this.decayed.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
+      }, this.vars);
+      const hits = hit!.dataSync()[0]!;
+      hit!.dispose();
+      const loss = value.dataSync()[0]!;
+      if (!reduce) {
+        this.optimizer.applyGradients(grads as tf.NamedTensorMap as Parameters<tf.Optimizer['applyGradients']>[0]);
+        result = { loss, hits };
+      } else {
+        result = this.reducedStep(grads, loss, hits, size, reduce.reducer, reduce.batch);
+      }
+    });
+    this.stepMs += performance.now() - t0;
+    return result;
+  }
+
+  private reducedStep(grads: tf.NamedTensorMap, loss: number, hits: number, size: number, reducer: Reducer, batch: number): StepResult {
+    const share = size / batch;
+    const slot = reducer.slot;
+    let off = 0;
+    for (const v of this.vars) {
+      const g = grads[v.name]!.dataSync() as Float32Array;
+      for (let j = 0; j < g.length; j++) slot[off + j] = g[j]! * share;
+      off += g.length;
+    }
+    slot[off] = loss * share;
+    slot[off + 1] = hits;
+    const sum = reducer.sum(off + 2);
+    const summed: tf.NamedTensorMap = {};
+    off = 0;
+    for (const v of this.vars) {
+      summed[v.name] = tf.tensor(sum.subarray(off, off + v.size), v.shape);
+      off += v.size;
+    }
+    const total = { loss: sum[off]!, hits: sum[off + 1]! };
+    // A non-finite loss stops the run before the update, as alone: the caller checks it.
+    if (Number.isFinite(total.loss)) this.optimizer.applyGradients(summed as Parameters<tf.Optimizer['applyGradients']>[0]);
+    return total;
+  }
+
+  /**
+   * Replaces the BatchNorm running statistics by their mean over the workers. Each worker's
+   * statistics followed its own shards (per-shard batch statistics, as PyTorch DDP); the running
+   * averages are linear in the batch statistics, so the mean of the workers' equals running
+   * averages of the shards' mean statistics.
+   */
+  averageRunningStatistics(reducer: Reducer, workers: number): void {
+    const stats = this.model.runningStatistics();
+    const slot = reducer.slot;
+    let off = 0;
+    for (const v of stats) {
+      const d = v.dataSync() as Float32Array;
+      for (let j = 0; j < d.length; j++) slot[off + j] = d[j]! / workers;
+      off += d.length;
+    }
+    const sum = reducer.sum(off);
+    off = 0;
+    for (const v of stats) {
+      v.assign(tf.tensor(sum.subarray(off, off + v.size), v.shape));
+      off += v.size;
+    }
+  }
+
+  /** Floats `averageRunningStatistics` exchanges. */
+  get statisticsLength(): number {
+    return this.model.runningStatistics().reduce((s, v) => s + v.size, 0);
+  }
+
+  /** Correct top-1 predictions among `size` samples in inference mode (a non-finite row counts as wrong). */
+  correct(x: Float32Array, y: Int32Array, size: number): number {
+    const { h, w, c } = this.spec.input;
+    const logits = tf.tidy(() => this.model.forward(tf.tensor4d(x.subarray(0, size * h * w * c), [size, h, w, c]), false).dataSync() as Float32Array);
+    const k = logits.length / size;
+    let correct = 0;
+    for (let i = 0; i < size; i++) if (argmaxFinite(logits, i * k, k) === y[i]) correct++;
+    return correct;
+  }
+
+  /** Every variable (running statistics included) as a checkpoint stores them. */
+  weights(): StoredTensor[] {
+    return snapshot(this.model.allVariables());
+  }
+
+  /** The weights, then the optimiser's state under `optimizer/`: a checkpoint's tensors. */
+  async state(): Promise<StoredTensor[]> {
+    return [...this.weights(), ...(await optimizerState(this.optimizer, 'optimizer'))];
+  }
+
+  async restore(stored: Map<string, StoredTensor>, path: string): Promise<void> {
+    restore(this.model.allVariables(), stored, path);
+    await restoreOptimizer(this.optimizer, stored, 'optimizer');
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.optimizer.dispose();
+  }
+}
