@@ -4,9 +4,12 @@
  * only for what its children do not account for. Kernels without a name (tf.customGrad
  * functions, e.g. BatchNorm's closed-form gradient) show as '(custom)'.
  *
- *   npm run bench:train-profile -- [--space fbnet-mini] [--arch k3_e6,...] [--batch 32] [--steps 10]
+ *   npm run bench:train-profile -- [--space fbnet-mini] [--arch k3_e6,...] [--batch 32] [--steps 10] [--workers 2]
  *
- * Ends with one JSON line: step time and the top kernels' shares.
+ * Then the same batch data-parallel over --workers workers (src/train/parallel/): per step and
+ * worker, computing vs copying gradients to and from TF.js vs waiting at the all-reduce's
+ * barriers vs summing. Ends with one JSON line: step time, the top kernels' shares, and the
+ * parallel step's parts.
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -15,10 +18,11 @@ import { networkUnits } from '../src/space/network.js';
 import { loadSpace, searchableLayers } from '../src/space/spaces.js';
 import { initBackend } from '../src/train/backend.js';
 import { TfModel } from '../src/train/model.js';
+import { parallelStepParts } from './parallel-parts.js';
 
 const { values } = parseArgs({ options: {
   space: { type: 'string', default: 'fbnet-mini' }, arch: { type: 'string' },
-  batch: { type: 'string', default: '32' }, steps: { type: 'string', default: '10' },
+  batch: { type: 'string', default: '32' }, steps: { type: 'string', default: '10' }, workers: { type: 'string', default: '2' },
 } });
 await initBackend('wasm');
 const space = loadSpace(values.space!);
@@ -64,10 +68,16 @@ const rows = [...totals].map(([k, v]) => ({ kernel: k, ms: v.ms / steps, calls: 
 const kernelMs = rows.reduce((s, r) => s + r.ms, 0);
 console.log(`step ${stepMs.toFixed(1)} ms (${((batch * 1000) / stepMs).toFixed(0)} img/s), in kernels ${kernelMs.toFixed(1)} ms, outside (JS, tape) ${(stepMs - kernelMs).toFixed(1)} ms`);
 for (const r of rows.slice(0, 15)) console.log(`${r.kernel.padEnd(38)} ${r.ms.toFixed(2).padStart(7)} ms ${(100 * r.ms / stepMs).toFixed(1).padStart(5)}%  ${r.calls.toFixed(0).padStart(5)} calls`);
+engine.runKernelFunc = run;
+model.dispose();
+const workers = Number(values.workers);
+const parts = workers > 1 ? await parallelStepParts(space, blocks, batch, steps, workers) : undefined;
+
 const share = (k: string) => Math.round((1000 * (totals.get(k)?.ms ?? 0)) / steps / stepMs) / 10;
 console.log(JSON.stringify({
   bench: 'train-profile', space: space.name, batch, step_ms: Math.round(stepMs * 10) / 10, img_per_s: Math.round((batch * 1000) / stepMs),
   top: rows.slice(0, 5).map((r) => ({ kernel: r.kernel, pct: Math.round((1000 * r.ms) / stepMs) / 10, calls: Math.round(r.calls) })),
   depthwise_filter_grad_pct: share('DepthwiseConv2dNativeBackpropFilter'), sum_pct: share('Sum'),
   outside_kernels_pct: Math.round((1000 * (stepMs - kernelMs)) / stepMs) / 10,
+  ...(parts ? { parallel: parts } : {}),
 }));

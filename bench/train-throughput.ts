@@ -1,76 +1,95 @@
 /**
- * bench:train-throughput: images/s of training and inference steps for the same network in
- * latnas (every TF.js backend that starts here) and in PyTorch (Debian python3-torch, if
- * installed), at the same batch and thread count. Both sides build the net from the same layer IR.
+ * bench:train-throughput: images/s of training and inference for the same network in latnas
+ * (tfjs-node if it loads, else wasm; 1..N data-parallel workers) and in PyTorch (Debian
+ * python3-torch, if installed) at 1..N threads, at the same global batch. Both sides build the
+ * net from the same layer IR.
  *
- *   npm run bench:train-throughput -- [--space fbnet-mini] [--arch k3_e6,...] [--batch 32] [--steps 20] [--rounds 3]
+ *   npm run bench:train-throughput -- [--space fbnet-mini] [--arch k3_e6,...] [--batch 32] [--steps 20] [--rounds 3] [--workers 1,2]
  *
- * latnas and PyTorch alternate `rounds` times. Ends with one JSON line: median images/s per side
- * and the median of the per-round latnas/torch ratios.
+ * latnas runs through the trainer's own engines (src/train/engine.ts, parallel/pool.ts) on a
+ * dataset of random bytes of the space's shape: a training step is the trainer's, batches built
+ * from bytes included. Within a round every worker count of latnas and every thread count of
+ * PyTorch run back to back, so a ratio is of two figures measured a few seconds apart; the
+ * figures are medians over rounds. Ends with one JSON line.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs-core';
+import type { Dataset } from '../src/datasets/dataset.js';
 import { resolveArch } from '../src/space/arch.js';
 import { networkUnits } from '../src/space/network.js';
 import { loadSpace, searchableLayers } from '../src/space/spaces.js';
-import { initBackend, type BackendChoice } from '../src/train/backend.js';
-import { TfModel } from '../src/train/model.js';
+import { initBackend } from '../src/train/backend.js';
+import { LocalEngine, type EngineSetup, type TrainEngine } from '../src/train/engine.js';
+import type { EpochPlan } from '../src/train/epoch.js';
+import { WorkerPool } from '../src/train/parallel/pool.js';
+import { Rng } from '../src/util/rng.js';
 
 const { values } = parseArgs({ options: {
   space: { type: 'string', default: 'fbnet-mini' }, arch: { type: 'string' },
   batch: { type: 'string', default: '32' }, steps: { type: 'string', default: '20' },
-  rounds: { type: 'string', default: '3' },
+  rounds: { type: 'string', default: '3' }, workers: { type: 'string', default: '1' },
 } });
 const space = loadSpace(values.space!);
 const blocks = resolveArch(space, values.arch ? values.arch.split(',') : searchableLayers(space).map(() => 'k3_e6'));
 const layers = networkUnits(space, blocks).flatMap((u) => u.layers);
 const batch = Number(values.batch), steps = Number(values.steps), rounds = Number(values.rounds);
-const { c, h, w } = space.input;
+const counts = values.workers!.split(',').map(Number);
+if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers '${values.workers}': give worker counts like 1,2`);
 
 type Rates = { train: number; infer: number };
 
-/** A latnas model on one backend, and a function timing `steps` training then inference steps. */
-async function latnasTimer(backend: BackendChoice): Promise<(() => Rates) | undefined> {
-  try {
-    await initBackend(backend);
-  } catch {
-    return undefined;
-  }
-  const model = new TfModel(layers, space.input, 1);
-  const optimizer = tf.train.momentum(0.01, 0.9, true);
-  const x = tf.randomNormal([batch, h, w, c]) as tf.Tensor4D;
-  const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % space.classes), 'int32'), space.classes);
-  const vars = model.trainableVariables();
-  const step = () => tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.forward(x, true)) as tf.Scalar, vars);
-    optimizer.applyGradients(grads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
-    value.dataSync();
+/** Random bytes in the space's shape: enough samples for `steps` batches, for training and for inference. */
+function randomDataset(): Dataset {
+  const { c, h, w } = space.input;
+  const rng = new Rng(11);
+  const n = batch * steps;
+  const split = () => ({
+    images: Uint8Array.from({ length: n * c * h * w }, () => rng.int(256)), labels: Uint8Array.from({ length: n }, () => rng.int(space.classes)), count: n,
   });
-  const infer1 = () => tf.tidy(() => { model.forward(x, false).dataSync(); });
-  step(); step(); infer1(); infer1();
-  return () => {
-    let t0 = performance.now();
-    for (let i = 0; i < steps; i++) step();
-    const train = (batch * steps) / ((performance.now() - t0) / 1000);
-    t0 = performance.now();
-    for (let i = 0; i < steps; i++) infer1();
-    const infer = (batch * steps) / ((performance.now() - t0) / 1000);
-    return { train, infer };
+  return {
+    name: 'random', spec: 'random', source: 'bench', shape: space.input, classes: Array.from({ length: space.classes }, (_, i) => String(i)),
+    train: split(), test: split(), augment: { pad: 0, flip: false },
+  };
+}
+
+const dataset = randomDataset();
+const setup: EngineSetup = {
+  spec: { layers, input: space.input, classes: space.classes, seed: 1, optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 4e-5, labelSmoothing: 0 },
+  dataset, norm: { mean: Array(space.input.c).fill(0.5), std: Array(space.input.c).fill(0.25) },
+  trainIdx: Uint32Array.from({ length: batch * steps }, (_, i) => i),
+};
+const plan = (epoch: number, n: number): EpochPlan => ({ epoch, steps: n, totalSteps: 1e9, batch, lr: 0.01, seed: 1, augment: false });
+
+/** A latnas engine with `workers` workers, warmed up; and a function timing `steps` training then inference steps. */
+async function latnasTimer(workers: number, backend: string): Promise<{ time: () => Promise<Rates>; engine: TrainEngine }> {
+  const engine = workers === 1 ? new LocalEngine(setup) : await WorkerPool.start(setup, workers, backend);
+  await engine.runEpoch(plan(0, 2), () => {});
+  await engine.accuracy('test', Uint32Array.from({ length: 2 * batch }, (_, i) => i), batch);
+  let epoch = 1;
+  return {
+    engine,
+    time: async () => {
+      let t0 = performance.now();
+      await engine.runEpoch(plan(epoch++, steps), () => {});
+      const train = (batch * steps) / ((performance.now() - t0) / 1000);
+      t0 = performance.now();
+      await engine.accuracy('test', undefined, batch);
+      const infer = (batch * steps) / ((performance.now() - t0) / 1000);
+      return { train, infer };
+    },
   };
 }
 
 let torchVersion = '';
-function timeTorch(): Rates | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'latnas-bench-'));
-  const spec = join(dir, 'ir.json');
-  writeFileSync(spec, JSON.stringify({ input: space.input, classes: space.classes, layers }));
+const irPath = join(mkdtempSync(join(tmpdir(), 'latnas-bench-')), 'ir.json');
+writeFileSync(irPath, JSON.stringify({ input: space.input, classes: space.classes, layers }));
+function timeTorch(threads: number): Rates | undefined {
   const script = join(dirname(fileURLToPath(import.meta.url)), '../../bench/torch_ir.py');
-  const r = spawnSync('/usr/bin/python3', [script, spec, String(batch), String(steps), '1'], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', [script, irPath, String(batch), String(steps), String(threads)], { encoding: 'utf8' });
   if (r.status !== 0) {
     console.log(`PyTorch: not measured (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}); apt-get install python3-torch`);
     return undefined;
@@ -84,32 +103,57 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+const round2 = (x: number) => Math.round(x * 100) / 100;
 
 // The pure-JS cpu backend is left out: about 27 s a step for this net (0.5-1 img/s), it would dominate the run.
-// tfjs-node if it loads, else wasm. On a shared machine load comes and goes: latnas and PyTorch
-// run in alternation, `rounds` times, and the ratio is the median of the per-round ratios.
-let timer = await latnasTimer('tensorflow');
-const bestName = timer ? 'tensorflow' : 'wasm';
-timer ??= await latnasTimer('wasm');
-if (!timer) throw new Error('no tfjs backend started');
-const ours: Rates[] = [], theirs: Rates[] = [], trainRatios: number[] = [], inferRatios: number[] = [];
-for (let r = 0; r < rounds; r++) {
-  const a = timer();
-  ours.push(a);
-  console.log(`round ${r + 1}: latnas ${bestName} train ${a.train.toFixed(1)} img/s, inference ${a.infer.toFixed(1)} img/s`);
-  const t = timeTorch();
-  if (!t) continue;
-  theirs.push(t);
-  trainRatios.push(a.train / t.train);
-  inferRatios.push(a.infer / t.infer);
-  console.log(`round ${r + 1}: pytorch ${torchVersion} train ${t.train.toFixed(1)} img/s, inference ${t.infer.toFixed(1)} img/s (1 thread); ` +
-    `ratio train ${(a.train / t.train).toFixed(2)}, inference ${(a.infer / t.infer).toFixed(2)}`);
+let backend = 'tensorflow';
+try {
+  await initBackend('tensorflow');
+} catch {
+  backend = 'wasm';
+  await initBackend('wasm');
 }
-const round = (x: number) => Math.round(x * 100) / 100;
-const med = (xs: Rates[], k: keyof Rates) => (xs.length ? round(median(xs.map((x) => x[k]))) : null);
+const timers = new Map<number, Awaited<ReturnType<typeof latnasTimer>>>();
+for (const n of counts) timers.set(n, await latnasTimer(n, backend));
+const ours = new Map<number, Rates[]>(counts.map((n) => [n, []]));
+const theirs = new Map<number, Rates[]>(counts.map((n) => [n, []]));
+const trainRatios = new Map<number, number[]>(counts.map((n) => [n, []]));
+const inferRatios = new Map<number, number[]>(counts.map((n) => [n, []]));
+const scaling: number[] = [];
+let torchMissing = false;
+for (let r = 0; r < rounds; r++) {
+  const mine = new Map<number, Rates>();
+  for (const n of counts) {
+    const a = await timers.get(n)!.time();
+    mine.set(n, a);
+    ours.get(n)!.push(a);
+    console.log(`round ${r + 1}: latnas ${backend} ${n} worker${n > 1 ? 's' : ''}: train ${a.train.toFixed(1)} img/s, inference ${a.infer.toFixed(1)} img/s`);
+  }
+  if (mine.has(1) && mine.has(2)) scaling.push(mine.get(2)!.train / mine.get(1)!.train);
+  for (const n of counts) {
+    const t = torchMissing ? undefined : timeTorch(n);
+    if (!t) { torchMissing = true; continue; }
+    theirs.get(n)!.push(t);
+    const a = mine.get(n)!;
+    trainRatios.get(n)!.push(a.train / t.train);
+    inferRatios.get(n)!.push(a.infer / t.infer);
+    console.log(`round ${r + 1}: pytorch ${torchVersion} ${n} thread${n > 1 ? 's' : ''}: train ${t.train.toFixed(1)} img/s, inference ${t.infer.toFixed(1)} img/s; `
+      + `ratio train ${(a.train / t.train).toFixed(2)}, inference ${(a.infer / t.infer).toFixed(2)}`);
+  }
+}
+for (const t of timers.values()) await t.engine.close();
+
+const med = (xs: Rates[] | undefined, k: keyof Rates) => (xs?.length ? round2(median(xs.map((x) => x[k]))) : null);
+const byCount = (m: Map<number, number[]>) => Object.fromEntries(counts.map((n) => [String(n), m.get(n)!.length ? round2(median(m.get(n)!)) : null]));
+const first = counts[0]!;
 console.log(JSON.stringify({
-  bench: 'train-throughput', space: space.name, batch, threads: 1, backend: bestName, rounds,
-  latnas_train_ips: med(ours, 'train'), latnas_infer_ips: med(ours, 'infer'),
-  torch_train_ips: med(theirs, 'train'), torch_infer_ips: med(theirs, 'infer'),
-  train_ratio_vs_torch: trainRatios.length ? round(median(trainRatios)) : null, infer_ratio_vs_torch: inferRatios.length ? round(median(inferRatios)) : null,
+  bench: 'train-throughput', space: space.name, batch, threads: first, workers: counts, backend, rounds, cpu: cpus()[0]?.model ?? 'unknown',
+  latnas_train_ips: med(ours.get(first), 'train'), latnas_infer_ips: med(ours.get(first), 'infer'),
+  torch_train_ips: med(theirs.get(first), 'train'), torch_infer_ips: med(theirs.get(first), 'infer'),
+  train_ratio_vs_torch: byCount(trainRatios)[String(first)], infer_ratio_vs_torch: byCount(inferRatios)[String(first)],
+  train_ratio_vs_torch_by_threads: byCount(trainRatios), infer_ratio_vs_torch_by_threads: byCount(inferRatios),
+  latnas_train_ips_by_workers: Object.fromEntries(counts.map((n) => [String(n), med(ours.get(n), 'train')])),
+  torch_train_ips_by_threads: Object.fromEntries(counts.map((n) => [String(n), med(theirs.get(n), 'train')])),
+  scaling_2_vs_1: scaling.length ? round2(median(scaling)) : null,
+  train_ratios_by_round: Object.fromEntries(counts.map((n) => [String(n), trainRatios.get(n)!.map(round2)])),
 }));

@@ -24,8 +24,11 @@ export interface TrainEngine {
   restore(stored: Map<string, StoredTensor>, path: string): Promise<void>;
   /** Runs the epoch's steps, calling `onStep` after each; stops early after a non-finite loss. */
   runEpoch(plan: EpochPlan, onStep: (s: StepReport) => void): Promise<void>;
-  /** Top-1 accuracy in inference mode over `indices` of a split (all of it when absent); NaN for none. */
-  accuracy(split: 'train' | 'test', indices?: Uint32Array): Promise<number>;
+  /**
+   * Top-1 accuracy in inference mode over `indices` of a split (all of it when absent); NaN for
+   * none. `batch`: images per inference batch, split over the workers (default EVAL_BATCH each).
+   */
+  accuracy(split: 'train' | 'test', indices?: Uint32Array, batch?: number): Promise<number>;
   /** The checkpoint's tensors: every variable, then the optimiser's state. */
   state(): Promise<StoredTensor[]>;
   /** Every variable, running statistics included. */
@@ -54,8 +57,8 @@ export class LocalEngine implements TrainEngine {
     }
   }
 
-  async accuracy(split: 'train' | 'test', indices?: Uint32Array): Promise<number> {
-    const { correct, seen } = countCorrect(this.replica, this.setup.dataset, this.setup.norm, split, indices);
+  async accuracy(split: 'train' | 'test', indices?: Uint32Array, batch?: number): Promise<number> {
+    const { correct, seen } = countCorrect(this.replica, this.setup.dataset, this.setup.norm, split, indices, 0, 1, batch);
     return seen > 0 ? correct / seen : Number.NaN;
   }
 

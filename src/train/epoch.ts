@@ -63,14 +63,17 @@ export function* epochSteps(replica: Replica, stream: BatchStream, plan: EpochPl
   }
 }
 
+/** Images per inference batch in evaluation (per worker): large, as inference has no gradients to keep. */
+export const EVAL_BATCH = 256;
+
 /** Correct predictions over worker `rank`'s share of `indices` of a split (all of it alone). */
 export function countCorrect(replica: Replica, dataset: Dataset, norm: Normalization, split: 'train' | 'test', indices: ArrayLike<number> | undefined,
-  rank = 0, workers = 1): { correct: number; seen: number } {
+  rank = 0, workers = 1, batchSize = EVAL_BATCH): { correct: number; seen: number } {
   const n = indices?.length ?? dataset[split].count;
   const { lo, hi } = shardOf(n, rank, workers);
   const own = Uint32Array.from({ length: hi - lo }, (_, k) => (indices ? indices[lo + k]! : lo + k));
   if (own.length === 0) return { correct: 0, seen: 0 };
-  const stream = new BatchStream(dataset, { batchSize: 256, norm, seed: 1, split, indices: own, shuffle: false });
+  const stream = new BatchStream(dataset, { batchSize, norm, seed: 1, split, indices: own, shuffle: false });
   let correct = 0, seen = 0;
   for (const b of stream.epoch()) {
     correct += replica.correct(b.x, b.y, b.size);

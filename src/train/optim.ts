@@ -7,6 +7,7 @@
  * Also the learning-rate schedule the trainer and the search share.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { MOMENTUM_UPDATE, type MomentumUpdateAttrs } from './kernels/native.js';
 import type { StoredTensor } from './tensor-file.js';
 
 /** Cosine decay from `lr` to 0 over all steps. */
@@ -55,5 +56,39 @@ export class SgdMomentum {
   dispose(): void {
     for (const v of this.velocity.values()) v.dispose();
     this.velocity.clear();
+  }
+}
+
+/**
+ * tfjs's MomentumOptimizer with each variable's update one kernel (kernels/native.ts) where the
+ * backend has it (wasm), the composed ops elsewhere. Bit-identical results, and the same state
+ * (getWeights/setWeights), so checkpoints of either resume in the other.
+ */
+export class FusedMomentumOptimizer extends tf.MomentumOptimizer {
+  constructor(learningRate: number, private readonly momentumValue: number, private readonly nesterov: boolean) {
+    super(learningRate, momentumValue, nesterov);
+  }
+
+  override applyGradients(variableGradients: Parameters<tf.MomentumOptimizer['applyGradients']>[0]): void {
+    if (Array.isArray(variableGradients) || !tf.getKernel(MOMENTUM_UPDATE, tf.getBackend())) {
+      super.applyGradients(variableGradients);
+      return;
+    }
+    // The base class's state, by position as it keeps it: its getWeights/setWeights stay valid.
+    const state = this as unknown as { accumulations: { originalName: string; variable: tf.Variable }[] };
+    const attrs: MomentumUpdateAttrs = { negLr: -this.learningRate, momentum: this.momentumValue, nesterov: this.nesterov };
+    Object.keys(variableGradients).forEach((name, i) => {
+      const value = tf.engine().registeredVariables[name]!;
+      state.accumulations[i] ??= { originalName: `${name}/momentum`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+      const accumulation = state.accumulations[i]!.variable;
+      const gradient = (variableGradients as tf.NamedTensorMap)[name];
+      if (!gradient) return;
+      tf.tidy(() => {
+        const [next, nextAcc] = tf.engine().runKernel(MOMENTUM_UPDATE, { value, accumulation, gradient }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        accumulation.assign(nextAcc!);
+        value.assign(next!);
+      });
+    });
+    this.incrementIterations();
   }
 }

@@ -5,10 +5,11 @@
  * `reduce` (the all-reduce) before the update, so every replica applies the same one.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Layer, Shape } from '../space/ir.js';
+import { weightsOf, type Layer, type Shape } from '../space/ir.js';
 import { argmaxFinite } from '../util/finite.js';
 import { optimizerState, restore, restoreOptimizer, snapshot } from './checkpoint.js';
 import { TfModel } from './model.js';
+import { FusedMomentumOptimizer } from './optim.js';
 import type { StoredTensor } from './tensor-file.js';
 
 export interface ReplicaSpec {
@@ -35,18 +36,38 @@ export interface Reducer {
   sum(n: number): Float32Array;
 }
 
+/**
+ * Floats of a replica's gradient exchange (every trainable variable, then the loss and the hit
+ * count) and of its running statistics, from the IR alone: the coordinator sizes the shared
+ * buffers without building a model (its variable names would clash with one it holds).
+ */
+export function exchangeLengths(layers: readonly Layer[], input: Shape): { gradients: number; statistics: number } {
+  let gradients = 2, statistics = 0;
+  for (const w of weightsOf(layers, input)) {
+    if (w.kind === 'fc') {
+      gradients += w.cin * w.cout + w.cout;
+    } else {
+      // A conv's weight, then its BatchNorm's gamma and beta or its bias; BatchNorm also keeps mean and variance.
+      gradients += w.k * w.k * (w.cin / w.groups) * w.cout + (w.bn ? 2 : 1) * w.cout;
+      if (w.bn) statistics += 2 * w.cout;
+    }
+  }
+  return { gradients, statistics };
+}
+
 export class Replica {
   readonly model: TfModel;
   readonly optimizer: tf.Optimizer;
   private readonly vars: tf.Variable[];
   /** Weight decay applies to conv and fc weights only (not biases or BN affine terms); a fixed set. */
   private readonly decayed: tf.Variable[];
-  /** Wall milliseconds in steps, exchange included (profiling). */
+  /** Wall milliseconds in steps (exchange included), and of them copying gradients to and from the exchange (profiling). */
   stepMs = 0;
+  copyMs = 0;
 
   constructor(readonly spec: ReplicaSpec) {
     this.model = new TfModel(spec.layers, spec.input, spec.seed);
-    this.optimizer = spec.optimizer === 'adam' ? tf.train.adam(spec.lr) : tf.train.momentum(spec.lr, spec.momentum, true);
+    this.optimizer = spec.optimizer === 'adam' ? tf.train.adam(spec.lr) : new FusedMomentumOptimizer(spec.lr, spec.momentum, true);
     this.vars = this.model.trainableVariables();
     this.decayed = this.vars.filter((v) => v.shape.length > 1);
   }
@@ -97,6 +118,7 @@ export class Replica {
   private reducedStep(grads: tf.NamedTensorMap, loss: number, hits: number, size: number, reducer: Reducer, batch: number): StepResult {
     const share = size / batch;
     const slot = reducer.slot;
+    let t0 = performance.now();
     let off = 0;
     for (const v of this.vars) {
       const g = grads[v.name]!.dataSync() as Float32Array;
@@ -105,7 +127,9 @@ export class Replica {
     }
     slot[off] = loss * share;
     slot[off + 1] = hits;
+    this.copyMs += performance.now() - t0;
     const sum = reducer.sum(off + 2);
+    t0 = performance.now();
     const summed: tf.NamedTensorMap = {};
     off = 0;
     for (const v of this.vars) {
@@ -113,6 +137,7 @@ export class Replica {
       off += v.size;
     }
     const total = { loss: sum[off]!, hits: sum[off + 1]! };
+    this.copyMs += performance.now() - t0;
     // A non-finite loss stops the run before the update, as alone: the caller checks it.
     if (Number.isFinite(total.loss)) this.optimizer.applyGradients(summed as Parameters<tf.Optimizer['applyGradients']>[0]);
     return total;

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { fail, LatnasError } from '../../errors.js';
 import type { TrainEngine, EngineSetup } from '../engine.js';
 import type { EpochPlan, StepReport } from '../epoch.js';
-import { Replica } from '../replica.js';
+import { exchangeLengths } from '../replica.js';
 import type { StoredTensor } from '../tensor-file.js';
 import { abortAllReduce, allocateAllReduce, type AllReduceBuffers } from './allreduce.js';
 import type { Command, Reply, WorkerTiming } from './protocol.js';
@@ -43,10 +43,8 @@ export class WorkerPool implements TrainEngine {
 
   /** Starts `workers` threads on `backend` (a name initBackend accepts) and waits until each has its replica. */
   static async start(setup: EngineSetup, workers: number, backend: string): Promise<WorkerPool> {
-    // The exchange's length is the replica's: one built here (cheap, then disposed) measures it.
-    const probe = new Replica(setup.spec);
-    const length = Math.max(probe.reduceLength, probe.statisticsLength);
-    probe.dispose();
+    const lengths = exchangeLengths(setup.spec.layers, setup.spec.input);
+    const length = Math.max(lengths.gradients, lengths.statistics);
     const buffers = allocateAllReduce(workers, length);
     const dataset = shareDataset(setup.dataset);
     const threads = Array.from({ length: workers }, () => new Worker(WORKER_URL));
@@ -119,8 +117,10 @@ export class WorkerPool implements TrainEngine {
     this.lastTimings = (await this.all((): Command => ({ type: 'epoch', plan }), onStep)) as WorkerTiming[];
   }
 
-  async accuracy(split: 'train' | 'test', indices?: Uint32Array): Promise<number> {
-    const parts = (await this.all((): Command => ({ type: 'accuracy', split, indices }))) as { correct: number; seen: number }[];
+  async accuracy(split: 'train' | 'test', indices?: Uint32Array, batch?: number): Promise<number> {
+    // A batch of B images is B / N per worker, as a training batch is.
+    const each = batch === undefined ? undefined : Math.max(1, Math.ceil(batch / this.workers));
+    const parts = (await this.all((): Command => ({ type: 'accuracy', split, indices, batch: each }))) as { correct: number; seen: number }[];
     const seen = parts.reduce((s, p) => s + p.seen, 0);
     return seen > 0 ? parts.reduce((s, p) => s + p.correct, 0) / seen : Number.NaN;
   }

@@ -21,15 +21,16 @@ export interface InitMessage {
 }
 
 /**
- * Where a worker's epoch went: wall ms in steps (the exchange included), of which waiting for
- * the other workers at the all-reduce's barriers and summing its share of the gradients.
+ * Where a worker's epoch went: wall ms in steps (the exchange included), of which copying
+ * gradients out of and back into TF.js, waiting for the other workers at the all-reduce's
+ * barriers, and summing its share of the gradients. The rest is computing them.
  */
-export interface WorkerTiming { stepMs: number; waitMs: number; sumMs: number }
+export interface WorkerTiming { steps: number; stepMs: number; copyMs: number; waitMs: number; sumMs: number }
 
 export type Command =
   | { type: 'restore'; tensors: StoredTensor[]; path: string }
   | { type: 'epoch'; plan: EpochPlan }
-  | { type: 'accuracy'; split: 'train' | 'test'; indices?: Uint32Array }
+  | { type: 'accuracy'; split: 'train' | 'test'; indices?: Uint32Array; batch?: number }
   | { type: 'state' }
   | { type: 'weights' };
 

@@ -27,18 +27,22 @@ async function handle(cmd: Command): Promise<unknown> {
     case 'restore':
       return r.restore(new Map(cmd.tensors.map((t) => [t.name, t])), cmd.path);
     case 'epoch': {
-      const before = { step: r.stepMs, wait: red.time.waitMs, sum: red.time.sumMs };
+      const before = { step: r.stepMs, copy: r.copyMs, wait: red.time.waitMs, sum: red.time.sumMs };
+      let steps = 0;
       const stream = trainStream(dataset, norm, trainIdx, cmd.plan);
       for (const report of epochSteps(r, stream, cmd.plan, { reducer: red, rank, workers })) {
+        steps++;
         if (rank === 0) reply({ type: 'step', report });
       }
       // Running statistics followed each worker's shards; every replica leaves the epoch with their mean.
       r.averageRunningStatistics(red, workers);
-      const timing: WorkerTiming = { stepMs: r.stepMs - before.step, waitMs: red.time.waitMs - before.wait, sumMs: red.time.sumMs - before.sum };
+      const timing: WorkerTiming = {
+        steps, stepMs: r.stepMs - before.step, copyMs: r.copyMs - before.copy, waitMs: red.time.waitMs - before.wait, sumMs: red.time.sumMs - before.sum,
+      };
       return timing;
     }
     case 'accuracy':
-      return countCorrect(r, dataset, norm, cmd.split, cmd.indices, rank, workers);
+      return countCorrect(r, dataset, norm, cmd.split, cmd.indices, rank, workers, cmd.batch);
     case 'state':
       return r.state();
     case 'weights':
@@ -53,6 +57,7 @@ port.on('message', (m: InitMessage | Command) => {
         init = m;
         await initBackend(m.backend as BackendChoice);
         replica = new Replica(m.spec);
+        if (replica.reduceLength > m.buffers.length) throw new Error(`replica exchanges ${replica.reduceLength} floats, the buffer holds ${m.buffers.length}`);
         reducer = new AllReduce(m.buffers, m.rank);
         reply({ type: 'ready' });
         return;

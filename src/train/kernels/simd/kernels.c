@@ -671,3 +671,39 @@ void matmul_nt(const float *A, const float *W, float *Cm, int R, int K, int O, f
   }
   nn_packed(A, scratch, Cm, R, K, O);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* SGD with (Nesterov) momentum, one variable per call, tfjs's MomentumOptimizer's arithmetic:  */
+/*   a' = m a + g;  w' = c (g + m a') + w  (Nesterov)  or  w' = c a' + w;  c = -lr.            */
+/* Each product and sum is rounded to float32 in that order (wasm has no FMA to contract them   */
+/* into), so the results are the composed tfjs ops' to the bit.                                */
+
+EXPORT(momentum_update)
+void momentum_update(const float *w, const float *a, const float *g, float *ow, float *oa, int n, float c, float m, int nesterov) {
+  const vf vc = wasm_f32x4_splat(c), vm = wasm_f32x4_splat(m);
+  int i = 0;
+  if (nesterov) {
+    for (; i + 4 <= n; i += 4) {
+      const vf gi = ld(g + i);
+      const vf acc = wasm_f32x4_add(wasm_f32x4_mul(vm, ld(a + i)), gi);
+      st(oa + i, acc);
+      st(ow + i, wasm_f32x4_add(wasm_f32x4_mul(vc, wasm_f32x4_add(gi, wasm_f32x4_mul(acc, vm))), ld(w + i)));
+    }
+    for (; i < n; i++) {
+      const float acc = m * a[i] + g[i];
+      oa[i] = acc;
+      ow[i] = c * (g[i] + acc * m) + w[i];
+    }
+  } else {
+    for (; i + 4 <= n; i += 4) {
+      const vf acc = wasm_f32x4_add(wasm_f32x4_mul(vm, ld(a + i)), ld(g + i));
+      st(oa + i, acc);
+      st(ow + i, wasm_f32x4_add(wasm_f32x4_mul(vc, acc), ld(w + i)));
+    }
+    for (; i < n; i++) {
+      const float acc = m * a[i] + g[i];
+      oa[i] = acc;
+      ow[i] = c * acc + w[i];
+    }
+  }
+}
