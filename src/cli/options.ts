@@ -85,8 +85,8 @@ export const datasetOption = () => new Option('--dataset <spec>', datasetSpecsTe
 export const runFolderOption = () => new Option('--out <dir>', 'run folder (e.g. runs/NAME)').makeOptionMandatory();
 
 /** Data-parallel training threads; the default (every core) is TRAIN_DEFAULTS.workers. */
-export const workersOption = (fallback: number) =>
-  new Option('--workers <n>', 'worker threads for data-parallel training (1: this thread only)').argParser(intOption('--workers', 1, 256)).default(fallback);
+export const workersOption = (fallback: number, description = 'worker threads for data-parallel training (1: this thread only)') =>
+  new Option('--workers <n>', description).argParser(intOption('--workers', 1, 256)).default(fallback);
 
 export const batchOption = (fallback: number) => new Option('--batch <n>', 'batch size').argParser(intOption('--batch', 1)).default(fallback);
 

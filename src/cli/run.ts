@@ -4,7 +4,7 @@ import { datasetSpecsText } from '../datasets/load.js';
 import { BUDGETS, runPipeline } from '../pipeline/run.js';
 import { SEARCH_DEFAULTS, STRATEGIES } from '../search/search.js';
 import { BACKEND_CHOICES } from '../train/backend.js';
-import { strategyOption } from './search.js';
+import { searchWorkersOption, strategyOption } from './search.js';
 import {
   backendOption, batchOption, choice, floatOption, intOption, quantizeMode, quantizeOption, quietOption, seedOption, targetMs, targetOption,
 } from './options.js';
@@ -12,7 +12,7 @@ import {
 interface RunFlags {
   out: string; device: string; space: string; table?: string; targetMs: string; dataset: string; strategy: string; budget: string;
   searchEpochs?: number; searchSteps?: number; trainEpochs?: number; trainSteps?: number; evalImages?: number; samples?: number;
-  batch: number; lr: number; quantize?: string; backend: string; seed: number; quiet: boolean;
+  batch: number; lr: number; quantize?: string; backend: string; seed: number; quiet: boolean; workers: number;
 }
 
 export function registerRun(program: Command): void {
@@ -36,6 +36,7 @@ export function registerRun(program: Command): void {
     .option('--lr <x>', 'peak learning rate to train the winner', floatOption('--lr', 0), 0.1)
     .addOption(quantizeOption('int8: export a static QDQ int8 model'))
     .addOption(backendOption())
+    .addOption(searchWorkersOption('the search and the training'))
     .addOption(seedOption())
     .addOption(quietOption())
     .action(async (o: RunFlags) => {
@@ -48,7 +49,7 @@ export function registerRun(program: Command): void {
         out: o.out, device: o.device, space: o.space, table: o.table, target, dataset: o.dataset, strategy,
         searchEpochs: o.searchEpochs ?? b.searchEpochs, searchSteps: o.searchSteps ?? b.searchSteps, trainEpochs: o.trainEpochs ?? b.trainEpochs,
         trainSteps: o.trainSteps ?? b.trainSteps, evalImages: o.evalImages ?? b.evalImages, samples: o.samples ?? b.samples, batch: o.batch, lr: o.lr,
-        quantize, seed: o.seed, backend, quiet: o.quiet,
+        quantize, seed: o.seed, backend, quiet: o.quiet, workers: o.workers,
       });
       const seconds = Object.values(r.state.stages).reduce((s, st) => s + (st?.seconds ?? 0), 0);
       const skipped = r.skipped.length ? `; skipped finished stages: ${r.skipped.join(', ')}` : '';

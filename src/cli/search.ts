@@ -11,10 +11,11 @@ import { EVOLUTION_DEFAULTS } from '../search/strategies/evolution.js';
 import { RANDOM_DEFAULTS } from '../search/strategies/random.js';
 import { loadSpace } from '../space/spaces.js';
 import { BACKEND_CHOICES, initBackend } from '../train/backend.js';
+import { TRAIN_DEFAULTS } from '../train/trainer.js';
 import { datasetInput, folderOutputs, inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import {
   backendOption, batchOption, choice, datasetOption, floatOption, intOption, momentumOption, quietOption, runFolderOption, seedOption, targetMs, targetOption,
-  weightDecayOption,
+  weightDecayOption, workersOption,
 } from './options.js';
 
 /** --strategy, listing the registered strategies (`latnas run` takes it too). */
@@ -27,8 +28,12 @@ interface SearchFlags {
   mode: string; alpha: number; beta: number; penalty: number; penaltyMode: string; thetaLr: number; warmup: number; samples?: number;
   tau0: number; tauDecay: number;
   objective: string; population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number;
-  backend: string; seed: number; resume: boolean; quiet: boolean; supernet?: string;
+  backend: string; seed: number; resume: boolean; quiet: boolean; supernet?: string; workers: number;
 }
+
+/** --workers of `latnas search` and `latnas run` (which passes it to its training too). */
+export const searchWorkersOption = (what = 'the search') => workersOption(TRAIN_DEFAULTS.workers,
+  `worker threads for ${what}: data-parallel supernet steps, archs scored in parallel (1: this thread only)`);
 
 export function registerSearch(program: Command): void {
   program.command('search')
@@ -68,6 +73,7 @@ export function registerSearch(program: Command): void {
     .option('--mutation-prob <x>', 'evolution: per-layer mutation probability', floatOption('--mutation-prob', 0), EVOLUTION_DEFAULTS.mutationProb)
     .option('--crossover-prob <x>', 'evolution: share of children made by crossover', floatOption('--crossover-prob', 0), EVOLUTION_DEFAULTS.crossoverProb)
     .addOption(backendOption())
+    .addOption(searchWorkersOption())
     .addOption(seedOption('seed', SEARCH_DEFAULTS.seed))
     .option('--resume', 'continue the search in --out', false)
     .addOption(quietOption())
@@ -100,7 +106,7 @@ export function registerSearch(program: Command): void {
           tau0: o.tau0, tauDecay: o.tauDecay,
         },
         random: { samples: o.samples },
-        supernetFrom: o.supernet,
+        supernetFrom: o.supernet, workers: o.workers,
         evolution: {
           population: o.population, cycles: o.cycles, sampleSize: o.sampleSize, mutationProb: o.mutationProb, crossoverProb: o.crossoverProb, objective,
         },

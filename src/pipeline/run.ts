@@ -66,6 +66,8 @@ export interface PipelineOptions {
   seed: number;
   backend: BackendChoice;
   quiet?: boolean;
+  /** Worker threads of the search and the training (absent: the search in this thread, the training on TRAIN_DEFAULTS.workers); not recorded: stages resume with any count. */
+  workers?: number;
 }
 
 export { PIPELINE_FILE, STAGES, type PipelineState, type Stage, type StageRecord } from '../runfolder/pipeline.js';
@@ -284,7 +286,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
     const r = await search({
       space, lut, lutPath, dataset, strategy: o.strategy, target: o.target, out: searchDir, seed: o.seed, resume: true, quiet: o.quiet,
       backend: backend.name, epochs: o.searchEpochs, batch: o.batch, lr: SEARCH_DEFAULTS.lr, momentum: SEARCH_DEFAULTS.momentum, weightDecay: SEARCH_DEFAULTS.weightDecay,
-      stepsPerEpoch: o.searchSteps, valFraction: VAL_FRACTION, calibrationBatches: SEARCH_DEFAULTS.calibrationBatches, evalImages: o.evalImages,
+      stepsPerEpoch: o.searchSteps, valFraction: VAL_FRACTION, calibrationBatches: SEARCH_DEFAULTS.calibrationBatches, evalImages: o.evalImages, workers: o.workers,
       // Each strategy's defaults, scaled to the budget's number of archs (dnas: samples; evolution: population and cycles).
       ...budgetOptions(o.samples),
     });
@@ -299,6 +301,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
     const r = await train({
       ...TRAIN_DEFAULTS, space, blocks: resolveArch(space, arch.blocks, arch.source), dataset, out: trainDir, epochs: o.trainEpochs, batch: o.batch,
       lr: o.lr, valFraction: VAL_FRACTION, seed: o.seed, resume: true, quiet: o.quiet, maxSteps: o.trainSteps, backend: backend.name, lut: arch.lut,
+      workers: o.workers ?? TRAIN_DEFAULTS.workers,
     });
     say(`  test accuracy ${(100 * r.testAcc).toFixed(2)}%${r.resumedFrom > 0 ? ` (resumed after epoch ${r.resumedFrom})` : ''}`);
     return { testAcc: r.testAcc };

@@ -87,7 +87,12 @@ const SearchArchSchema = ArchRecordSchema.extend({
 export type SearchArchRead = z.infer<typeof SearchArchSchema>;
 
 /** search/search-log.json: the options and one row per supernet epoch. */
-export interface SearchLog { strategy: string; targetMs: number; options: Record<string, unknown>; searchSeconds: number; epochs: EpochLog[] }
+export interface SearchLog {
+  strategy: string; targetMs: number; options: Record<string, unknown>;
+  /** Worker threads of the run that wrote it (not in `options`: a search resumes with any count). */
+  workers?: number;
+  searchSeconds: number; epochs: EpochLog[];
+}
 
 const SearchLogSchema = z.object({
   strategy: optionalString,

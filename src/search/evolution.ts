@@ -38,11 +38,21 @@ export interface EvolutionOptions extends EvolutionSettings {
   targetMs: number;
   latency: (path: readonly number[]) => number;
   accuracy: (path: readonly number[]) => number;
-  /** Called after the initial population and after every cycle (checkpoints, progress). */
+  /**
+   * Children bred from one population before any of them is scored, so they can be scored
+   * together (one per worker thread); they then join in order, each pushing out the oldest.
+   * 1 (the default) is Real et al.'s serial aging evolution. The initial population is the same
+   * for any value (its draws use no score), the children are not.
+   */
+  generation?: number;
+  /** Called after the initial population and after every generation (checkpoints, progress). */
   onCycle?: (state: EvolutionState) => void;
   /** Redraws of a child over the budget before it is repaired instead; default 100. */
   maxTries?: number;
 }
+
+/** What the evolution asks to be scored when it pauses: distinct archs never scored before; it resumes with their accuracies. */
+export type ScoreRequest = number[][];
 
 export const pathKey = (p: readonly number[]): string => p.join(',');
 
@@ -53,26 +63,39 @@ export function initialState(seed: number): EvolutionState {
 export function runEvolution(o: EvolutionOptions, state: EvolutionState): { state: EvolutionState; best: Scored } {
   const steps = evolutionSteps(o, state);
   let next = steps.next();
-  while (!next.done) next = steps.next();
+  while (!next.done) next = steps.next(next.value.map(o.accuracy));
   return next.value;
 }
 
 /**
- * The evolution as a generator that pauses after every newly scored arch, so an async caller can
- * let the event loop run between archs (signals, progress) while the loop itself stays sync.
+ * The evolution as a generator that pauses whenever archs need scoring: it yields them, and the
+ * caller resumes it with their accuracies (`next(accuracies)`), so an async caller can score them
+ * in parallel and let the event loop run meanwhile (signals, progress) while the loop stays sync.
  */
-export function* evolutionSteps(o: EvolutionOptions, state: EvolutionState): Generator<void, { state: EvolutionState; best: Scored }> {
+export function* evolutionSteps(o: Omit<EvolutionOptions, 'accuracy'>, state: EvolutionState): Generator<ScoreRequest, { state: EvolutionState; best: Scored }, number[]> {
   if (o.sampleSize < 1 || o.sampleSize > o.population) fail(`evolution: sample size ${o.sampleSize} must be between 1 and the population ${o.population}`);
+  const generation = o.generation ?? 1;
+  if (!Number.isInteger(generation) || generation < 1) throw new Error(`evolution: generation ${generation} must be a positive integer`);
   const hard = o.objective === 'hard';
   const rng = new Rng(state.rng);
   const known = new Map(state.history.map((s) => [pathKey(s.path), s]));
   const fits = (p: readonly number[]) => !hard || o.latency(p) <= o.targetMs;
+  /** Accuracies of the archs just scored, until `score` files them. */
+  const fresh = new Map<string, number>();
 
+  /** Has the archs of `paths` not scored yet scored (each once). */
+  function* scoreNew(paths: readonly number[][]): Generator<ScoreRequest, void, number[]> {
+    const wanted = [...new Map(paths.filter((p) => !known.has(pathKey(p))).map((p) => [pathKey(p), p])).values()];
+    if (wanted.length === 0) return;
+    const acc = yield wanted;
+    wanted.forEach((p, i) => fresh.set(pathKey(p), acc[i]!));
+  }
   const score = (path: number[], cycle: number): Scored => {
     const seen = known.get(pathKey(path));
     if (seen) return { ...seen, cycle };
     const latencyMs = o.latency(path);
-    const acc = o.accuracy(path);
+    const acc = fresh.get(pathKey(path))!;
+    fresh.delete(pathKey(path));
     const s: Scored = { path, latencyMs, acc, score: reward(o.objective, acc, latencyMs, o.targetMs), cycle };
     known.set(pathKey(path), s);
     state.history.push(s);
@@ -100,18 +123,13 @@ export function* evolutionSteps(o: EvolutionOptions, state: EvolutionState): Gen
     return repair(make());
   };
 
-  while (state.population.length < o.population) {
-    state.population.push(score(draw(() => o.sizes.map((n) => rng.int(n))), -1));
-    state.rng = rng.snapshot();
-    if (state.population.length === o.population) o.onCycle?.(state);
-    yield;
-  }
-  for (; state.cycle < o.cycles;) {
+  /** A child of a tournament among the current population. */
+  const breed = (): number[] => {
     const tournament = rng.shuffle([...state.population.keys()]).slice(0, o.sampleSize).map((i) => state.population[i]!);
     // NaN scores sort last: a comparator returning NaN would leave the order undefined.
     tournament.sort((a, b) => scoreKey(b) - scoreKey(a) || 0);
     const [first, second] = [tournament[0]!, tournament[1] ?? tournament[0]!];
-    const child = draw(() => {
+    return draw(() => {
       const p = rng.next() < o.crossoverProb ? first.path.map((v, l) => (rng.next() < 0.5 ? v : second.path[l]!)) : first.path.slice();
       for (let l = 0; l < p.length; l++) if (rng.next() < o.mutationProb) p[l] = rng.int(o.sizes[l]!);
       // A child equal to its parent teaches nothing: force one change.
@@ -121,12 +139,26 @@ export function* evolutionSteps(o: EvolutionOptions, state: EvolutionState): Gen
       }
       return p;
     });
-    state.population.push(score(child, state.cycle));
-    state.population.shift();
-    state.cycle++;
+  };
+
+  while (state.population.length < o.population) {
+    const members = Array.from({ length: Math.min(generation, o.population - state.population.length) }, () => draw(() => o.sizes.map((n) => rng.int(n))));
+    yield* scoreNew(members);
+    for (const m of members) state.population.push(score(m, -1));
+    state.rng = rng.snapshot();
+    if (state.population.length === o.population) o.onCycle?.(state);
+  }
+  while (state.cycle < o.cycles) {
+    const children = Array.from({ length: Math.min(generation, o.cycles - state.cycle) }, breed);
+    yield* scoreNew(children);
+    for (const child of children) {
+      state.population.push(score(child, state.cycle));
+      state.population.shift();
+      state.cycle++;
+    }
+    // Saved only between generations: the generator's state then matches the cycles done.
     state.rng = rng.snapshot();
     o.onCycle?.(state);
-    yield;
   }
   return { state, best: bestOf(state.history, o.objective === 'hard' || state.history.some((s) => s.latencyMs <= o.targetMs) ? o.targetMs : Infinity) };
 }

@@ -15,11 +15,11 @@ import { shuffleInPlace, splitTrainVal } from '../datasets/split.js';
 import { fail } from '../errors.js';
 import { spaceFingerprint } from '../lut/lut.js';
 import { SEARCH_STATE_FILE, SearchStateMetaSchema } from '../runfolder/search.js';
-import type { Path } from '../space/path.js';
 import type { Space } from '../space/spaces.js';
 import { Supernet } from '../supernet/supernet.js';
 import { restore } from '../train/checkpoint.js';
 import { readTensorFile } from '../train/tensor-file.js';
+import { yieldToEventLoop } from '../util/lock.js';
 import { Rng } from '../util/rng.js';
 import type { Scoring } from './strategy.js';
 
@@ -40,11 +40,34 @@ export interface ScoringSettings {
   evalImages: number;
 }
 
-/** Fixed calibration batches, a fixed validation subset: the same images score every arch. */
-export function inheritedScoring(net: Supernet, dataset: Dataset, splits: { trainIdx: Uint32Array; val: ArrayLike<number> }, norm: Normalization, s: ScoringSettings): Scoring {
+/** Scoring in this thread: one arch at a time, also synchronously. */
+export interface LocalScoring extends Scoring {
+  accuracy(path: readonly number[]): number;
+}
+
+/**
+ * Fixed calibration batches, a fixed validation subset: the same images score every arch. An
+ * arch's BatchNorm statistics are recomputed from zero (supernet.ts recalibrate), so its score
+ * does not depend on the archs scored before it: a worker thread scores it as this thread would.
+ */
+export function inheritedScoring(net: Supernet, dataset: Dataset, splits: { trainIdx: Uint32Array; val: ArrayLike<number> }, norm: Normalization, s: ScoringSettings): LocalScoring {
   const calibration = new BatchStream(dataset, { batchSize: s.batch, norm, seed: s.seed, indices: splits.trainIdx, shuffle: false });
   const validation = new BatchStream(dataset, { batchSize: 256, norm, seed: s.seed, indices: splits.val, shuffle: false });
-  return { accuracy: (p: readonly number[]) => net.evaluatePath(p, { calibration, calibrationBatches: s.calibrationBatches, validation, limit: s.evalImages }) };
+  const accuracy = (p: readonly number[]) => net.evaluatePath(p, { calibration, calibrationBatches: s.calibrationBatches, validation, limit: s.evalImages });
+  return {
+    accuracy,
+    parallel: 1,
+    async accuracies(paths, onScored) {
+      const acc: number[] = [];
+      for (const p of paths) {
+        acc.push(accuracy(p));
+        onScored?.(acc.length, acc[acc.length - 1]!);
+        // Between archs: keeps Ctrl-C and progress working during a long scoring.
+        await yieldToEventLoop();
+      }
+      return acc;
+    },
+  };
 }
 
 /** What of a search's recorded identity fixes its splits. */
@@ -52,7 +75,7 @@ const SplitIdentitySchema = z.object({
   spaceFingerprint: z.string(), dataset: z.string(), seed: z.number().int(), batch: z.number().int().positive(), valFraction: z.number().gt(0).lt(1),
 }).passthrough();
 
-export interface SupernetScorer extends Scoring {
+export interface SupernetScorer extends LocalScoring {
   /** The search run folder whose supernet scores. */
   dir: string;
   dispose(): void;
@@ -85,5 +108,5 @@ export function openSupernet(dir: string, o: { space: Space; dataset: Dataset; c
   const { split, trainIdx } = scoringSplit(o.dataset, id.data.valFraction, id.data.seed);
   const norm = computeNormalization(o.dataset, split.train);
   const scoring = inheritedScoring(net, o.dataset, { trainIdx, val: split.val }, norm, { ...o, batch: id.data.batch, seed: id.data.seed });
-  return { dir, accuracy: (p: Path) => scoring.accuracy(p), dispose: () => net.dispose() };
+  return { ...scoring, dir, dispose: () => net.dispose() };
 }

@@ -6,7 +6,9 @@
  * the strategy samples), search-state.bin after every epoch and --resume, scoring archs with
  * inherited weights (BatchNorm recalibrated), and the outputs. What differs — how paths are
  * sampled, what else is learned per epoch, which archs are proposed and picked — is the
- * strategy's (./strategy.ts; dnas and evolution in ./strategies/).
+ * strategy's (./strategy.ts; dnas and evolution in ./strategies/). With `workers` > 1 the weight
+ * steps run data-parallel and archs are scored in parallel on worker threads (./parallel/); the
+ * strategy, θ and the state files stay in this thread.
  *
  * A run folder keeps everything (src/runfolder/search.ts): `search-state.bin` (supernet, strategy and
  * optimiser state, rewritten atomically after every epoch), a strategy's own files
@@ -29,6 +31,7 @@ import { searchableLayers, type Space } from '../space/spaces.js';
 import { Supernet } from '../supernet/supernet.js';
 import { restore, snapshot } from '../train/checkpoint.js';
 import { cosineLr, SgdMomentum } from '../train/optim.js';
+import { workersFor } from '../train/parallel/pool.js';
 import { readTensorFile, writeTensorFile, type StoredTensor } from '../train/tensor-file.js';
 import { describeChange } from '../util/changes.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -40,10 +43,11 @@ import { Rng } from '../util/rng.js';
 import { baselinePath } from './baseline.js';
 import { pathKey } from './evolution.js';
 import { checkTarget, LatencyModel } from './latency.js';
+import { SupernetPool, plainChoice } from './parallel/pool.js';
 import { inheritedScoring, scoringSplit } from './scoring.js';
 import { curvesSvg, paretoFront, paretoSvg, type ParetoPoint } from './plots.js';
 import { STRATEGY_NAMES, strategyOf, type RegisteredStrategy, type StrategyName, type StrategyOptions } from './strategies/index.js';
-import type { StrategyContext, StrategyRun } from './strategy.js';
+import type { Scoring, StrategyContext, StrategyRun } from './strategy.js';
 
 export type Strategy = StrategyName;
 export const STRATEGIES: readonly Strategy[] = STRATEGY_NAMES;
@@ -81,6 +85,12 @@ export type SearchOptions = {
   evalImages: number;
   /** Start from the trained supernet of another run folder (OFA: train once, search many targets); strategies that train their own say so. */
   supernetFrom?: string;
+  /**
+   * Worker threads (src/search/parallel/): data-parallel weight steps and archs scored in parallel;
+   * absent or 1, everything runs in this thread (the CLI's default is every core). Not part of the
+   * identity --resume checks: a state written with N workers resumes with M.
+   */
+  workers?: number;
 } & {
   /** Each strategy's options by its name (only the chosen one's are used); what is left out takes the strategy's defaults. */
   [K in StrategyName]?: Partial<StrategyOptions[K]>;
@@ -206,8 +216,10 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
   const run = strategy.start(ctx, options);
   const wOpt = new SgdMomentum(o.lr, o.momentum, true);
   let meta: SearchStateMeta = { version: 1, identity, epochsDone: 0, log: [], searchSeconds: 0 };
+  let pool: SupernetPool | undefined;
 
   try {
+    const workers = workersFor(o.workers ?? 1, o.batch);
     if (!o.resume) checkFreshFolder(o);
     if (o.resume && existsSync(statePath)) {
       meta = await resumeState(o, statePath, identity, net, run, wOpt);
@@ -221,6 +233,13 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
     const { h, w, c } = o.space.input;
     const toX = (b: { x: Float32Array; size: number }) => tf.tensor4d(b.x.subarray(0, b.size * h * w * c), [b.size, h, w, c]);
     const started = Date.now() - meta.searchSeconds * 1000;
+    if (workers > 1) {
+      const scoringSettings = { batch: o.batch, seed: o.seed, calibrationBatches: o.calibrationBatches, evalImages: o.evalImages };
+      pool = await SupernetPool.start({
+        space: o.space, seed: o.seed, dataset: o.dataset, norm, wIdx, trainIdx, val: split.val, scoring: scoringSettings, momentum: o.momentum,
+      }, net, workers, o.backend);
+      say(`search: ${workers} worker threads (data-parallel weight steps, archs scored in parallel)`);
+    }
 
     const saveState = async (epoch: number) => {
       const tensors: StoredTensor[] = [...snapshot([...net.allVariables(), ...run.stateVariables()]), ...wOpt.state(), ...await run.optimizerState()];
@@ -239,26 +258,46 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
       // Per-epoch seeds: a resumed run draws what an uninterrupted one would.
       const rng = new Rng(o.seed * 7777 + epoch);
       run.beginEpoch(epoch);
-      const stream = new BatchStream(o.dataset, { batchSize: o.batch, norm, seed: o.seed * 1009 + epoch, indices: wIdx, dropLast: true, augment: o.dataset.augment });
       const bar = progress(`search epoch ${epoch + 1}/${o.epochs}${strategy.weightsLabel}`, stepsPerEpoch, o.quiet);
       let lossSum = 0, hits = 0, seen = 0, step = 0, lr = o.lr;
-      for (const b of stream.epoch()) {
-        if (step >= stepsPerEpoch) break;
-        lr = cosineLr(o.lr, epoch * stepsPerEpoch + step, totalSteps);
-        wOpt.learningRate = lr;
-        const x = toX(b);
-        const choice = run.weightChoice(rng);
-        // A single path trains its own weights; mixed weights run (and train) every candidate.
-        const vars = 'path' in choice ? net.trainableVariables(choice.path) : net.trainableVariables();
-        const r = net.step(x, b.y.subarray(0, b.size), () => choice, { optimizer: wOpt, vars, weightDecay: o.weightDecay });
-        if ('mixed' in choice) tf.dispose([...choice.mixed]);
-        x.dispose();
-        if (!Number.isFinite(r.loss)) fail(`search loss became ${r.loss} at epoch ${epoch + 1}, step ${step + 1}; the state of epoch ${meta.epochsDone} in '${statePath}' is kept; lower --lr`);
-        lossSum += r.ce * b.size; hits += r.hits; seen += b.size; step++;
+      let diverged: number | undefined;
+      const count = (r: { loss: number; ce: number; hits: number }, size: number) => {
+        if (!Number.isFinite(r.loss)) {
+          diverged = r.loss;
+          return;
+        }
+        lossSum += r.ce * size; hits += r.hits; seen += size; step++;
         bar.increment(1, `loss ${(lossSum / seen).toFixed(4)} acc ${(hits / seen).toFixed(3)}`);
-        await yieldToEventLoop();
+      };
+      if (!pool) {
+        const stream = new BatchStream(o.dataset, { batchSize: o.batch, norm, seed: o.seed * 1009 + epoch, indices: wIdx, dropLast: true, augment: o.dataset.augment });
+        for (const b of stream.epoch()) {
+          if (step >= stepsPerEpoch) break;
+          lr = cosineLr(o.lr, epoch * stepsPerEpoch + step, totalSteps);
+          wOpt.learningRate = lr;
+          const x = toX(b);
+          const choice = run.weightChoice(rng);
+          // A single path trains its own weights; mixed weights run (and train) every candidate.
+          const vars = 'path' in choice ? net.trainableVariables(choice.path) : net.trainableVariables();
+          const r = net.step(x, b.y.subarray(0, b.size), () => choice, { optimizer: wOpt, vars, weightDecay: o.weightDecay });
+          if ('mixed' in choice) tf.dispose([...choice.mixed]);
+          x.dispose();
+          count(r, b.size);
+          if (diverged !== undefined) break;
+          await yieldToEventLoop();
+        }
+      } else {
+        // The epoch's choices drawn up front, as the steps would draw them: they depend on the epoch's rng and on
+        // state the weight steps do not change (dnas's θ and τ), and the rng then goes on to endEpoch as in-process.
+        const choices = Array.from({ length: stepsPerEpoch }, () => plainChoice(run.weightChoice(rng)));
+        // dnas's θ steps moved the coordinator's BatchNorm statistics: the workers start from its supernet.
+        await pool.load(net, wOpt);
+        const plan = { epoch, steps: stepsPerEpoch, totalSteps, batch: o.batch, lr: o.lr, weightDecay: o.weightDecay, choices };
+        await pool.weightEpoch(plan, (s) => { lr = s.lr; count(s, s.size); });
+        if (diverged === undefined) await pool.takeState(net, wOpt);
       }
       bar.stop();
+      if (diverged !== undefined) fail(`search loss became ${diverged} at epoch ${epoch + 1}, step ${step + 1}; the state of epoch ${meta.epochsDone} in '${statePath}' is kept; lower --lr`);
 
       const own = await run.endEpoch(epoch, rng, { norm, toX });
       meta.log.push({ epoch: epoch + 1, seconds: (Date.now() - epochStarted) / 1000, lr, loss: lossSum / seen, trainAcc: hits / seen, ...own.fields });
@@ -269,13 +308,19 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
     }
 
     // Scoring archs with inherited weights: fixed calibration batches, a fixed validation subset (./scoring.ts).
-    const { accuracy } = inheritedScoring(net, o.dataset, { trainIdx, val: split.val }, norm, o);
-    const { visited, chosen } = await run.choose({ accuracy });
+    let scoring: Scoring;
+    if (pool) {
+      // Every worker scores with the supernet as it is now (resumed, reused with --supernet, or just trained).
+      await pool.load(net, wOpt);
+      scoring = pool.scoring();
+    } else scoring = inheritedScoring(net, o.dataset, { trainIdx, val: split.val }, norm, o);
+    const { visited, chosen } = await run.choose(scoring);
 
-    const baselineAcc = accuracy(baseline);
+    const baselineAcc = (await scoring.accuracies([baseline]))[0]!;
     const searchSeconds = (Date.now() - started) / 1000;
     await writeOutputs(o, strategy, {
       identity, chosen, visited, targetMs, baseline: { blocks: blocksOf(baseline), latencyMs: baselineMs, acc: baselineAcc }, log: meta.log, searchSeconds, fastestMs: latency.fastest().ms,
+      workers,
     });
     say(`search: chose ${chosen.blocks.join(',')}: ${chosen.latencyMs.toFixed(4)} ms predicted (target ${targetMs.toFixed(4)}), `
       + `${(100 * chosen.acc).toFixed(2)}% validation accuracy with supernet weights (baseline ${(100 * baselineAcc).toFixed(2)}% at ${baselineMs.toFixed(4)} ms)`);
@@ -284,6 +329,7 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
     run.explainFailure?.(e, meta.epochsDone);
     throw e;
   } finally {
+    await pool?.close();
     net.dispose();
     run.dispose();
     wOpt.dispose();
@@ -322,7 +368,7 @@ function reuseSupernet(o: SearchOptions, dir: string, strategy: RegisteredStrate
 
 async function writeOutputs(o: SearchOptions, strategy: RegisteredStrategy, r: {
   identity: Record<string, unknown>; chosen: Visited; visited: Visited[]; targetMs: number; baseline: { blocks: string[]; latencyMs: number; acc: number };
-  log: EpochLog[]; searchSeconds: number; fastestMs: number;
+  log: EpochLog[]; searchSeconds: number; fastestMs: number; workers: number;
 }): Promise<void> {
   const { out } = o;
   const lut: LutRecord = { path: o.lutPath, device: o.lut.device, space: o.lut.space, spaceFingerprint: o.lut.spaceFingerprint, provenance: o.lut.provenance };
@@ -341,7 +387,7 @@ async function writeOutputs(o: SearchOptions, strategy: RegisteredStrategy, r: {
   }));
   points.push({ latencyMs: r.baseline.latencyMs, acc: r.baseline.acc, blocks: r.baseline.blocks, role: 'baseline' });
   writeFileAtomic(join(out, PARETO_SVG), await paretoSvg(points, r.targetMs, `${o.strategy} on ${o.space.name}, ${o.lut.device}: accuracy vs latency (target ${r.targetMs.toFixed(4)} ms)`));
-  writeRunFile(out, SEARCH_RUN.log, { strategy: o.strategy, targetMs: r.targetMs, options: r.identity, searchSeconds: r.searchSeconds, epochs: r.log });
+  writeRunFile(out, SEARCH_RUN.log, { strategy: o.strategy, targetMs: r.targetMs, options: r.identity, workers: r.workers, searchSeconds: r.searchSeconds, epochs: r.log });
   const rows = r.log.map((e) => ({ epoch: e.epoch, loss: e.loss, trainAcc: e.trainAcc, thetaLoss: e.thetaLoss, expectedMs: e.expectedMs, temperature: e.temperature }));
   writeFileAtomic(join(out, CURVES_SVG), await curvesSvg(rows, strategy.curves, `${o.strategy} search curves`));
 }

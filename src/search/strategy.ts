@@ -53,9 +53,16 @@ export interface EpochData {
   toX(b: { x: Float32Array; size: number }): tf.Tensor4D;
 }
 
-/** How the search scores an arch: inherited weights, BatchNorm recalibrated, the validation subset. */
+/**
+ * How the search scores archs: inherited weights, BatchNorm recalibrated, the validation subset.
+ * A score depends on the arch and the supernet only, so archs scored together (in parallel, one
+ * per worker thread) get the scores they would one by one.
+ */
 export interface Scoring {
-  accuracy(path: readonly number[]): number;
+  /** Archs scored at once: the worker threads (1: in this thread, one after another). */
+  readonly parallel: number;
+  /** The archs' accuracies, in their order; `onScored` after each (in the order they finish). */
+  accuracies(paths: readonly (readonly number[])[], onScored?: (done: number, acc: number) => void): Promise<number[]>;
 }
 
 /** One running search's side of a strategy. */

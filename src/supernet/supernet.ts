@@ -52,6 +52,12 @@ export interface StepOptions {
   labelSmoothing?: number;
   /** Turns the cross-entropy into the loss (e.g. FBNet's CE · α · log(LAT)^β); default CE. */
   objective?: (ce: tf.Scalar) => tf.Scalar;
+  /**
+   * Data-parallel steps (src/search/parallel/): turns this shard's gradients and results into the
+   * whole batch's (an all-reduce over the workers). The update is applied only when the batch's
+   * loss is finite: the search fails on a non-finite loss anyway, and every worker skips alike.
+   */
+  reduce?: (grads: tf.NamedTensorMap, shard: StepResult) => { grads: tf.NamedTensorMap; result: StepResult };
 }
 
 export interface StepResult { loss: number; ce: number; hits: number }
@@ -250,6 +256,11 @@ export class Supernet {
     return [...this.allModels().flatMap((m) => m.allVariables()), ...this.sharedOf().flatMap((f) => f.variables())];
   }
 
+  /** Every BatchNorm running statistic, in a fixed order (data-parallel workers average them). */
+  runningStatistics(): tf.Variable[] {
+    return this.allModels().flatMap((m) => m.runningStatistics());
+  }
+
   /** Logits [N, classes]. */
   forward(x: tf.Tensor4D, choice: Choice, training: boolean): tf.Tensor2D {
     let cur = this.stem.forward(x, training) as unknown as tf.Tensor4D;
@@ -294,6 +305,11 @@ export class Supernet {
         if (decayed.length > 0) loss = tf.add(loss, tf.mul(wd / 2, tf.addN(decayed.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
         return loss;
       }, [...opts.vars]);
+      if (opts.reduce) {
+        const { grads: summed, result } = opts.reduce(grads, { loss: value.dataSync()[0]!, ce: ceKept!.dataSync()[0]!, hits: hit!.dataSync()[0]! });
+        if (Number.isFinite(result.loss)) opts.optimizer.applyGradients(summed);
+        return { loss: result.loss, ce: result.ce, hits: result.hits };
+      }
       opts.optimizer.applyGradients(grads);
       return { loss: value.dataSync()[0]!, ce: ceKept!.dataSync()[0]!, hits: hit!.dataSync()[0]! };
     });

@@ -136,7 +136,7 @@ export const dnas: SearchStrategy<DnasOptions> = {
         };
       },
 
-      async choose({ accuracy }) {
+      async choose(scoring) {
         const rng = new Rng(ctx.seed * 4241 + 17);
         const probs = softmaxTheta();
         const candidates = new Map<string, { path: number[]; source: string }>();
@@ -150,14 +150,11 @@ export const dnas: SearchStrategy<DnasOptions> = {
           const p = projectToTarget(am, probs, latency, targetMs);
           candidates.set(pathKey(p), { path: p, source: 'argmax projected to the target' });
         }
-        const visited: Visited[] = [];
-        const bar = progress('scoring sampled archs', candidates.size, ctx.quiet);
-        for (const cd of candidates.values()) {
-          visited.push({ blocks: ctx.blocksOf(cd.path), path: cd.path, latencyMs: latency.pathMs(cd.path), acc: accuracy(cd.path), source: cd.source });
-          bar.increment(1);
-          await yieldToEventLoop();
-        }
+        const list = [...candidates.values()];
+        const bar = progress('scoring sampled archs', list.length, ctx.quiet);
+        const acc = await scoring.accuracies(list.map((cd) => cd.path), () => bar.increment(1));
         bar.stop();
+        const visited: Visited[] = list.map((cd, i) => ({ blocks: ctx.blocksOf(cd.path), path: cd.path, latencyMs: latency.pathMs(cd.path), acc: acc[i]!, source: cd.source }));
         const fit = visited.filter((v) => v.latencyMs <= targetMs);
         if (fit.length === 0) fail(`no sampled architecture meets the target ${targetMs.toFixed(4)} ms; raise --target-ms`);
         return { visited, chosen: fit.reduce((a, b) => (b.acc > a.acc ? b : a)) };

@@ -10,7 +10,6 @@ import { fail } from '../../errors.js';
 import { writeRunFile } from '../../runfolder/files.js';
 import { EVOLUTION_FILE, SEARCH_RUN, type Visited } from '../../runfolder/search.js';
 import { describeChange } from '../../util/changes.js';
-import { yieldToEventLoop } from '../../util/lock.js';
 import { progress } from '../../util/progress.js';
 import { readJsonFile } from '../../util/validate.js';
 import { evolutionSteps, initialState, parseEvolutionState, pathKey, type EvolutionSettings, type EvolutionState } from '../evolution.js';
@@ -44,7 +43,7 @@ export const evolution: SearchStrategy<EvolutionStrategyOptions> = {
       weightChoice: (rng) => uniformChoice(net, rng),
       endEpoch: async () => ({ fields: NO_EPOCH_FIELDS, line: '' }),
 
-      async choose({ accuracy }) {
+      async choose(scoring) {
         let state: EvolutionState = initialState(ctx.seed * 3571 + 11);
         const sizes = net.layers.map((l) => l.candidates.length);
         if (ctx.resume && existsSync(evolutionPath)) {
@@ -63,7 +62,9 @@ export const evolution: SearchStrategy<EvolutionStrategyOptions> = {
         const steps = evolutionSteps({
           sizes, population: ev.population, cycles: ev.cycles, sampleSize: ev.sampleSize,
           mutationProb: ev.mutationProb, crossoverProb: ev.crossoverProb, objective: ev.objective, targetMs,
-          latency: (p) => latency.pathMs(p), accuracy,
+          latency: (p) => latency.pathMs(p),
+          // With N worker threads, generations of N children scored together; 1: one child per cycle, in this thread.
+          generation: scoring.parallel,
           onCycle: (s) => {
             writeRunFile(ctx.out, SEARCH_RUN.evolution, { ...s, identity: ctx.identity });
             const best = s.history.filter((x) => x.latencyMs <= targetMs).reduce((a, b) => (a && a.score >= b.score ? a : b), undefined as typeof s.history[number] | undefined);
@@ -73,11 +74,8 @@ export const evolution: SearchStrategy<EvolutionStrategyOptions> = {
           },
         }, state);
         let next = steps.next();
-        // One arch scored per step; yielding between them keeps Ctrl-C working during the evolution.
-        while (!next.done) {
-          await yieldToEventLoop();
-          next = steps.next();
-        }
+        // The scoring yields to the event loop between archs: Ctrl-C keeps working during the evolution.
+        while (!next.done) next = steps.next(await scoring.accuracies(next.value));
         const result = next.value;
         bar.stop();
         const visited: Visited[] = result.state.history.map((s) => ({

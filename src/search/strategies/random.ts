@@ -11,7 +11,6 @@
  */
 import { fail } from '../../errors.js';
 import type { Visited } from '../../runfolder/search.js';
-import { yieldToEventLoop } from '../../util/lock.js';
 import { progress } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
 import { pathKey } from '../evolution.js';
@@ -177,7 +176,7 @@ export const random: SearchStrategy<RandomOptions> = {
       weightChoice: (rng) => uniformChoice(net, rng),
       endEpoch: async () => ({ fields: NO_EPOCH_FIELDS, line: '' }),
 
-      async choose({ accuracy }) {
+      async choose(scoring) {
         // Drawn before scoring (cheap), so the same seed draws the same archs, resumed or not. No checkpoint of its
         // own: a search resumed after its last epoch scores its draws again (evolution.json-style saving is not done).
         const rng = new Rng(ctx.seed * 6007 + 23);
@@ -197,19 +196,18 @@ export const random: SearchStrategy<RandomOptions> = {
         const rate = `${sampler.accepted}/${sampler.proposed} = ${(100 * sampler.accepted / sampler.proposed).toFixed(1)}%`;
         ctx.say(`search: random drew ${paths.size} distinct archs uniformly in [${lo.toFixed(4)}, ${targetMs.toFixed(4)}] ms; `
           + `acceptance of the exact-latency check after the grid sampler ${rate}`);
-        const visited: Visited[] = [];
-        const bar = progress('scoring random archs', paths.size, ctx.quiet);
-        let k = 0;
-        for (const path of paths.values()) {
-          k++;
-          visited.push({
-            blocks: ctx.blocksOf(path), path, latencyMs: latency.pathMs(path), acc: accuracy(path),
-            source: `random ${k}/${paths.size}, uniform in [0.9T, T] (sampler acceptance ${rate})`,
-          });
-          bar.increment(1, `best ${(100 * Math.max(...visited.map((v) => v.acc))).toFixed(2)}%`);
-          await yieldToEventLoop();
-        }
+        const list = [...paths.values()];
+        const bar = progress('scoring random archs', list.length, ctx.quiet);
+        let best = -Infinity;
+        const acc = await scoring.accuracies(list, (_, a) => {
+          best = Math.max(best, a);
+          bar.increment(1, `best ${(100 * best).toFixed(2)}%`);
+        });
         bar.stop();
+        const visited: Visited[] = list.map((path, k) => ({
+          blocks: ctx.blocksOf(path), path, latencyMs: latency.pathMs(path), acc: acc[k]!,
+          source: `random ${k + 1}/${list.length}, uniform in [0.9T, T] (sampler acceptance ${rate})`,
+        }));
         return { visited, chosen: visited.reduce((a, b) => (b.acc > a.acc ? b : a)) };
       },
 
