@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/train/backend.js';
-import { FusedMomentumOptimizer } from '../src/train/optim.js';
+import { FusedMomentumOptimizer, SgdMomentum } from '../src/train/optim.js';
 import { Rng } from '../src/util/rng.js';
 
 /** Three steps of each optimiser on the same variables and gradients; the values and state after them. */
@@ -12,13 +12,16 @@ async function after(make: () => tf.Optimizer, prefix: string, nesterov: boolean
   const vars = [tf.variable(tf.tensor(draw(24), [2, 3, 4]), true, `${prefix}.a`), tf.variable(tf.tensor(draw(5)), true, `${prefix}.b`)];
   const opt = make();
   for (let step = 0; step < 3; step++) {
-    (opt as tf.MomentumOptimizer).setLearningRate(0.1 / (step + 1));
+    if (opt instanceof tf.MomentumOptimizer) opt.setLearningRate(0.1 / (step + 1));
+    else (opt as unknown as SgdMomentum).learningRate = 0.1 / (step + 1);
     const grads = Object.fromEntries(vars.map((v) => [v.name, tf.tensor(draw(v.size), v.shape)]));
     opt.applyGradients(grads);
     tf.dispose(Object.values(grads));
   }
   const values = vars.map((v) => Array.from(v.dataSync()));
-  const state = (await opt.getWeights()).map((w) => Array.from(w.tensor.dataSync()));
+  const state = opt instanceof tf.Optimizer
+    ? (await opt.getWeights()).map((w) => Array.from(w.tensor.dataSync()))
+    : (opt as unknown as SgdMomentum).state().map((t) => Array.from(t.data));
   opt.dispose();
   tf.dispose(vars);
   return { values, state };
@@ -34,5 +37,21 @@ for (const nesterov of [true, false]) {
     assert.deepEqual(fused.state, ref.state);
     // The update moved the weights (the comparison is not of untouched values).
     assert.ok(ref.values[0]!.length === 24 && ref.state.length === 3);
+    assert.notDeepEqual(ref.state[1], new Array(24).fill(0));
   });
 }
+
+test('SgdMomentum (the supernet\'s, by name) takes the same steps with the fused kernel as with composed ops', async () => {
+  await initBackend('wasm');
+  const kernel = tf.getKernel('LatnasMomentumUpdate', 'wasm')!;
+  const run = (prefix: string) => after(() => new SgdMomentum(0.1, 0.9, true) as unknown as tf.Optimizer, prefix, true);
+  const fused = await run('sgdFused');
+  tf.unregisterKernel('LatnasMomentumUpdate', 'wasm');
+  try {
+    const composed = await run('sgdComposed');
+    assert.deepEqual(fused.values, composed.values);
+    assert.deepEqual(fused.state, composed.state);
+  } finally {
+    tf.registerKernel(kernel);
+  }
+});

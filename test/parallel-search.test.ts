@@ -122,7 +122,7 @@ test('a search worker that dies, or fails, ends the search with one line naming 
   };
   try {
     const pool = await SupernetPool.start(setup, net, 2, 'wasm');
-    const threads = (pool as unknown as { threads: { terminate(): Promise<number> }[] }).threads;
+    const threads = (pool as unknown as { threads: { threads: { terminate(): Promise<number> }[] } }).threads.threads;
     const rng = new Rng(1);
     const choices = Array.from({ length: 6 }, () => ({ path: net.randomPath(rng) }));
     let steps = 0;

@@ -98,7 +98,7 @@ test('a two-worker run with BatchNorm and augmentation is bit-reproducible', asy
 test('a worker that dies ends the run with one line naming it, and wakes the others', async () => {
   await initBackend('wasm');
   const pool = await WorkerPool.start(setup(WITH_BN), 2, 'wasm');
-  const threads = (pool as unknown as { threads: { terminate(): Promise<number> }[] }).threads;
+  const threads = (pool as unknown as { threads: { threads: { terminate(): Promise<number> }[] } }).threads.threads;
   let steps = 0;
   const run = pool.runEpoch({ ...plan(8), steps: 8 }, () => {
     if (++steps === 2) void threads[1]!.terminate();

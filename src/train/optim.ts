@@ -21,6 +21,8 @@ export class SgdMomentum {
   constructor(public learningRate: number, readonly momentum = 0.9, readonly nesterov = true) {}
 
   applyGradients(grads: tf.NamedTensorMap): void {
+    // On wasm each variable's update is one kernel (kernels/native.ts), with the composed ops' results.
+    const fused = tf.getKernel(MOMENTUM_UPDATE, tf.getBackend()) !== undefined;
     for (const [name, g] of Object.entries(grads)) {
       const value = tf.engine().registeredVariables[name];
       if (!value || !g) continue;
@@ -31,6 +33,14 @@ export class SgdMomentum {
       }
       const vel = v;
       tf.tidy(() => {
+        if (fused) {
+          // One kernel: value + (-lr)·direction is value - lr·direction to the bit (negation is exact).
+          const attrs: MomentumUpdateAttrs = { negLr: -this.learningRate, momentum: this.momentum, nesterov: this.nesterov };
+          const [next, nextVel] = tf.engine().runKernel(MOMENTUM_UPDATE, { value, accumulation: vel, gradient: g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          vel.assign(nextVel!);
+          value.assign(next!);
+          return;
+        }
         const next = tf.add(tf.mul(this.momentum, vel), g);
         const direction = this.nesterov ? tf.add(g, tf.mul(this.momentum, next)) : next;
         vel.assign(next);

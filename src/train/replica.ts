@@ -55,6 +55,25 @@ export function exchangeLengths(layers: readonly Layer[], input: Shape): { gradi
   return { gradients, statistics };
 }
 
+/** Sets every variable to its mean over the workers (in `vars` order, the same on each). */
+export function averageOverWorkers(vars: readonly tf.Variable[], reducer: Reducer, workers: number): void {
+  const slot = reducer.slot;
+  let off = 0;
+  for (const v of vars) {
+    const d = v.dataSync() as Float32Array;
+    for (let j = 0; j < d.length; j++) slot[off + j] = d[j]! / workers;
+    off += d.length;
+  }
+  const sum = reducer.sum(off);
+  off = 0;
+  tf.tidy(() => {
+    for (const v of vars) {
+      v.assign(tf.tensor(sum.subarray(off, off + v.size), v.shape));
+      off += v.size;
+    }
+  });
+}
+
 export class Replica {
   readonly model: TfModel;
   readonly optimizer: tf.Optimizer;
@@ -150,20 +169,7 @@ export class Replica {
    * averages of the shards' mean statistics.
    */
   averageRunningStatistics(reducer: Reducer, workers: number): void {
-    const stats = this.model.runningStatistics();
-    const slot = reducer.slot;
-    let off = 0;
-    for (const v of stats) {
-      const d = v.dataSync() as Float32Array;
-      for (let j = 0; j < d.length; j++) slot[off + j] = d[j]! / workers;
-      off += d.length;
-    }
-    const sum = reducer.sum(off);
-    off = 0;
-    for (const v of stats) {
-      v.assign(tf.tensor(sum.subarray(off, off + v.size), v.shape));
-      off += v.size;
-    }
+    averageOverWorkers(this.model.runningStatistics(), reducer, workers);
   }
 
   /** Floats `averageRunningStatistics` exchanges. */

@@ -53,10 +53,3 @@ export type SearchCommand =
   | { type: 'epoch'; plan: WeightEpoch }
   | { type: 'state' }
   | { type: 'score'; path: number[] };
-
-export type SearchReply =
-  | { type: 'ready' }
-  | { type: 'step'; report: WeightStepReport }
-  | { type: 'done'; value?: unknown }
-  /** `user`: a LatnasError (one line for the user), else a bug; `aborted`: it stopped because a peer failed. */
-  | { type: 'error'; message: string; user: boolean; aborted: boolean };

@@ -6,21 +6,18 @@
  * the coordinator takes rank 0's state. In scoring each worker scores the archs it is sent, with
  * the same scoring code and splits as the in-process search.
  */
-import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../../datasets/batches.js';
-import { LatnasError } from '../../errors.js';
 import { Supernet, type Choice, type StepResult } from '../../supernet/supernet.js';
 import { initBackend, type BackendChoice } from '../../train/backend.js';
 import { shardOf } from '../../train/epoch.js';
 import { cosineLr, SgdMomentum } from '../../train/optim.js';
-import { AbortedError, AllReduce } from '../../train/parallel/allreduce.js';
+import { AllReduce } from '../../train/parallel/allreduce.js';
+import { reportStep, serveCommands } from '../../train/parallel/threads.js';
+import { averageOverWorkers } from '../../train/replica.js';
 import { inheritedScoring } from '../scoring.js';
-import type { SearchCommand, SearchInit, SearchReply, WeightEpoch } from './protocol.js';
+import type { SearchCommand, SearchInit, WeightEpoch, WeightStepReport } from './protocol.js';
 import { loadNetState, netState } from './state.js';
-
-const port = parentPort;
-if (!port) throw new Error('src/search/parallel/worker.ts runs as a worker thread');
 
 interface Held {
   init: SearchInit;
@@ -31,8 +28,6 @@ interface Held {
 }
 
 let held: Held | undefined;
-
-const reply = (m: SearchReply) => port.postMessage(m);
 
 /**
  * Sums this shard's gradients (weighted by its share of the batch) and results over the workers,
@@ -63,30 +58,6 @@ function reduceStep(reducer: AllReduce, vars: readonly tf.Variable[], share: num
   };
 }
 
-/**
- * Replaces the BatchNorm running statistics by their mean over the workers: each followed its own
- * shards (per-shard batch statistics, as PyTorch DDP); the running averages are linear in the
- * batch statistics, so the mean of the workers' is the running average of the shards' mean.
- */
-function averageRunningStatistics(net: Supernet, reducer: AllReduce, workers: number): void {
-  const stats = net.runningStatistics();
-  const slot = reducer.slot;
-  let off = 0;
-  for (const v of stats) {
-    const d = v.dataSync() as Float32Array;
-    for (let j = 0; j < d.length; j++) slot[off + j] = d[j]! / workers;
-    off += d.length;
-  }
-  const sum = reducer.sum(off);
-  off = 0;
-  tf.tidy(() => {
-    for (const v of stats) {
-      v.assign(tf.tensor(sum.subarray(off, off + v.size), v.shape));
-      off += v.size;
-    }
-  });
-}
-
 /** The epoch's weight steps, as search.ts runs them in-process, on this worker's shard of each batch. */
 function weightEpoch(h: Held, p: WeightEpoch): void {
   const { init, net, wOpt, reducer } = h;
@@ -112,11 +83,12 @@ function weightEpoch(h: Held, p: WeightEpoch): void {
     if ('mixed' in choice) tf.dispose([...choice.mixed]);
     x.dispose();
     step++;
-    if (rank === 0) reply({ type: 'step', report: { ...r, size: b.size, lr } });
+    if (rank === 0) reportStep<WeightStepReport>({ ...r, size: b.size, lr });
     // Every worker saw the same summed loss: all stop here, and the coordinator fails the search.
     if (!Number.isFinite(r.loss)) return;
   }
-  averageRunningStatistics(net, reducer, workers);
+  // Running statistics followed each worker's shards (as PyTorch DDP): every replica leaves the epoch with their mean.
+  averageOverWorkers(net.runningStatistics(), reducer, workers);
 }
 
 async function handle(cmd: SearchCommand): Promise<unknown> {
@@ -133,23 +105,11 @@ async function handle(cmd: SearchCommand): Promise<unknown> {
   }
 }
 
-port.on('message', (m: SearchInit | SearchCommand) => {
-  void (async () => {
-    try {
-      if (m.type === 'init') {
-        await initBackend(m.backend as BackendChoice);
-        const net = new Supernet(m.space, m.seed);
-        held = {
-          init: m, net, wOpt: new SgdMomentum(0, m.momentum, true), reducer: new AllReduce(m.buffers, m.rank),
-          scoring: inheritedScoring(net, m.dataset, { trainIdx: m.trainIdx, val: m.val }, m.norm, m.scoring),
-        };
-        reply({ type: 'ready' });
-        return;
-      }
-      reply({ type: 'done', value: await handle(m) });
-    } catch (e) {
-      const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-      reply({ type: 'error', message, user: e instanceof LatnasError, aborted: e instanceof AbortedError });
-    }
-  })();
-});
+serveCommands<SearchInit, SearchCommand>(async (m) => {
+  await initBackend(m.backend as BackendChoice);
+  const net = new Supernet(m.space, m.seed);
+  held = {
+    init: m, net, wOpt: new SgdMomentum(0, m.momentum, true), reducer: new AllReduce(m.buffers, m.rank),
+    scoring: inheritedScoring(net, m.dataset, { trainIdx: m.trainIdx, val: m.val }, m.norm, m.scoring),
+  };
+}, handle);

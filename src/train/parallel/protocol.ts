@@ -33,10 +33,3 @@ export type Command =
   | { type: 'accuracy'; split: 'train' | 'test'; indices?: Uint32Array; batch?: number }
   | { type: 'state' }
   | { type: 'weights' };
-
-export type Reply =
-  | { type: 'ready' }
-  | { type: 'step'; report: StepReport }
-  | { type: 'done'; value?: unknown }
-  /** `user`: a LatnasError (one line for the user), else a bug; `aborted`: it stopped because a peer failed. */
-  | { type: 'error'; message: string; user: boolean; aborted: boolean };

@@ -3,22 +3,16 @@
  * driven by the coordinator's commands (protocol.ts). Every worker runs the same steps on its
  * shard of each batch and meets the others in the all-reduce; rank 0 reports each step.
  */
-import { parentPort } from 'node:worker_threads';
-import { LatnasError } from '../../errors.js';
 import { initBackend, type BackendChoice } from '../backend.js';
 import { countCorrect, epochSteps, trainStream } from '../epoch.js';
 import { Replica } from '../replica.js';
-import { AbortedError, AllReduce } from './allreduce.js';
-import type { Command, InitMessage, Reply, WorkerTiming } from './protocol.js';
-
-const port = parentPort;
-if (!port) throw new Error('src/train/parallel/worker.ts runs as a worker thread');
+import { AllReduce } from './allreduce.js';
+import type { Command, InitMessage, WorkerTiming } from './protocol.js';
+import { reportStep, serveCommands } from './threads.js';
 
 let init: InitMessage | undefined;
 let replica: Replica | undefined;
 let reducer: AllReduce | undefined;
-
-const reply = (m: Reply) => port.postMessage(m);
 
 async function handle(cmd: Command): Promise<unknown> {
   const { rank, workers, dataset, norm, trainIdx } = init!;
@@ -32,7 +26,7 @@ async function handle(cmd: Command): Promise<unknown> {
       const stream = trainStream(dataset, norm, trainIdx, cmd.plan);
       for (const report of epochSteps(r, stream, cmd.plan, { reducer: red, rank, workers })) {
         steps++;
-        if (rank === 0) reply({ type: 'step', report });
+        if (rank === 0) reportStep(report);
       }
       // Running statistics followed each worker's shards; every replica leaves the epoch with their mean.
       r.averageRunningStatistics(red, workers);
@@ -50,22 +44,10 @@ async function handle(cmd: Command): Promise<unknown> {
   }
 }
 
-port.on('message', (m: InitMessage | Command) => {
-  void (async () => {
-    try {
-      if (m.type === 'init') {
-        init = m;
-        await initBackend(m.backend as BackendChoice);
-        replica = new Replica(m.spec);
-        if (replica.reduceLength > m.buffers.length) throw new Error(`replica exchanges ${replica.reduceLength} floats, the buffer holds ${m.buffers.length}`);
-        reducer = new AllReduce(m.buffers, m.rank);
-        reply({ type: 'ready' });
-        return;
-      }
-      reply({ type: 'done', value: await handle(m) });
-    } catch (e) {
-      const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-      reply({ type: 'error', message, user: e instanceof LatnasError, aborted: e instanceof AbortedError });
-    }
-  })();
-});
+serveCommands<InitMessage, Command>(async (m) => {
+  init = m;
+  await initBackend(m.backend as BackendChoice);
+  replica = new Replica(m.spec);
+  reducer = new AllReduce(m.buffers, m.rank);
+  if (replica.reduceLength > m.buffers.length) throw new Error(`replica exchanges ${replica.reduceLength} floats, the buffer holds ${m.buffers.length}`);
+}, handle);
