@@ -33,6 +33,8 @@ async function options(out: string, workers: number): Promise<SearchOptions> {
   return {
     ...SEARCH_DEFAULTS, space, lut: loadLut(TABLE, { space }), lutPath: TABLE, dataset: loadDataset(DATA), strategy: 'evolution', target: 'baseline', out,
     resume: false, quiet: true, backend: backend.name, epochs, stepsPerEpoch, batch, evalImages, calibrationBatches, evolution: { population, cycles, sampleSize }, workers,
+    // Data-parallel weight steps at this small batch too (the default starts at 32 images per worker).
+    parallelStepsFrom: 1,
   };
 }
 
@@ -82,7 +84,8 @@ test('a 2-worker dnas search (θ steps in the main thread between the workers\' 
 
 const searchArgs = (out: string, workers: number) => [
   'search', '--table', TABLE, '--dataset', DATA, '--backend', 'wasm', '--strategy', 'evolution', '--epochs', String(SETTINGS.epochs),
-  '--steps-per-epoch', String(SETTINGS.stepsPerEpoch), '--batch', String(SETTINGS.batch), '--eval-images', String(SETTINGS.evalImages),
+  // Batch 64: 32 images per worker, where the CLI's search runs its weight steps data-parallel.
+  '--steps-per-epoch', String(SETTINGS.stepsPerEpoch), '--batch', '64', '--eval-images', String(SETTINGS.evalImages),
   '--calibration-batches', String(SETTINGS.calibrationBatches), '--population', String(SETTINGS.population), '--cycles', String(SETTINGS.cycles),
   '--sample-size', String(SETTINGS.sampleSize), '--workers', String(workers), '--out', out, '--quiet'];
 
@@ -105,9 +108,11 @@ test('a 2-worker search killed after an epoch resumes with 1 worker', async () =
   assert.equal(resumed.code, 0, resumed.stderr);
   const done = Number(/resumed after epoch (\d)/.exec(resumed.stdout)?.[1]);
   assert.ok(done >= 1 && done < SETTINGS.epochs, resumed.stdout);
-  // The epochs the killed run finished are those of the in-process 2-worker search (the first test): its state carried them over.
+  // The epochs the killed run finished are those of an uninterrupted 2-worker search at its batch: its state carried them over.
+  const whole = join(dir, 'whole64');
+  await search({ ...(await options(whole, 2)), batch: 64, parallelStepsFrom: undefined });
   const epochs = (d: string) => (read(d, 'search-log.json') as { epochs: { loss: number; trainAcc: number }[] }).epochs.map((e) => [e.loss, e.trainAcc]);
-  assert.deepEqual(epochs(out).slice(0, done), epochs(join(dir, 'a')).slice(0, done));
+  assert.deepEqual(epochs(out).slice(0, done), epochs(whole).slice(0, done));
   assert.equal((read(out, 'search-log.json') as { workers: number }).workers, 1);
   assert.equal((read(out, 'visited.json') as unknown[]).length, SETTINGS.population + SETTINGS.cycles);
 });

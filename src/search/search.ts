@@ -58,6 +58,15 @@ export const SEARCH_DEFAULTS = {
   valFraction: 0.1, calibrationBatches: 8, evalImages: 2000, seed: 1,
 };
 
+/**
+ * A supernet step has a fixed cost of ~30 ms (fbnet-mini, 2026-12-02, AMD EPYC: 46 ms at batch 8,
+ * 93 ms at 32), and two workers stepping in lockstep slow each other by ~30%. With 16 images per
+ * worker (the demo's batch 32 on 2 workers) the data-parallel dnas epochs took 8, 7, 7, 7 s against
+ * 5, 6, 7, 7 s in one thread; with 32 per worker (batch 64) evolution's epoch took 9 s against 10.
+ * So the weight steps go parallel from 32 images per worker; scoring is parallel at any batch.
+ */
+export const PARALLEL_STEPS_FROM = 32;
+
 export type SearchOptions = {
   space: Space;
   lut: Lut;
@@ -91,6 +100,11 @@ export type SearchOptions = {
    * identity --resume checks: a state written with N workers resumes with M.
    */
   workers?: number;
+  /**
+   * Images of a batch per worker from which the weight steps run data-parallel (default
+   * PARALLEL_STEPS_FROM); below it they stay in this thread and the workers only score archs.
+   */
+  parallelStepsFrom?: number;
 } & {
   /** Each strategy's options by its name (only the chosen one's are used); what is left out takes the strategy's defaults. */
   [K in StrategyName]?: Partial<StrategyOptions[K]>;
@@ -233,12 +247,13 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
     const { h, w, c } = o.space.input;
     const toX = (b: { x: Float32Array; size: number }) => tf.tensor4d(b.x.subarray(0, b.size * h * w * c), [b.size, h, w, c]);
     const started = Date.now() - meta.searchSeconds * 1000;
+    const parallelSteps = workers > 1 && o.batch / workers >= (o.parallelStepsFrom ?? PARALLEL_STEPS_FROM);
     if (workers > 1) {
       const scoringSettings = { batch: o.batch, seed: o.seed, calibrationBatches: o.calibrationBatches, evalImages: o.evalImages };
       pool = await SupernetPool.start({
         space: o.space, seed: o.seed, dataset: o.dataset, norm, wIdx, trainIdx, val: split.val, scoring: scoringSettings, momentum: o.momentum,
       }, net, workers, o.backend);
-      say(`search: ${workers} worker threads (data-parallel weight steps, archs scored in parallel)`);
+      say(`search: ${workers} worker threads (${parallelSteps ? 'data-parallel weight steps, ' : ''}archs scored in parallel)`);
     }
 
     const saveState = async (epoch: number) => {
@@ -269,7 +284,7 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
         lossSum += r.ce * size; hits += r.hits; seen += size; step++;
         bar.increment(1, `loss ${(lossSum / seen).toFixed(4)} acc ${(hits / seen).toFixed(3)}`);
       };
-      if (!pool) {
+      if (!pool || !parallelSteps) {
         const stream = new BatchStream(o.dataset, { batchSize: o.batch, norm, seed: o.seed * 1009 + epoch, indices: wIdx, dropLast: true, augment: o.dataset.augment });
         for (const b of stream.epoch()) {
           if (step >= stepsPerEpoch) break;
