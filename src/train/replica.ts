@@ -172,11 +172,6 @@ export class Replica {
     averageOverWorkers(this.model.runningStatistics(), reducer, workers);
   }
 
-  /** Floats `averageRunningStatistics` exchanges. */
-  get statisticsLength(): number {
-    return this.model.runningStatistics().reduce((s, v) => s + v.size, 0);
-  }
-
   /** Correct top-1 predictions among `size` samples in inference mode (a non-finite row counts as wrong). */
   correct(x: Float32Array, y: Int32Array, size: number): number {
     const { h, w, c } = this.spec.input;
