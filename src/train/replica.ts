@@ -10,7 +10,10 @@ import { argmaxFinite } from '../util/finite.js';
 import { optimizerState, restore, restoreOptimizer, snapshot } from './checkpoint.js';
 import { TfModel } from './model.js';
 import { FusedMomentumOptimizer } from './optim.js';
+import { exchangeGradients, type Reducer } from './parallel/exchange.js';
 import type { StoredTensor } from './tensor-file.js';
+
+export type { Reducer } from './parallel/exchange.js';
 
 export interface ReplicaSpec {
   layers: readonly Layer[];
@@ -27,14 +30,6 @@ export interface ReplicaSpec {
 /** A step's outcome over the whole batch: mean loss (with weight decay) and correct top-1 count. */
 export interface StepResult { loss: number; hits: number }
 
-/**
- * Sums a vector over the workers (src/train/parallel/allreduce.ts). The replica writes its
- * contribution into `slot` and calls `sum(n)`.
- */
-export interface Reducer {
-  readonly slot: Float32Array;
-  sum(n: number): Float32Array;
-}
 
 /**
  * Floats of a replica's gradient exchange (every trainable variable, then the loss and the hit
@@ -136,29 +131,11 @@ export class Replica {
 
   private reducedStep(grads: tf.NamedTensorMap, loss: number, hits: number, size: number, reducer: Reducer, batch: number): StepResult {
     const share = size / batch;
-    const slot = reducer.slot;
-    let t0 = performance.now();
-    let off = 0;
-    for (const v of this.vars) {
-      const g = grads[v.name]!.dataSync() as Float32Array;
-      for (let j = 0; j < g.length; j++) slot[off + j] = g[j]! * share;
-      off += g.length;
-    }
-    slot[off] = loss * share;
-    slot[off + 1] = hits;
-    this.copyMs += performance.now() - t0;
-    const sum = reducer.sum(off + 2);
-    t0 = performance.now();
-    const summed: tf.NamedTensorMap = {};
-    off = 0;
-    for (const v of this.vars) {
-      summed[v.name] = tf.tensor(sum.subarray(off, off + v.size), v.shape);
-      off += v.size;
-    }
-    const total = { loss: sum[off]!, hits: sum[off + 1]! };
-    this.copyMs += performance.now() - t0;
+    const x = exchangeGradients(reducer, this.vars, grads, share, [loss * share, hits]);
+    this.copyMs += x.copyMs;
+    const total = { loss: x.results[0]!, hits: x.results[1]! };
     // A non-finite loss stops the run before the update, as alone: the caller checks it.
-    if (Number.isFinite(total.loss)) this.optimizer.applyGradients(summed as Parameters<tf.Optimizer['applyGradients']>[0]);
+    if (Number.isFinite(total.loss)) this.optimizer.applyGradients(x.grads as Parameters<tf.Optimizer['applyGradients']>[0]);
     return total;
   }
 

@@ -13,6 +13,7 @@ import { initBackend, type BackendChoice } from '../../train/backend.js';
 import { shardOf } from '../../train/epoch.js';
 import { cosineLr, SgdMomentum } from '../../train/optim.js';
 import { AllReduce } from '../../train/parallel/allreduce.js';
+import { exchangeGradients } from '../../train/parallel/exchange.js';
 import { reportStep, serveCommands } from '../../train/parallel/threads.js';
 import { averageOverWorkers } from '../../train/replica.js';
 import { inheritedScoring } from '../scoring.js';
@@ -37,24 +38,8 @@ function reduceStep(reducer: AllReduce, vars: readonly tf.Variable[], share: num
   return (grads: tf.NamedTensorMap, shard: StepResult): { grads: tf.NamedTensorMap; result: StepResult } => {
     // Which variables get a gradient depends on the path only, so every worker skips the same ones.
     const present = vars.filter((v) => grads[v.name]);
-    const slot = reducer.slot;
-    let off = 0;
-    for (const v of present) {
-      const g = grads[v.name]!.dataSync() as Float32Array;
-      for (let j = 0; j < g.length; j++) slot[off + j] = g[j]! * share;
-      off += g.length;
-    }
-    slot[off] = shard.loss * share;
-    slot[off + 1] = shard.ce * share;
-    slot[off + 2] = shard.hits;
-    const sum = reducer.sum(off + 3);
-    const summed: tf.NamedTensorMap = {};
-    off = 0;
-    for (const v of present) {
-      summed[v.name] = tf.tensor(sum.subarray(off, off + v.size), v.shape);
-      off += v.size;
-    }
-    return { grads: summed, result: { loss: sum[off]!, ce: sum[off + 1]!, hits: sum[off + 2]! } };
+    const x = exchangeGradients(reducer, present, grads, share, [shard.loss * share, shard.ce * share, shard.hits]);
+    return { grads: x.grads, result: { loss: x.results[0]!, ce: x.results[1]!, hits: x.results[2]! } };
   };
 }
 
