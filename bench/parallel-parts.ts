@@ -3,24 +3,18 @@
  * over `workers` workers (the trainer's WorkerPool, random bytes of the space's shape), and where
  * each worker's step time went, as the workers report it (src/train/parallel/protocol.ts).
  */
-import type { Dataset } from '../src/datasets/dataset.js';
 import type { Block } from '../src/space/blocks.js';
 import { networkUnits } from '../src/space/network.js';
 import type { Space } from '../src/space/spaces.js';
 import { WorkerPool } from '../src/train/parallel/pool.js';
-import { Rng } from '../src/util/rng.js';
+import { randomDataset } from './random-data.js';
 
 export interface StepParts { workers: number; step_ms: number; compute_ms: number; copy_ms: number; wait_ms: number; sum_ms: number; floats: number }
 
 export async function parallelStepParts(space: Space, blocks: readonly Block[], batch: number, steps: number, workers: number): Promise<StepParts> {
-  const { c, h, w } = space.input;
-  const rng = new Rng(5);
+  const { c } = space.input;
   const n = batch * (steps + 2);
-  const split = { images: Uint8Array.from({ length: n * c * h * w }, () => rng.int(256)), labels: Uint8Array.from({ length: n }, () => rng.int(space.classes)), count: n };
-  const dataset: Dataset = {
-    name: 'random', spec: 'random', source: 'bench', shape: space.input, classes: Array.from({ length: space.classes }, (_, i) => String(i)),
-    train: split, test: split, augment: { pad: 0, flip: false },
-  };
+  const dataset = randomDataset(space, n, 5);
   const layers = networkUnits(space, blocks).flatMap((u) => u.layers);
   const pool = await WorkerPool.start({
     spec: { layers, input: space.input, classes: space.classes, seed: 1, optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 4e-5, labelSmoothing: 0 },

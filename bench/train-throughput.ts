@@ -18,7 +18,6 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Dataset } from '../src/datasets/dataset.js';
 import { resolveArch } from '../src/space/arch.js';
 import { networkUnits } from '../src/space/network.js';
 import { loadSpace, searchableLayers } from '../src/space/spaces.js';
@@ -26,7 +25,7 @@ import { initBackend } from '../src/train/backend.js';
 import { LocalEngine, type EngineSetup, type TrainEngine } from '../src/train/engine.js';
 import type { EpochPlan } from '../src/train/epoch.js';
 import { WorkerPool } from '../src/train/parallel/pool.js';
-import { Rng } from '../src/util/rng.js';
+import { randomDataset } from './random-data.js';
 
 const { values } = parseArgs({ options: {
   space: { type: 'string', default: 'fbnet-mini' }, arch: { type: 'string' },
@@ -42,21 +41,7 @@ if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--worker
 
 type Rates = { train: number; infer: number };
 
-/** Random bytes in the space's shape: enough samples for `steps` batches, for training and for inference. */
-function randomDataset(): Dataset {
-  const { c, h, w } = space.input;
-  const rng = new Rng(11);
-  const n = batch * steps;
-  const split = () => ({
-    images: Uint8Array.from({ length: n * c * h * w }, () => rng.int(256)), labels: Uint8Array.from({ length: n }, () => rng.int(space.classes)), count: n,
-  });
-  return {
-    name: 'random', spec: 'random', source: 'bench', shape: space.input, classes: Array.from({ length: space.classes }, (_, i) => String(i)),
-    train: split(), test: split(), augment: { pad: 0, flip: false },
-  };
-}
-
-const dataset = randomDataset();
+const dataset = randomDataset(space, batch * steps, 11);
 const setup: EngineSetup = {
   spec: { layers, input: space.input, classes: space.classes, seed: 1, optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 4e-5, labelSmoothing: 0 },
   dataset, norm: { mean: Array(space.input.c).fill(0.5), std: Array(space.input.c).fill(0.25) },
