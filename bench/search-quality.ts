@@ -3,13 +3,14 @@
  * family, and does the supernet rank archs as retraining does? (issue 14; the pieces: ./search-quality/study.ts)
  *
  *   npm run bench:search-quality -- [--targets 0.45,0.7,1] [--seeds 3] [--samples 5] [--recipe-epochs 1]
- *                                   [--only supernet,search,score,train] [--max-hours H] [--summarize-only]
+ *                                   [--only supernet,search,score,train] [--max-hours H] [--workers N] [--summarize-only]
  *
  * Resumable: every finished piece is one record in bench/results/search-quality/results-<recipe
  * hash>.jsonl and a rerun skips it; a changed recipe writes a new file. Progress lines go to
  * stderr; the last stdout line is the headline JSON (Kendall τ, Spearman, archs retrained, per
  * target the best searched arch against the random in-band archs' mean).
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { closeRuntimes } from '../src/device/runtime.js';
 import { fail, LatnasError } from '../src/errors.js';
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: PIECE_KINDS.join(',') },
     'max-hours': { type: 'string' },
     backend: { type: 'string', default: 'auto' },
+    workers: { type: 'string', default: String(availableParallelism()) },
     'summarize-only': { type: 'boolean', default: false },
     results: { type: 'string' },
   },
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
     only: list<PieceKind>('only', v.only!, PIECE_KINDS),
     maxHours: v['max-hours'] === undefined ? undefined : positive('max-hours', v['max-hours']),
     backend: list<BackendChoice>('backend', v.backend!, BACKEND_CHOICES)[0]!,
+    workers: int('workers', v.workers!),
     say: (line) => process.stderr.write(`${line}\n`),
   };
   const h = v['summarize-only'] ? await summarizeOnly(o, v.results) : await runStudy(o);

@@ -49,17 +49,19 @@ export const SampleRecordSchema = z.object({
   /** The band sampler's exact-latency acceptance when it drew this study's samples. */
   acceptance: z.number().min(0).max(1),
 });
-export const SupernetRecordSchema = z.object({ kind: z.literal('supernet'), key: z.literal('supernet'), dir: z.string(), seconds, ...where });
+/** Worker threads the piece ran on: a training's result depends on it (per-shard BatchNorm statistics), its wall time too. */
+const workers = z.number().int().min(1).optional();
+export const SupernetRecordSchema = z.object({ kind: z.literal('supernet'), key: z.literal('supernet'), dir: z.string(), seconds, workers, ...where });
 export const SearchRecordSchema = z.object({
   kind: z.literal('search'), key: z.string(), method: z.enum(METHODS), target: z.number().positive(), targetMs: ms, blocks, predictedMs: ms,
-  supernetValAcc: acc, supernet: z.string(), seconds, ...where,
+  supernetValAcc: acc, supernet: z.string(), seconds, workers, ...where,
 });
 export const TrainRecordSchema = z.object({
   kind: z.literal('train'), key: z.string(), blocks, predictedMs: ms,
   /** The first role the arch was trained for (`mbv2`, `k3_e6`, `dnas`, `random-sampled`, …) and its target (null for the family). */
   method: z.string(), target: z.number().positive().nullable(), seed: z.number().int(), testAcc: acc,
   /** Validation accuracy with inherited weights from the supernet of the search that chose the arch (null for archs no search chose). */
-  supernetValAcc: acc.nullable(), seconds, resumedFromEpoch: z.number().int().nonnegative(), backend: z.string(), ...where,
+  supernetValAcc: acc.nullable(), seconds, resumedFromEpoch: z.number().int().nonnegative(), backend: z.string(), workers, ...where,
 });
 export const ScoreRecordSchema = z.object({
   kind: z.literal('score'), key: z.string(), blocks, predictedMs: ms, valAcc: acc, supernet: z.string(), seconds, ...where,

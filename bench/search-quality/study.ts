@@ -73,6 +73,8 @@ export interface StudyOptions {
   only: PieceKind[];
   maxHours?: number;
   backend: BackendChoice;
+  /** Worker threads for every search and training (default: every core). */
+  workers: number;
   say(line: string): void;
 }
 
@@ -216,7 +218,7 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
     const searchCommon = {
       ...SEARCH_DEFAULTS, space, lut, lutPath, dataset, seed: SEARCH_SEED, resume: true, quiet: true, backend: backend.name,
       epochs: o.searchBudget.epochs, batch: o.recipe.batch, stepsPerEpoch: o.searchBudget.stepsPerEpoch, evalImages: o.searchBudget.evalImages,
-      calibrationBatches: o.searchBudget.calibrationBatches, ...budgetOptions(o.searchBudget.samples),
+      calibrationBatches: o.searchBudget.calibrationBatches, ...budgetOptions(o.searchBudget.samples), workers: o.workers,
     };
 
     // 1. The shared supernet.
@@ -226,7 +228,7 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
       say('supernet: training (uniform single-path sampling)');
       const s0 = Date.now();
       await search({ ...searchCommon, strategy: 'random', target: baselineMs, out: supernetDir, random: { samples: 1 } });
-      add({ kind: 'supernet', key: 'supernet', dir: supernetDir, seconds: (Date.now() - s0) / 1000, ...where() });
+      add({ kind: 'supernet', key: 'supernet', dir: supernetDir, seconds: (Date.now() - s0) / 1000, workers: o.workers, ...where() });
       say(`supernet: done in ${((Date.now() - s0) / 1000).toFixed(0)} s`);
     }
 
@@ -246,7 +248,7 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
       const seconds = (Date.now() - s0) / 1000;
       add({
         kind: 'search', key, method: s.method, target: s.target, targetMs: s.targetMs, blocks: r.blocks, predictedMs: r.predictedMs, supernetValAcc: r.valAcc,
-        supernet: s.method === 'dnas' ? 'own' : 'supernet', seconds, ...where(),
+        supernet: s.method === 'dnas' ? 'own' : 'supernet', seconds, workers: o.workers, ...where(),
       });
       say(`${label}: done in ${seconds.toFixed(0)} s: ${r.predictedMs.toFixed(4)} ms, ${(100 * r.valAcc).toFixed(2)}% with inherited weights`);
     }
@@ -298,11 +300,12 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
       const r = await train({
         ...TRAIN_DEFAULTS, space, blocks: resolveArch(space, it.blocks), dataset, out: join(work, 'train', `${sha(archKey(it.blocks), 12)}-s${it.seed}`),
         epochs: o.recipe.epochs, batch: o.recipe.batch, lr: o.recipe.lr, maxSteps: o.recipe.maxSteps, seed: it.seed, resume: true, quiet: true, backend: backend.name,
+        workers: o.workers,
       });
       const seconds = (Date.now() - s0) / 1000;
       add({
         kind: 'train', key, blocks: it.blocks, predictedMs: it.predictedMs, method: it.method, target: it.target, seed: it.seed, testAcc: r.testAcc,
-        supernetValAcc: it.supernetValAcc, seconds, resumedFromEpoch: r.resumedFrom, backend: backend.name, ...where(),
+        supernetValAcc: it.supernetValAcc, seconds, resumedFromEpoch: r.resumedFrom, backend: backend.name, workers: r.workers, ...where(),
       });
       say(`${label}: done in ${seconds.toFixed(0)} s: test ${(100 * r.testAcc).toFixed(2)}%`);
     }

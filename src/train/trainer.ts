@@ -65,7 +65,11 @@ export interface TrainOptions {
   lut?: LutRecord | LutRecordRead;
 }
 
-export interface TrainResult { epochs: EpochMetrics[]; testAcc: number; resumedFrom: number }
+export interface TrainResult {
+  epochs: EpochMetrics[]; testAcc: number; resumedFrom: number;
+  /** Worker threads the run trained on (the result depends on it: per-shard BatchNorm statistics). */
+  workers: number;
+}
 
 /**
  * What a resumed run must share with the run that wrote the checkpoint: everything that shapes
@@ -228,5 +232,5 @@ async function trainEpochs(opts: TrainOptions, engine: TrainEngine, run: RunCont
     epochs: opts.epochs, batch: opts.batch, lr: opts.lr, optimizer: opts.optimizer, labelSmoothing: opts.labelSmoothing, seed: opts.seed, normalization: norm,
     testAcc, history,
   });
-  return { epochs: history, testAcc, resumedFrom };
+  return { epochs: history, testAcc, resumedFrom, workers: engine.workers };
 }
