@@ -28,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   spaces: async () => (await import('./spaces.js')).registerSpaces,
   devices: async () => (await import('./devices.js')).registerDevices,
   agent: async () => (await import('./agent.js')).registerAgentCommand,
+  worker: async () => (await import('./worker.js')).registerWorker,
 };
 
 /** The program for `argv`: its command alone when argv names one, else all of them (for help, --version and unknown commands). */
