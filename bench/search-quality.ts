@@ -4,6 +4,7 @@
  *
  *   npm run bench:search-quality -- [--targets 0.45,0.7,1] [--seeds 3] [--samples 5] [--recipe-epochs 1]
  *                                   [--only supernet,search,score,train] [--max-hours H] [--workers N] [--summarize-only]
+ *                                   [--redis URL]   (the trainings fanned out to `latnas worker`s: ./search-quality/queue.ts)
  *
  * Resumable: every finished piece is one record in bench/results/search-quality/results-<recipe
  * hash>.jsonl and a rerun skips it; a changed recipe writes a new file. Progress lines go to
@@ -16,6 +17,8 @@ import { closeRuntimes } from '../src/device/runtime.js';
 import { fail, LatnasError } from '../src/errors.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/train/backend.js';
 import { METHODS, type Method } from './search-quality/records.js';
+import { checkRedis, parseRedisUrl } from '../src/queue/connection.js';
+import { queueTrainer } from './search-quality/queue.js';
 import { PIECE_KINDS, runStudy, summarizeOnly, type PieceKind, type StudyOptions } from './search-quality/study.js';
 
 const { values } = parseArgs({
@@ -47,6 +50,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: String(availableParallelism()) },
     'summarize-only': { type: 'boolean', default: false },
     results: { type: 'string' },
+    redis: { type: 'string' },
   },
 });
 
@@ -91,6 +95,11 @@ async function main(): Promise<void> {
     workers: int('workers', v.workers!),
     say: (line) => process.stderr.write(`${line}\n`),
   };
+  if (v.redis !== undefined) {
+    const redis = parseRedisUrl(v.redis);
+    await checkRedis(redis);
+    o.trainer = queueTrainer(redis);
+  }
   const h = v['summarize-only'] ? await summarizeOnly(o, v.results) : await runStudy(o);
   console.log(JSON.stringify(h));
 }

@@ -70,3 +70,8 @@ export function requireSystem(pkg: SystemPackage): string | false {
   if (process.env['CI'] === 'true') throw new Error(`CI=true and this test ${reason}`);
   return reason;
 }
+
+/** redis-server for the job-queue tests: each starts its own on a loopback port (src/queue/local-redis.ts). */
+export const REDIS_SERVER: SystemPackage = {
+  name: 'redis-server', check: () => existsSync('/usr/bin/redis-server'), install: 'apt-get install -y redis-server',
+};

@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { checkDatasetFits } from '../../src/datasets/dataset.js';
+import { checkDatasetFits, type Dataset } from '../../src/datasets/dataset.js';
 import { loadDataset } from '../../src/datasets/load.js';
 import { loadDevice } from '../../src/device/device.js';
 import { hostProvenance, warnIfOtherMachine } from '../../src/device/host.js';
@@ -76,6 +76,8 @@ export interface StudyOptions {
   /** Worker threads for every search and training (default: every core). */
   workers: number;
   say(line: string): void;
+  /** Runs the train pieces (default localTrainer; bench:search-quality --redis fans them out on the queue: ./queue.ts). */
+  trainer?: StudyTrainer;
 }
 
 const SEARCH_SEED = SEARCH_DEFAULTS.seed;
@@ -155,6 +157,33 @@ export async function writeSummary(records: readonly StudyLine[], paths: StudyPa
 export function studyPaths(out: string, hash: string): StudyPaths {
   return { results: join(out, `results-${hash}.jsonl`), summary: join(out, 'summary.json'), plot: join(out, 'pareto.svg') };
 }
+
+/** One training of the study, as a trainer runs it: into `out` (a run folder under --work). */
+export interface TrainPiece { key: string; label: string; blocks: string[]; predictedMs: number; seed: number; out: string }
+export interface TrainOutcome { testAcc: number; resumedFrom: number; workers: number; backend: string; seconds: number }
+export interface TrainContext {
+  space: Space; dataset: Dataset; recipe: StudyOptions['recipe']; workers: number; backend: BackendChoice; backendName: string;
+  say(line: string): void;
+  /** False once no new piece may start (--only, --max-hours). */
+  go(): boolean;
+}
+/** Runs the train pieces, calling `done` as each finishes (the study appends its record there). */
+export type StudyTrainer = (pieces: readonly TrainPiece[], ctx: TrainContext, done: (p: TrainPiece, r: TrainOutcome) => void) => Promise<void>;
+
+/** The study's own trainer: train() here, one piece after another. */
+export const localTrainer: StudyTrainer = async (pieces, c, done) => {
+  for (const p of pieces) {
+    if (!c.go()) break;
+    c.say(`${p.label}: start (${p.predictedMs.toFixed(4)} ms)`);
+    const s0 = Date.now();
+    const r = await train({
+      ...TRAIN_DEFAULTS, space: c.space, blocks: resolveArch(c.space, p.blocks), dataset: c.dataset, out: p.out,
+      epochs: c.recipe.epochs, batch: c.recipe.batch, lr: c.recipe.lr, maxSteps: c.recipe.maxSteps, seed: p.seed, resume: true, quiet: true, backend: c.backendName,
+      workers: c.workers,
+    });
+    done(p, { testAcc: r.testAcc, resumedFrom: r.resumedFrom, workers: r.workers, backend: c.backendName, seconds: (Date.now() - s0) / 1000 });
+  }
+};
 
 interface TrainItem { blocks: string[]; predictedMs: number; method: string; target: number | null; supernetValAcc: number | null; seeds: number }
 
@@ -292,23 +321,19 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
     }
     const todo = [...trainings].filter(([key]) => !done.has(key));
     say(`train: ${trainings.size - todo.length} of ${trainings.size} trainings already recorded`);
-    for (const [i, [key, it]] of todo.entries()) {
-      if (!may('train') || !timeLeft()) break;
-      const label = `train ${it.method}${it.target === null ? '' : `@${targetKey(it.target)}`} seed ${it.seed} [${i + 1}/${todo.length}]`;
-      say(`${label}: start (${it.predictedMs.toFixed(4)} ms)`);
-      const s0 = Date.now();
-      const r = await train({
-        ...TRAIN_DEFAULTS, space, blocks: resolveArch(space, it.blocks), dataset, out: join(work, 'train', `${sha(archKey(it.blocks), 12)}-s${it.seed}`),
-        epochs: o.recipe.epochs, batch: o.recipe.batch, lr: o.recipe.lr, maxSteps: o.recipe.maxSteps, seed: it.seed, resume: true, quiet: true, backend: backend.name,
-        workers: o.workers,
-      });
-      const seconds = (Date.now() - s0) / 1000;
+    const pieces = todo.map(([key, it], i): TrainPiece => ({
+      key, blocks: it.blocks, predictedMs: it.predictedMs, seed: it.seed, out: join(work, 'train', `${sha(archKey(it.blocks), 12)}-s${it.seed}`),
+      label: `train ${it.method}${it.target === null ? '' : `@${targetKey(it.target)}`} seed ${it.seed} [${i + 1}/${todo.length}]`,
+    }));
+    const ctx: TrainContext = { space, dataset, recipe: o.recipe, workers: o.workers, backend: o.backend, backendName: backend.name, say, go: () => may('train') && timeLeft() };
+    await (o.trainer ?? localTrainer)(pieces, ctx, (p, r) => {
+      const it = trainings.get(p.key)!;
       add({
-        kind: 'train', key, blocks: it.blocks, predictedMs: it.predictedMs, method: it.method, target: it.target, seed: it.seed, testAcc: r.testAcc,
-        supernetValAcc: it.supernetValAcc, seconds, resumedFromEpoch: r.resumedFrom, backend: backend.name, workers: r.workers, ...where(),
+        kind: 'train', key: p.key, blocks: it.blocks, predictedMs: it.predictedMs, method: it.method, target: it.target, seed: it.seed, testAcc: r.testAcc,
+        supernetValAcc: it.supernetValAcc, seconds: r.seconds, resumedFromEpoch: r.resumedFrom, backend: r.backend, workers: r.workers, ...where(),
       });
-      say(`${label}: done in ${seconds.toFixed(0)} s: test ${(100 * r.testAcc).toFixed(2)}%`);
-    }
+      say(`${p.label}: done in ${r.seconds.toFixed(0)} s: test ${(100 * r.testAcc).toFixed(2)}%`);
+    });
 
     const h = await writeSummary(records, paths);
     say(`summary: '${paths.summary}', plot '${paths.plot}'`);

@@ -34,10 +34,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPing(port: number, child: ChildProcess, log: () => string): Promise<void> {
+async function waitForPing(port: number, password: string | undefined, child: ChildProcess, log: () => string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}): ${log()}`);
-    const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const r = new Redis({ port, host: '127.0.0.1', ...(password ? { password } : {}), lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     r.on('error', () => {});
     try {
       await r.connect();
@@ -67,7 +67,7 @@ export async function startLocalRedis(o: { appendonly?: boolean; password?: stri
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (b: Buffer) => { log = (log + b.toString()).slice(-2000); });
     child.stderr!.on('data', (b: Buffer) => { log = (log + b.toString()).slice(-2000); });
-    await waitForPing(port, child, () => log);
+    await waitForPing(port, o.password, child, () => log);
   };
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
