@@ -7,10 +7,11 @@ import { lockFile } from '../util/lock.js';
 import { refuseOverwritingInputs } from '../util/outputs.js';
 import { deviceSpaceInputs } from './inputs.js';
 import { intOption, quietOption, roundsOption, runsOption, seedOption } from './options.js';
+import { profileOnQueue } from './profile-queue.js';
 
 interface ProfileFlags {
   device: string; space: string; out?: string; resume: boolean; force: boolean; rounds?: number; runs?: number; chunk: number;
-  fitNets?: number; fitRounds?: number; seed: number; quiet: boolean;
+  fitNets?: number; fitRounds?: number; seed: number; quiet: boolean; redis?: string;
 }
 
 export function registerProfile(program: Command): void {
@@ -30,7 +31,12 @@ export function registerProfile(program: Command): void {
       intOption('--fit-rounds', 1))
     .addOption(seedOption('seed of the fit networks and the timing order'))
     .addOption(quietOption())
+    .option('--redis <url>', 'profile on the queue\'s workers instead (latnas worker --devices): --device may then list several names, profiled at once')
     .action(async (o: ProfileFlags) => {
+      if (o.redis !== undefined) {
+        await profileOnQueue(o.redis, o);
+        return;
+      }
       const device = loadDevice(o.device);
       const space = loadSpace(o.space);
       const out = o.out ?? `latency-tables/${device.name}/${space.name}.json`;
