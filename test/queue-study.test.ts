@@ -90,3 +90,38 @@ test('the study\'s trainings on two queue workers: the local study\'s records, a
     await Promise.all(ws.map((w) => new Promise<void>((r) => { w.child.once('exit', () => r()); w.child.kill('SIGTERM'); })));
   }
 });
+
+test('latnas run --redis: the top candidates x seeds retrained on two workers, the best by validation accuracy exported', { skip }, async () => {
+  const ws = await Promise.all([worker(redis!.url, 'ra'), worker(redis!.url, 'rb')]);
+  try {
+    const out = join(tempDir(), 'run');
+    const args = [join(ROOT, 'bin/latnas.js'), 'run', '--out', out, '--space', 'fbnet-mini', '--dataset', 'mnist', '--backend', 'wasm', '--workers', '1',
+      '--table', join(ROOT, 'latency-tables/ort-cpu-1t/fbnet-mini.json'), '--strategy', 'random', '--search-epochs', '1', '--search-steps', '4',
+      '--train-steps', '6', '--samples', '2', '--eval-images', '64', '--redis', redis!.url, '--retrain-top', '2', '--retrain-seeds', '2'];
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, args, { cwd: tempDir(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      c.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+      c.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const cands = JSON.parse(readFileSync(join(out, 'train/candidates.json'), 'utf8')) as {
+      best: { blocks: string[]; seed: number }; runs: { blocks: string[]; seed: number; valAcc: number; testAcc: number; worker: string }[];
+    };
+    assert.equal(cands.runs.length, 4);
+    assert.deepEqual(new Set(cands.runs.map((x) => x.seed)), new Set([1, 2]));
+    const best = cands.runs.find((x) => x.blocks.join() === cands.best.blocks.join() && x.seed === cands.best.seed)!;
+    assert.equal(best.valAcc, Math.max(...cands.runs.map((x) => x.valAcc)));
+    const metrics = JSON.parse(readFileSync(join(out, 'train/metrics.json'), 'utf8')) as { testAcc: number; seed: number };
+    assert.equal(metrics.testAcc, best.testAcc);
+    assert.equal(metrics.seed, best.seed);
+    const arch = JSON.parse(readFileSync(join(out, 'train/arch.json'), 'utf8')) as { blocks: string[]; lut?: unknown };
+    assert.ok(arch.lut, 'the searched table is recorded with the arch, as a local training records it');
+    assert.ok(existsSync(join(out, 'model.onnx')));
+    const state = JSON.parse(readFileSync(join(out, 'pipeline.json'), 'utf8')) as { options: Record<string, unknown> };
+    assert.equal(state.options['retrain'], '2x2');
+    assert.doesNotMatch(JSON.stringify(state), /redis:/, 'the Redis URL is not recorded');
+  } finally {
+    await Promise.all(ws.map((w) => new Promise<void>((r) => { w.child.once('exit', () => r()); w.child.kill('SIGTERM'); })));
+  }
+});
