@@ -15,6 +15,9 @@ interface RunFlags {
   batch: number; lr: number; quantize?: string; backend: string; seed: number; quiet: boolean; workers: number;
 }
 
+/** --redis: the train stage on the job queue (src/pipeline/retrain.ts). */
+interface QueueRunFlags { redis?: string; retrainTop: number; retrainSeeds: number }
+
 export function registerRun(program: Command): void {
   program.command('run')
     .description('the whole pipeline, resumable: reuse or profile the device\'s LUT -> search -> train the winner -> export ONNX -> report.html')
@@ -39,13 +42,17 @@ export function registerRun(program: Command): void {
     .addOption(searchWorkersOption('the search and the training'))
     .addOption(seedOption())
     .addOption(quietOption())
-    .action(async (o: RunFlags) => {
+    .option('--redis <url>', 'retrain on the job queue (latnas worker): the search\'s top candidates x seeds in parallel, the best by validation accuracy kept')
+    .option('--retrain-top <n>', 'with --redis: candidates to retrain (the chosen arch, then the best others within the target)', intOption('--retrain-top', 1, 100), 3)
+    .option('--retrain-seeds <n>', 'with --redis: seeds per candidate', intOption('--retrain-seeds', 1, 100), 2)
+    .action(async (o: RunFlags & QueueRunFlags) => {
       const strategy = choice('--strategy', o.strategy, STRATEGIES, 'one of');
       const backend = choice('--backend', o.backend, BACKEND_CHOICES, 'one of');
       const b = BUDGETS[choice('--budget', o.budget, ['small', 'full'] as const)];
       const quantize = quantizeMode(o.quantize);
       const target = targetMs(o.targetMs);
       const r = await runPipeline({
+        ...(o.redis !== undefined ? { redis: o.redis, retrain: { top: o.retrainTop, seeds: o.retrainSeeds } } : {}),
         out: o.out, device: o.device, space: o.space, table: o.table, target, dataset: o.dataset, strategy,
         searchEpochs: o.searchEpochs ?? b.searchEpochs, searchSteps: o.searchSteps ?? b.searchSteps, trainEpochs: o.trainEpochs ?? b.trainEpochs,
         trainSteps: o.trainSteps ?? b.trainSteps, evalImages: o.evalImages ?? b.evalImages, samples: o.samples ?? b.samples, batch: o.batch, lr: o.lr,

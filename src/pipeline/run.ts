@@ -28,6 +28,7 @@ import { loadSpace, type Space } from '../space/spaces.js';
 import { initBackend, type BackendChoice } from '../train/backend.js';
 import { checkDatasetFits } from '../datasets/dataset.js';
 import { checkBatchFits, train, TRAIN_DEFAULTS } from '../train/trainer.js';
+import { retrainOnQueue } from './retrain.js';
 import { splitTrainVal } from '../datasets/split.js';
 import { describeChange } from '../util/changes.js';
 import { lockFile, lockFolder } from '../util/lock.js';
@@ -68,6 +69,13 @@ export interface PipelineOptions {
   quiet?: boolean;
   /** Worker threads of the search and the training (absent: the search in this thread, the training on TRAIN_DEFAULTS.workers); not recorded: stages resume with any count. */
   workers?: number;
+  /**
+   * The train stage on the job queue at this Redis URL (never recorded: it may hold a password):
+   * the search's `retrain.top` candidates x `retrain.seeds` seeds retrained in parallel, the best by
+   * validation accuracy kept (retrain.ts). `workers` is then each retraining's thread count.
+   */
+  redis?: string;
+  retrain?: { top: number; seeds: number };
 }
 
 export { PIPELINE_FILE, STAGES, type PipelineState, type Stage, type StageRecord } from '../runfolder/pipeline.js';
@@ -85,11 +93,16 @@ export function resolveDatasetSpec(spec: string): string {
   return fashionMnistInstalled() ? 'fashion-mnist' : 'mnist';
 }
 
+/** `run --redis`'s retraining: the top 3 candidates x 2 seeds. */
+export const RETRAIN_DEFAULTS = { top: 3, seeds: 2 };
+
 function identity(o: PipelineOptions, dataset: string): Record<string, unknown> {
   return {
     device: o.device, space: o.space, table: o.table ?? null, target: o.target, dataset, strategy: o.strategy,
     searchEpochs: o.searchEpochs, searchSteps: o.searchSteps ?? null, trainEpochs: o.trainEpochs, trainSteps: o.trainSteps ?? null,
     evalImages: o.evalImages, samples: o.samples, batch: o.batch, lr: o.lr, quantize: o.quantize ?? null, seed: o.seed,
+    // Only with --redis: a folder trained locally has the same identity as before.
+    ...(o.redis ? { retrain: `${o.retrain?.top ?? RETRAIN_DEFAULTS.top}x${o.retrain?.seeds ?? RETRAIN_DEFAULTS.seeds}` } : {}),
   };
 }
 
@@ -97,7 +110,7 @@ function identity(o: PipelineOptions, dataset: string): Record<string, unknown> 
 const STAGE_OPTIONS: Record<Stage, readonly string[]> = {
   lut: ['device', 'space', 'table'],
   search: ['target', 'dataset', 'strategy', 'searchEpochs', 'searchSteps', 'evalImages', 'samples', 'batch', 'seed'],
-  train: ['dataset', 'trainEpochs', 'trainSteps', 'batch', 'lr', 'seed'],
+  train: ['dataset', 'trainEpochs', 'trainSteps', 'batch', 'lr', 'seed', 'retrain'],
   export: ['quantize'],
   report: [],
 };
@@ -298,6 +311,14 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   const trainDir = join(o.out, 'train');
   await stage('train', `the chosen arch, ${o.trainEpochs} epoch(s)${o.trainSteps ? ` of at most ${o.trainSteps} steps` : ''}`, async () => {
     const arch = readArchArgument(join(searchDir, 'arch.json'));
+    if (o.redis !== undefined) {
+      const r = await retrainOnQueue({
+        redis: o.redis, ...RETRAIN_DEFAULTS, ...o.retrain, space, dataset, searchDir, trainDir, targetMs: state.stages.search!['targetMs'] as number,
+        chosen: arch.blocks, lut: arch.lut, seed: o.seed, epochs: o.trainEpochs, batch: o.batch, lr: o.lr, maxSteps: o.trainSteps, valFraction: VAL_FRACTION,
+        backend: o.backend, workers: o.workers ?? 1, quiet: o.quiet, say,
+      });
+      return { testAcc: r.testAcc };
+    }
     const r = await train({
       ...TRAIN_DEFAULTS, space, blocks: resolveArch(space, arch.blocks, arch.source), dataset, out: trainDir, epochs: o.trainEpochs, batch: o.batch,
       lr: o.lr, valFraction: VAL_FRACTION, seed: o.seed, resume: true, quiet: o.quiet, maxSteps: o.trainSteps, backend: backend.name, lut: arch.lut,
