@@ -77,7 +77,8 @@ test('the study\'s trainings on two queue workers: the local study\'s records, a
       assert.equal(r.testAcc, t.testAcc, r.key);
     }
     // The artifacts are in the study's run folders, as the local trainer leaves them.
-    const runs = readdirSync(join(queued, 'work')).flatMap((h) => (existsSync(join(queued, 'work', h, 'train')) ? readdirSync(join(queued, 'work', h, 'train')).map((d) => join(queued, 'work', h, 'train', d)) : []));
+    const trainDirs = readdirSync(join(queued, 'work')).map((h) => join(queued, 'work', h, 'train')).filter((d) => existsSync(d));
+    const runs = trainDirs.flatMap((t) => readdirSync(t).map((d) => join(t, d)));
     assert.equal(runs.length, 7);
     for (const d of runs) assert.ok(existsSync(join(d, 'weights.bin')) && existsSync(join(d, 'metrics.json')), d);
     for (const w of ws) assert.match(w.stderr(), /: done in/, 'each worker trained');
