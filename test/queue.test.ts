@@ -17,16 +17,17 @@ import { LatnasError } from '../src/errors.js';
 import { loadLut } from '../src/lut/lut.js';
 import { checkRedis, parseRedisUrl, redactUrl } from '../src/queue/connection.js';
 import { Coordinator } from '../src/queue/coordinator.js';
-import { COMPUTE_QUEUE, jobId, parseJob, QUEUE_PREFIX, type TrainJob } from '../src/queue/jobs.js';
+import { COMPUTE_QUEUE, jobId, parseJob, QUEUE_PREFIX, type ScoreJob, type TrainJob } from '../src/queue/jobs.js';
 import { startLocalRedis, type LocalRedis } from '../src/queue/local-redis.js';
 import { insideWorkdir, openWorkdir } from '../src/queue/paths.js';
 import { trainSpec, writeTrainRun } from '../src/queue/specs.js';
+import { search, SEARCH_DEFAULTS } from '../src/search/search.js';
 import { resolveArch } from '../src/space/arch.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { initBackend } from '../src/train/backend.js';
 import { train } from '../src/train/trainer.js';
 import { cli, REDIS_SERVER, requireSystem, ROOT, tempDir, TINY_SPACE } from './helpers.js';
-import { writeTinyIdx } from './tiny-idx.js';
+import { tinyDigits, writeTinyIdx } from './tiny-idx.js';
 
 const skip = requireSystem(REDIS_SERVER);
 const space = loadSpace('fbnet-mini');
@@ -267,5 +268,31 @@ test('a device farm: one worker holds ort-cpu-1t, another ort-wasm; one command 
     }
   } finally {
     await Promise.all([cpu.stop(), wasm.stop()]);
+  }
+});
+
+test('a score job: archs scored with a supernet snapshot in the workdir, exactly as the search scored them', { skip }, async () => {
+  const url = redis!.url;
+  const w = await startWorker(url, 's1');
+  const c = new Coordinator(parseRedisUrl(url));
+  try {
+    // The snapshot: a finished tiny search, trained here on the worker's dataset under the spec the job names.
+    const TABLE = join(ROOT, 'latency-tables/ort-cpu-1t/fbnet-mini.json');
+    const backend = await initBackend('wasm');
+    await search({
+      ...SEARCH_DEFAULTS, space, lut: loadLut(TABLE, { space }), lutPath: TABLE, dataset: tinyDigits(320, 48, 'idx:data'), strategy: 'random', target: 'baseline',
+      out: join(w.workdir, 'snap'), resume: false, quiet: true, backend: backend.name, epochs: 1, batch: 16, stepsPerEpoch: 2, evalImages: 32, calibrationBatches: 1,
+      random: { samples: 3 }, workers: 1,
+    });
+    const visited = JSON.parse(readFileSync(join(w.workdir, 'snap', 'visited.json'), 'utf8')) as { blocks: string[]; acc: number }[];
+    const job: ScoreJob = {
+      kind: 'score', space, dataset: 'idx:data', supernet: 'snap', archs: visited.map((v) => v.blocks), calibrationBatches: 1, evalImages: 32, backend: 'wasm',
+    };
+    const [r] = await c.run([job], { label: 'score', quiet: true });
+    assert.deepEqual(r!.result.valAcc, visited.map((v) => v.acc));
+    await assert.rejects(c.run([{ ...job, supernet: '../snap' }], { label: 'score', quiet: true }), /job field 'supernet': .* resolves outside/);
+  } finally {
+    await c.close();
+    await w.stop();
   }
 });

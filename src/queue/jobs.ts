@@ -63,6 +63,7 @@ export const ScoreJobSchema = z.object({
   archs: z.array(blocks).min(1).max(10_000),
   calibrationBatches: z.number().int().min(1).max(10_000),
   evalImages: z.number().int().min(1),
+  backend,
 }).strict();
 
 export const ProfileJobSchema = z.object({

@@ -84,9 +84,10 @@ async function runTrain(ctx: WorkerContext, dir: string, s: TrainJob): Promise<T
   return { testAcc: r.testAcc, valAcc: last && Number.isFinite(last.valAcc) ? last.valAcc : null, resumedFrom: r.resumedFrom, workers: r.workers, backend, files };
 }
 
-function runScore(ctx: WorkerContext, dir: string, s: ScoreJob): ScoreJobResult {
+async function runScore(ctx: WorkerContext, dir: string, s: ScoreJob): Promise<ScoreJobResult> {
   const space = jobSpace(dir, s.space);
   const dataset = jobDataset(ctx, s.dataset);
+  await jobBackend(s.backend);
   const scorer = openSupernet(insideWorkdir(ctx.workdir, s.supernet, 'supernet'), { space, dataset, calibrationBatches: s.calibrationBatches, evalImages: s.evalImages });
   try {
     return { valAcc: s.archs.map((a, i) => scorer.accuracy(pathOf(space, resolveArch(space, a, `job field 'archs.${i}'`)))) };
