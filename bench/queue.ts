@@ -8,7 +8,12 @@
  * (1-worker wall − local wall) / N: what the queue adds to a job (submission, the worker's
  * blocking fetch, the sandbox thread, results through Redis, the coordinator's wake-up).
  *
- *   npm run bench:queue -- [--jobs 8] [--epochs 1] [--steps 40] [--batch 32] [--dataset mnist] [--arch k3_e6,...] [--redis URL]
+ *   npm run bench:queue -- [--jobs 8] [--epochs 1] [--steps 40] [--batch 32] [--dataset mnist] [--arch k3_e6,...] [--redis URL] [--faults]
+ *
+ * --faults adds two runs on two workers (its own redis-server only, started with appendonly):
+ *   kill     one worker SIGKILLed once it is mid-job; every job must still finish (the lost one on
+ *            the other worker, after --lock-seconds 10) with the local run's accuracies
+ *   restart  Redis stopped after the first result and started again 1 s later; the run must complete
  *
  * Without --redis it starts its own redis-server on a loopback port (Debian's redis-server).
  * With --redis the database is FLUSHED: give a scratch one. Ends with one JSON line.
@@ -35,7 +40,7 @@ import { train } from '../src/train/trainer.js';
 const { values } = parseArgs({ options: {
   jobs: { type: 'string', default: '8' }, epochs: { type: 'string', default: '1' }, steps: { type: 'string', default: '40' },
   batch: { type: 'string', default: '32' }, dataset: { type: 'string', default: 'mnist' }, arch: { type: 'string' },
-  redis: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
+  redis: { type: 'string' }, backend: { type: 'string', default: 'wasm' }, faults: { type: 'boolean', default: false },
 } });
 const int = (name: string, v: string) => {
   const n = Number(v);
@@ -73,8 +78,13 @@ async function local(): Promise<{ wall: number; accs: number[] }> {
   }
 }
 
-async function startWorker(url: string, name: string, workdir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'worker', '--redis', url, '--workdir', workdir, '--name', name], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A worker process; `onStart` hears each job it starts (its log lines are passed through to stderr). */
+async function startWorker(url: string, name: string, workdir: string, onStart?: () => void): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'worker', '--redis', url, '--workdir', workdir, '--name', name, '--lock-seconds', '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    process.stderr.write(s.replace(/^/gm, `[${name}] `).replace(/\[[^\]]*\] $/, ''));
+    if (/: started/.test(s)) onStart?.();
+  });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s; if (out.includes('serving')) resolve(); });
@@ -83,22 +93,48 @@ async function startWorker(url: string, name: string, workdir: string): Promise<
   return child;
 }
 
-async function onQueue(url: string, workers: number): Promise<{ wall: number; inWorker: number; accs: number[]; perWorker: Record<string, number> }> {
+type Fault = 'kill' | 'restart';
+
+async function onQueue(url: string, workers: number, fault?: Fault): Promise<{ wall: number; inWorker: number; accs: number[]; perWorker: Record<string, number> }> {
   const flush = new Redis(parseRedisUrl(url).options);
   await flush.flushdb();
   flush.disconnect();
   const dir = mkdtempSync(join(tmpdir(), 'latnas-bench-queue-'));
-  const procs = await Promise.all(Array.from({ length: workers }, (_, i) => startWorker(url, `w${i + 1}`, join(dir, `w${i + 1}`))));
+  let killed = false;
+  const procs: ChildProcess[] = [];
+  // kill: w1 dies 2 s into its first job (mid-training: the job's result depends on every step).
+  const kill = () => {
+    if (fault !== 'kill' || killed) return;
+    killed = true;
+    setTimeout(() => { say('SIGKILL w1'); procs[0]?.kill('SIGKILL'); }, 2000);
+  };
+  procs.push(...await Promise.all(Array.from({ length: workers }, (_, i) => startWorker(url, `w${i + 1}`, join(dir, `w${i + 1}`), i === 0 ? kill : undefined))));
   const c = new Coordinator(parseRedisUrl(url));
   try {
     const t0 = Date.now();
-    const rs = await c.run(specs, { label: `${workers} worker(s)` });
+    let restarted = false;
+    const rs = await c.run(specs, {
+      label: `${workers} worker(s)${fault ? `, ${fault}` : ''}`,
+      onResult: async () => {
+        if (fault !== 'restart' || restarted || !own) return;
+        restarted = true;
+        say('stopping Redis');
+        await own.stop();
+        await new Promise((r) => setTimeout(r, 1000));
+        await own.restart();
+        say('Redis started again');
+      },
+    });
     const perWorker: Record<string, number> = {};
     for (const r of rs) perWorker[r.worker] = (perWorker[r.worker] ?? 0) + 1;
     return { wall: (Date.now() - t0) / 1000, inWorker: rs.reduce((s, r) => s + r.seconds, 0), accs: rs.map((r) => r.result.testAcc), perWorker };
   } finally {
     await c.close();
-    await Promise.all(procs.map((p) => new Promise<void>((r) => { p.once('exit', () => r()); p.kill('SIGTERM'); })));
+    await Promise.all(procs.map((p) => new Promise<void>((r) => {
+      if (p.exitCode !== null || p.signalCode !== null) return r();
+      p.once('exit', () => r());
+      p.kill('SIGTERM');
+    })));
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -106,7 +142,8 @@ async function onQueue(url: string, workers: number): Promise<{ wall: number; in
 let own: LocalRedis | undefined;
 try {
   process.env['ORT_DISABLE_TELEMETRY'] ??= '1';
-  if (!values.redis) own = await startLocalRedis();
+  if (values.faults && values.redis) throw new Error('--faults restarts Redis: it needs its own redis-server, so leave --redis out');
+  if (!values.redis) own = await startLocalRedis({ appendonly: values.faults });
   const url = values.redis ?? own!.url;
   say(`bench:queue: ${jobs} trainings of ${blocks.join(',')} (${epochs} epoch(s) of ${steps} steps, batch ${batch}, ${values.dataset}, ${backend}, 1 thread each)`);
   const ref = await local();
@@ -116,6 +153,14 @@ try {
   const two = await onQueue(url, 2);
   say(`2 workers: ${two.wall.toFixed(1)} s, jobs per worker ${JSON.stringify(two.perWorker)}`);
   const same = (a: number[]) => a.every((x, i) => x === ref.accs[i]);
+  const faults: Record<string, { wallSeconds: number; sameAccuracyAsLocal: boolean; jobsPerWorker: Record<string, number> }> = {};
+  if (values.faults) {
+    for (const f of ['kill', 'restart'] as const) {
+      const r = await onQueue(url, 2, f);
+      say(`2 workers, ${f}: ${r.wall.toFixed(1)} s, jobs per worker ${JSON.stringify(r.perWorker)}`);
+      faults[f] = { wallSeconds: +r.wall.toFixed(2), sameAccuracyAsLocal: same(r.accs), jobsPerWorker: r.perWorker };
+    }
+  }
   const host = hostProvenance();
   console.log(JSON.stringify({
     bench: 'queue', date: new Date().toISOString(), cpu: host.cpu, cpuId: host.cpuId, cores: host.cpuCount,
@@ -127,6 +172,7 @@ try {
     outsideJobMsPerJob: +((1000 * (one.wall - one.inWorker)) / jobs).toFixed(1),
     jobsPerWorker2: two.perWorker,
     sameAccuracyAsLocal: same(one.accs) && same(two.accs),
+    ...(values.faults ? { faults, lockSeconds: 10 } : {}),
   }));
 } finally {
   await own?.dispose();
