@@ -58,12 +58,14 @@ export function parseRedisUrl(url: string, option = '--redis'): RedisTarget {
  */
 export async function checkRedis(target: RedisTarget, timeoutMs = 10_000, option = '--redis'): Promise<void> {
   const probe = new Redis({ ...target.options, maxRetriesPerRequest: 0, lazyConnect: true, connectTimeout: timeoutMs, retryStrategy: () => null, enableOfflineQueue: false });
-  probe.on('error', () => {});
+  // ioredis rejects connect() with "Connection is closed."; the socket's own error (ECONNREFUSED, ENOTFOUND) says more.
+  let socketError: string | undefined;
+  probe.on('error', (e: NodeJS.ErrnoException) => { socketError ??= e.code ?? e.message.split('\n')[0]; });
   try {
     await probe.connect();
     await probe.ping();
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0];
+    const why = socketError ?? (e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0];
     fail(`${option} ${target.shown}: cannot reach Redis (${why}); start redis-server there, or check the host, port, password and TLS (rediss://)`);
   } finally {
     probe.disconnect();

@@ -12,7 +12,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { LatnasError } from '../errors.js';
-import { jobId, parseJob, type JobEnvelope } from './jobs.js';
+import { jobId, parseJob, type JobEnvelope, type JobSpec } from './jobs.js';
 import { runJob, type WorkerContext } from './run-job.js';
 
 export interface ProcessorData extends WorkerContext { name: string }
@@ -30,12 +30,13 @@ export default async function processJob(job: SandboxedJob): Promise<JobEnvelope
   const parsed = parseJob(job.data);
   if (!parsed.ok) throw unrecoverable(parsed.error);
   // The id names the job's folder and is what coordinators look results up by: a payload filed
-  // under another spec's id would hand that spec a wrong result.
-  const id = jobId(parsed.spec);
+  // under another spec's id would hand that spec a wrong result. Hashed as received (the
+  // coordinator hashed the same JSON), not as parsed: a schema default would change the hash.
+  const id = jobId(job.data as JobSpec);
   if (job.id !== id) throw unrecoverable(`malformed job: its id '${job.id}' is not the hash of its spec (${id}); submit it through latnas`);
   const started = Date.now();
   try {
-    const result = await runJob(ctx, parsed.spec);
+    const result = await runJob(ctx, parsed.spec, id);
     return { worker: ctx.name, seconds: (Date.now() - started) / 1000, result };
   } catch (e) {
     if (e instanceof LatnasError) throw unrecoverable(e.message);

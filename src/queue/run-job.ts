@@ -113,9 +113,10 @@ async function runProfile(ctx: WorkerContext, dir: string, s: ProfileJob): Promi
   }
 }
 
-/** Runs a parsed spec in `<workdir>/jobs/<its id>/`; the folder name is the spec's own hash, never a payload string. */
-export async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<unknown> {
-  const dir = insideWorkdir(ctx.workdir, join('jobs', jobId(spec)), 'id');
+/** Runs a parsed spec in `<workdir>/jobs/<id>/`; `id` is the worker's own hash of the payload (jobId), never a payload string. */
+export async function runJob(ctx: WorkerContext, spec: JobSpec, id: string = jobId(spec)): Promise<unknown> {
+  if (!/^[a-z]+-[0-9a-f]{64}$/.test(id)) throw new Error(`runJob: '${id}' is not a job id`);
+  const dir = insideWorkdir(ctx.workdir, join('jobs', id), 'id');
   switch (spec.kind) {
     case 'train': return runTrain(ctx, dir, spec);
     case 'score': return runScore(ctx, dir, spec);
