@@ -266,6 +266,9 @@ test('a device farm: one worker holds ort-cpu-1t, another ort-wasm; one command 
       assert.ok(Object.keys(lut.entries).length > 0);
       assert.match(r.stdout, new RegExp(`${device}/tiny\\.json: .* profiled by ${worker}`));
     }
+    const again = cli(['profile', '--redis', url, '--device', 'ort-cpu-1t', '--space', TINY_SPACE, '--quiet'], cwd);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^latnas: LUT file 'latency-tables\/ort-cpu-1t\/tiny\.json' already exists; /);
   } finally {
     await Promise.all([cpu.stop(), wasm.stop()]);
   }

@@ -4,6 +4,7 @@
  * profile writes it. Workers resume an interrupted profile in their job folder and a finished
  * job's table is reused, so --resume and --force do not apply.
  */
+import { existsSync } from 'node:fs';
 import { fail } from '../errors.js';
 import { checkRedis, parseRedisUrl } from '../queue/connection.js';
 import { withCoordinator } from '../queue/coordinator.js';
@@ -26,7 +27,11 @@ export async function profileOnQueue(url: string, o: QueueProfileFlags): Promise
   if (devices.length > 1 && o.out !== undefined) fail(`--out names one table, but --device lists ${devices.length} devices; leave --out out (each goes to latency-tables/<device>/<space>.json)`);
   const space = loadSpace(o.space);
   const outs = devices.map((d) => o.out ?? `latency-tables/${d}/${space.name}.json`);
-  for (const out of outs) refuseOverwritingInputs('--out', out, [{ path: out }], deviceSpaceInputs(undefined, o.space));
+  for (const out of outs) {
+    refuseOverwritingInputs('--out', out, [{ path: out }], deviceSpaceInputs(undefined, o.space));
+    // Nothing finished is overwritten: the local profile refuses an existing table without --resume or --force too.
+    if (existsSync(out)) fail(`LUT file '${out}' already exists; move it aside or choose another --out (with --redis the table is written only when its profile has finished)`);
+  }
   await checkRedis(redis);
   const locks = outs.map((out) => lockFile(out, 'latency table'));
   try {
