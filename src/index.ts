@@ -39,4 +39,11 @@ export {
 export { BUDGETS, runPipeline, type Budget, type PipelineOptions, type PipelineResult } from './pipeline/run.js';
 export { writeReport } from './report/report.js';
 
+// Beyond one machine: the job queue on Redis (BullMQ); `latnas worker` is startWorker.
+export { checkRedis, parseRedisUrl, redactUrl, type RedisTarget } from './queue/connection.js';
+export { Coordinator, withCoordinator, type RunJobsOptions } from './queue/coordinator.js';
+export { jobId, type JobEnvelope, type JobSpec, type ProfileJob, type ScoreJob, type TrainJob } from './queue/jobs.js';
+export { profileSpec, trainSpec, writeProfiledTable, writeTrainRun } from './queue/specs.js';
+export { startWorker, type RunningWorker, type WorkerOptions } from './queue/worker.js';
+
 export { LatnasError } from './errors.js';
