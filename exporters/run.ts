@@ -37,6 +37,8 @@ export interface TrainedRun {
   normalization: Normalization;
   /** The `--dataset` spec the run was trained on (older runs: the dataset's name). */
   datasetSpec: string;
+  /** A folder dataset's decoded-image cache file the training read (train/metrics.json). */
+  imageCache?: string;
   classes?: string[];
   testAcc?: number;
   /** The trained TF.js model; dispose() it when done. */
@@ -92,6 +94,7 @@ export function loadTrainedRun(dir: string): TrainedRun {
     dir, space, blocks, arch: archFile.blocks, archFile, searchedLut: archFile.lut, units, layers,
     normalization: metrics.normalization,
     datasetSpec: metrics.datasetSpec ?? metrics.dataset,
+    imageCache: metrics.imageCache,
     classes: metrics.classes,
     testAcc: metrics.testAcc,
     model,

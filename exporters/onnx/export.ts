@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../../src/datasets/batches.js';
 import type { Dataset } from '../../src/datasets/dataset.js';
 import { loadDataset } from '../../src/datasets/load.js';
+import { imageCacheDir, isFolderSpec, openDataset } from '../../src/datasets/open.js';
 import { splitTrainVal } from '../../src/datasets/split.js';
 import { loadDevice } from '../../src/device/device.js';
 import { OrtModel } from '../../src/device/ort.js';
@@ -74,6 +75,10 @@ export interface LatencyReport {
 /** The report written beside the model (NAME.export.json). */
 export interface OnnxExportResult extends ExportSummary {
   opset: number;
+  /** What a caller must feed the model (as metadata_props' latnas.input): a web page reads it from this report. */
+  input: { name: string; layout: 'NCHW'; shape: [string, number, number, number]; scale: string; mean: number[]; std: number[] };
+  /** The class names, in logit order (as latnas.classes). */
+  classes: readonly string[];
   parity: Parity;
   int8?: { report: QuantizeReport; ortAccuracy: number; accuracyDropPct: number; top1AgreementWithFp32: number; bytes: number };
   latency?: LatencyReport;
@@ -100,14 +105,17 @@ function lutFor(run: TrainedRun, table?: string): { lut: Lut; path: string } {
   return { lut, path };
 }
 
+/** The model's input as a caller must prepare it: in the metadata and in the report. */
+function inputSpec(run: TrainedRun): OnnxExportResult['input'] {
+  const { c, h, w } = run.space.input;
+  return { name: INPUT_NAME, layout: 'NCHW', shape: ['batch', c, h, w], scale: 'pixel / 255', mean: run.normalization.mean, std: run.normalization.std };
+}
+
 function metadata(run: TrainedRun, dataset: Dataset, lut: { lut: Lut; path: string } | undefined): Record<string, string> {
   return {
     'latnas.version': LATNAS_VERSION,
     'latnas.arch': JSON.stringify({ space: run.space.name, blocks: run.arch }),
-    'latnas.input': JSON.stringify({
-      name: INPUT_NAME, layout: 'NCHW', shape: ['batch', run.space.input.c, run.space.input.h, run.space.input.w],
-      scale: 'pixel / 255', mean: run.normalization.mean, std: run.normalization.std,
-    }),
+    'latnas.input': JSON.stringify(inputSpec(run)),
     'latnas.classes': JSON.stringify(run.classes ?? dataset.classes),
     'latnas.dataset': dataset.spec,
     ...(run.testAcc !== undefined ? { 'latnas.tfjs_test_accuracy': run.testAcc.toFixed(4) } : {}),
@@ -219,7 +227,11 @@ export async function exportOnnx(opts: OnnxExportOptions): Promise<OnnxExportRes
   // The folder the model goes to: one export (or pipeline) at a time writes there.
   const lock = lockFolder(dirname(opts.out));
   try {
-    const dataset = loadDataset(opts.dataset ?? run.datasetSpec);
+    const spec = opts.dataset ?? run.datasetSpec;
+    // A folder of images: the training's decoded cache when it is still there (same files, same input), else decoded beside the run.
+    const dataset = isFolderSpec(spec)
+      ? (await openDataset(spec, run.space, { input: run.space.input, cacheDir: run.imageCache ? dirname(run.imageCache) : imageCacheDir(run.dir), quiet: opts.quiet })).dataset
+      : loadDataset(spec);
     checkDatasetFits(run.space, dataset);
     const lut = opts.skipLatency && !opts.table ? undefined : lutFor(run, opts.table);
     // The inputs the run folder chose (the table it was searched with, its dataset), checked like the given ones.
@@ -293,7 +305,10 @@ export async function exportOnnx(opts: OnnxExportOptions): Promise<OnnxExportRes
 
     writeFileAtomic(opts.out, written);
     const result: OnnxExportResult = {
-      out: opts.out, bytes: written.length, opset, arch: run.arch, space: run.space.name, parity, int8, latency,
+      out: opts.out, bytes: written.length, opset, arch: run.arch, space: run.space.name,
+      input: inputSpec(run),
+      classes: run.classes ?? dataset.classes,
+      parity, int8, latency,
       seconds: (Date.now() - started) / 1000,
     };
     writeJsonAtomic(reportPath(opts.out), result);

@@ -2,7 +2,8 @@
 import { deviceFile } from '../device/device.js';
 import { fail } from '../errors.js';
 import { readArchArgument, resolveArch } from '../space/arch.js';
-import type { Space } from '../space/spaces.js';
+import type { Shape } from '../space/ir.js';
+import { loadSpace, spaceAt, type Space } from '../space/spaces.js';
 import { inputFile, type Input } from '../util/outputs.js';
 
 /** The --device and --space files a command reads (built-in space names are no files; a device name is its devices/NAME.json). */
@@ -22,4 +23,9 @@ export function archFor(space: Space, archArg: string) {
     fail(`${arch.source}: is for space '${arch.space}' but the space is '${space.name}'; pass --space ${arch.space}`);
   }
   return resolveArch(space, arch.blocks, arch.source);
+}
+
+/** --space, derived at --input when given. */
+export function spaceFrom(nameOrPath: string, input: Shape | undefined): Space {
+  return spaceAt(loadSpace(nameOrPath), { input });
 }

@@ -11,7 +11,8 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { datasetSpecsText } from '../datasets/load.js';
 import { DEVICE_LIMITS } from '../device/device.js';
-import { fail } from '../errors.js';
+import { fail, LatnasError } from '../errors.js';
+import { parseInputShape } from '../space/derive.js';
 
 /** Parses an integer flag; out of range is commander's usage error (`--seed must be an integer >= 0`). */
 export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -81,6 +82,21 @@ export const runsOption = (what: 'model' | 'net') =>
   new Option('--runs <n>', `timed runs per ${what} per round (default: the device's)`).argParser(intOption('--runs', 1, DEVICE_LIMITS.runsPerRound));
 
 export const datasetOption = () => new Option('--dataset <spec>', datasetSpecsText()).makeOptionMandatory();
+
+/** --input CxHxW: the space derived at another input (src/space/derive.ts). */
+export const inputOption = () => new Option('--input <CxHxW>', 'derive the space at this input, e.g. 3x64x64 (same stages; stem and strides adjusted; its own name and table)')
+  .argParser((v: string) => {
+    try {
+      return parseInputShape(v);
+    } catch (e) {
+      // commander's usage error, like every other flag's bad value.
+      if (e instanceof LatnasError) throw new InvalidArgumentError(e.message.replace(/^--input '[^']*': /, ''));
+      throw e;
+    }
+  });
+
+/** --skip-bad: a folder dataset's undecodable images counted and listed instead of stopping the load. */
+export const skipBadOption = () => new Option('--skip-bad', 'folder datasets: skip images that cannot be decoded (listed in the run folder\'s images/bad-images.txt)').default(false);
 
 export const runFolderOption = () => new Option('--out <dir>', 'run folder (e.g. runs/NAME)').makeOptionMandatory();
 

@@ -2,16 +2,17 @@
 import type { Command } from 'commander';
 import { loadDevice } from '../device/device.js';
 import { profile } from '../profiler/profile.js';
-import { BUILTIN_SPACES, loadSpace } from '../space/spaces.js';
+import type { Shape } from '../space/ir.js';
+import { BUILTIN_SPACES } from '../space/spaces.js';
 import { lockFile } from '../util/lock.js';
 import { refuseOverwritingInputs } from '../util/outputs.js';
-import { deviceSpaceInputs } from './inputs.js';
-import { intOption, quietOption, roundsOption, runsOption, seedOption } from './options.js';
+import { deviceSpaceInputs, spaceFrom } from './inputs.js';
+import { inputOption, intOption, quietOption, roundsOption, runsOption, seedOption } from './options.js';
 import { profileOnQueue } from './profile-queue.js';
 
 interface ProfileFlags {
   device: string; space: string; out?: string; resume: boolean; force: boolean; rounds?: number; runs?: number; chunk: number;
-  fitNets?: number; fitRounds?: number; seed: number; quiet: boolean; redis?: string;
+  fitNets?: number; fitRounds?: number; seed: number; quiet: boolean; input?: Shape; redis?: string;
 }
 
 export function registerProfile(program: Command): void {
@@ -19,6 +20,7 @@ export function registerProfile(program: Command): void {
     .description('time every distinct block of a search space on a device and write its latency lookup table')
     .requiredOption('--device <name|file>', 'device descriptor: a name in devices/ or a JSON file')
     .requiredOption('--space <name|file>', `search space: ${Object.keys(BUILTIN_SPACES).join(', ')} or a JSON file`)
+    .addOption(inputOption())
     .option('--out <path>', 'table to write (default latency-tables/<device>/<space>.json)')
     .option('--resume', 'continue an interrupted profile; entries already written are kept', false)
     .option('--force', 'profile again from scratch even if the table exists', false)
@@ -38,7 +40,7 @@ export function registerProfile(program: Command): void {
         return;
       }
       const device = loadDevice(o.device);
-      const space = loadSpace(o.space);
+      const space = spaceFrom(o.space, o.input);
       const out = o.out ?? `latency-tables/${device.name}/${space.name}.json`;
       refuseOverwritingInputs('--out', out, [{ path: out }], deviceSpaceInputs(o.device, o.space));
       // One profile per table: two would interleave their chunks into one file.

@@ -6,13 +6,14 @@ import { SEARCH_DEFAULTS, STRATEGIES } from '../search/search.js';
 import { BACKEND_CHOICES } from '../train/backend.js';
 import { searchWorkersOption, strategyOption } from './search.js';
 import {
-  backendOption, batchOption, choice, floatOption, intOption, quantizeMode, quantizeOption, quietOption, seedOption, targetMs, targetOption,
+  backendOption, batchOption, choice, floatOption, inputOption, intOption, quantizeMode, quantizeOption, quietOption, seedOption, skipBadOption, targetMs, targetOption,
 } from './options.js';
+import type { Shape } from '../space/ir.js';
 
 interface RunFlags {
   out: string; device: string; space: string; table?: string; targetMs: string; dataset: string; strategy: string; budget: string;
   searchEpochs?: number; searchSteps?: number; trainEpochs?: number; trainSteps?: number; evalImages?: number; samples?: number;
-  batch: number; lr: number; quantize?: string; backend: string; seed: number; quiet: boolean; workers: number;
+  batch: number; lr: number; quantize?: string; backend: string; seed: number; quiet: boolean; workers: number; input?: Shape; skipBad: boolean;
 }
 
 /** --redis: the train stage on the job queue (src/pipeline/retrain.ts). */
@@ -24,9 +25,11 @@ export function registerRun(program: Command): void {
     .requiredOption('--out <dir>', 'run folder (e.g. runs/NAME); re-running skips finished stages')
     .option('--device <name|file>', 'target device', 'ort-cpu-1t')
     .option('--space <name|file>', 'search space', 'fbnet-mini')
+    .addOption(inputOption())
     .option('--table <path>', 'latency table to use (default: the device\'s table for the space, else profile one)')
     .addOption(targetOption(SEARCH_DEFAULTS.target))
     .option('--dataset <spec>', `auto (fashion-mnist if installed, else mnist), ${datasetSpecsText(false)}`, 'auto')
+    .addOption(skipBadOption())
     .addOption(strategyOption())
     .option('--budget <name>', 'small (minutes: the demo) or full (full epochs, as the README\'s results)', 'small')
     .option('--search-epochs <n>', 'supernet epochs (default: the budget\'s)', intOption('--search-epochs', 1))
@@ -56,7 +59,7 @@ export function registerRun(program: Command): void {
         out: o.out, device: o.device, space: o.space, table: o.table, target, dataset: o.dataset, strategy,
         searchEpochs: o.searchEpochs ?? b.searchEpochs, searchSteps: o.searchSteps ?? b.searchSteps, trainEpochs: o.trainEpochs ?? b.trainEpochs,
         trainSteps: o.trainSteps ?? b.trainSteps, evalImages: o.evalImages ?? b.evalImages, samples: o.samples ?? b.samples, batch: o.batch, lr: o.lr,
-        quantize, seed: o.seed, backend, quiet: o.quiet, workers: o.workers,
+        quantize, seed: o.seed, backend, quiet: o.quiet, workers: o.workers, input: o.input, skipBad: o.skipBad,
       });
       const seconds = Object.values(r.state.stages).reduce((s, st) => s + (st?.seconds ?? 0), 0);
       const skipped = r.skipped.length ? `; skipped finished stages: ${r.skipped.join(', ')}` : '';

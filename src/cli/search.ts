@@ -1,6 +1,6 @@
 /** `latnas search`: the most accurate arch under a latency target, by one of the registered strategies (src/search/). */
 import { Option, type Command } from 'commander';
-import { loadDataset } from '../datasets/load.js';
+import { imageCacheDir, openDataset } from '../datasets/open.js';
 import { warnIfOtherMachine } from '../device/host.js';
 import { fail } from '../errors.js';
 import { loadLut } from '../lut/lut.js';
@@ -9,14 +9,15 @@ import { DNAS_DEFAULTS } from '../search/strategies/dnas.js';
 import { STRATEGY_NAMES, STRATEGY_REGISTRY } from '../search/strategies/index.js';
 import { EVOLUTION_DEFAULTS } from '../search/strategies/evolution.js';
 import { RANDOM_DEFAULTS } from '../search/strategies/random.js';
-import { loadSpace } from '../space/spaces.js';
+import type { Shape } from '../space/ir.js';
 import { BACKEND_CHOICES, initBackend } from '../train/backend.js';
 import { TRAIN_DEFAULTS } from '../train/trainer.js';
 import { datasetInput, folderOutputs, inputFile, refuseOverwritingInputs } from '../util/outputs.js';
 import {
-  backendOption, batchOption, choice, datasetOption, floatOption, intOption, momentumOption, quietOption, runFolderOption, seedOption, targetMs, targetOption,
-  weightDecayOption, workersOption,
+  backendOption, batchOption, choice, datasetOption, floatOption, inputOption, intOption, momentumOption, quietOption, runFolderOption, seedOption, skipBadOption,
+  targetMs, targetOption, weightDecayOption, workersOption,
 } from './options.js';
+import { spaceFrom } from './inputs.js';
 
 /** --strategy, listing the registered strategies (`latnas run` takes it too). */
 export const strategyOption = () =>
@@ -28,7 +29,7 @@ interface SearchFlags {
   mode: string; alpha: number; beta: number; penalty: number; penaltyMode: string; thetaLr: number; warmup: number; samples?: number;
   tau0: number; tauDecay: number;
   objective: string; population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number;
-  backend: string; seed: number; resume: boolean; quiet: boolean; supernet?: string; workers: number;
+  backend: string; seed: number; resume: boolean; quiet: boolean; supernet?: string; workers: number; input?: Shape; skipBad: boolean;
 }
 
 /** --workers of `latnas search` and `latnas run` (which passes it to its training too). */
@@ -42,6 +43,8 @@ export function registerSearch(program: Command): void {
     .addOption(datasetOption())
     .addOption(runFolderOption())
     .option('--space <name|file>', 'search space (default: the table\'s)')
+    .addOption(inputOption())
+    .addOption(skipBadOption())
     .addOption(targetOption(SEARCH_DEFAULTS.target))
     .addOption(strategyOption())
     .option('--epochs <n>', 'supernet training epochs', intOption('--epochs', 1), SEARCH_DEFAULTS.epochs)
@@ -86,15 +89,16 @@ export function registerSearch(program: Command): void {
       if (o.valFraction <= 0 || o.valFraction >= 1) fail(`--val-fraction ${o.valFraction}: must be between 0 and 1 (archs are scored on it)`);
       if (o.sampleSize > o.population) fail(`--sample-size ${o.sampleSize} is larger than --population ${o.population}`);
       const target = targetMs(o.targetMs);
-      const space = loadSpace(o.space ?? loadLut(o.table).space);
-      const lut = loadLut(o.table, { space });
-      resolveTarget(space, lut, o.table, target);
+      const asked = spaceFrom(o.space ?? loadLut(o.table).space, o.input);
       refuseOverwritingInputs('--out', o.out, folderOutputs(o.out, SEARCH_FILES), [
         { what: 'the --table file', path: o.table }, inputFile('the --space file', o.space), datasetInput(o.dataset),
         inputFile('the --supernet run folder', o.supernet),
       ]);
+      // A folder of images derives the space at its class count; the input is --input's, else the space's (the table's).
+      const { dataset, space } = await openDataset(o.dataset, asked, { input: o.input ?? asked.input, cacheDir: imageCacheDir(o.out), skipBad: o.skipBad, quiet: o.quiet });
+      const lut = loadLut(o.table, { space });
+      resolveTarget(space, lut, o.table, target);
       warnIfOtherMachine(lut, o.table);
-      const dataset = loadDataset(o.dataset);
       const backend = await initBackend(backendChoice);
       if (!o.quiet) process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
       const r = await search({

@@ -1,20 +1,22 @@
 /** `latnas train`: one architecture trained from scratch with TF.js (src/train/trainer.ts). */
 import type { Command } from 'commander';
-import { loadDataset } from '../datasets/load.js';
+import { imageCacheDir, openDataset } from '../datasets/open.js';
 import { fail } from '../errors.js';
 import { readArchArgument } from '../space/arch.js';
-import { loadSpace } from '../space/spaces.js';
+import type { Shape } from '../space/ir.js';
 import { BACKEND_CHOICES, initBackend } from '../train/backend.js';
 import { train, TRAIN_DEFAULTS, TRAIN_FILES } from '../train/trainer.js';
 import { datasetInput, folderOutputs, inputFile, refuseOverwritingInputs } from '../util/outputs.js';
-import { archFor, archInput } from './inputs.js';
+import { archFor, archInput, spaceFrom } from './inputs.js';
 import {
-  backendOption, batchOption, choice, datasetOption, floatOption, intOption, momentumOption, quietOption, runFolderOption, seedOption, weightDecayOption, workersOption,
+  backendOption, batchOption, choice, datasetOption, floatOption, inputOption, intOption, momentumOption, quietOption, runFolderOption, seedOption, skipBadOption,
+  weightDecayOption, workersOption,
 } from './options.js';
 
 interface TrainFlags {
   space: string; arch: string; dataset: string; out: string; epochs: number; batch: number; lr: number; momentum: number; wd: number; optimizer: string;
   labelSmoothing: number; valFraction: number; augment: boolean; backend: string; seed: number; maxSteps?: number; resume: boolean; quiet: boolean; workers: number;
+  input?: Shape; skipBad: boolean;
 }
 
 export function registerTrain(program: Command): void {
@@ -22,7 +24,9 @@ export function registerTrain(program: Command): void {
     .description('train an architecture of a space on a dataset (TF.js); writes weights, arch and metrics to --out')
     .requiredOption('--space <name|file>', 'search space')
     .requiredOption('--arch <arch>', 'block strings or an arch JSON file')
+    .addOption(inputOption())
     .addOption(datasetOption())
+    .addOption(skipBadOption())
     .addOption(runFolderOption())
     .option('--epochs <n>', 'epochs', intOption('--epochs', 1), TRAIN_DEFAULTS.epochs)
     .addOption(batchOption(TRAIN_DEFAULTS.batch))
@@ -43,11 +47,13 @@ export function registerTrain(program: Command): void {
       const backendChoice = choice('--backend', o.backend, BACKEND_CHOICES, 'one of');
       const optimizer = choice('--optimizer', o.optimizer, ['sgd', 'adam'] as const);
       if (o.valFraction >= 1) fail(`--val-fraction ${o.valFraction}: must be below 1`);
-      const space = loadSpace(o.space);
-      const blocks = archFor(space, o.arch);
+      const asked = spaceFrom(o.space, o.input);
+      readArchArgument(o.arch);
       const inputs = [inputFile('the --space file', o.space), archInput(o.arch), datasetInput(o.dataset)];
       refuseOverwritingInputs('--out', o.out, folderOutputs(o.out, TRAIN_FILES), inputs);
-      const dataset = loadDataset(o.dataset);
+      // A folder of images may derive the space (its input, its class count): the arch resolves against that one.
+      const { dataset, space } = await openDataset(o.dataset, asked, { input: o.input, cacheDir: imageCacheDir(o.out), skipBad: o.skipBad, quiet: o.quiet });
+      const blocks = archFor(space, o.arch);
       const backend = await initBackend(backendChoice);
       if (!o.quiet) process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
       const r = await train({

@@ -46,6 +46,7 @@ export class BatchStream {
   private readonly dropLast: boolean;
   private readonly pad: number;
   private readonly flip: boolean;
+  private readonly minScale: number | undefined;
   /** (pixel/255 - mean) / std for every channel and byte: the per-pixel work is one lookup. */
   private readonly lut: Float32Array;
   // Separate generators, so switching augmentation on or off leaves the sample order unchanged.
@@ -74,6 +75,9 @@ export class BatchStream {
     if (!Number.isInteger(aug.pad) || aug.pad < 0) fail(`augmentation pad ${aug.pad} is invalid; pass a non-negative integer, e.g. 2 for 28x28 or 4 for 32x32`);
     this.pad = aug.pad;
     this.flip = aug.flip;
+    const ms = aug.resizedCrop?.minScale;
+    if (ms !== undefined && !(ms > 0 && ms <= 1)) fail(`random resized crop minScale ${ms} is invalid; pass a share in (0, 1], e.g. 0.35`);
+    this.minScale = ms;
     const { mean, std } = options.norm;
     if (mean.length !== C || std.length !== C) {
       fail(`normalisation has ${mean.length} means and ${std.length} stds but ${dataset.spec} has ${C} channels; compute it with computeNormalization on this dataset`);
@@ -119,6 +123,10 @@ export class BatchStream {
       const i = this.order[start + b]!;
       indices[b] = i;
       y[b] = labels[i]!;
+      if (this.minScale !== undefined) {
+        this.resizedCrop(images.subarray(i * sampleBytes, (i + 1) * sampleBytes), b * sampleBytes, this.minScale);
+        continue;
+      }
       // Crop offset in [-pad, pad]: output (oy, ox) reads source (oy + dy, ox + dx), zero outside.
       const dy = pad > 0 ? this.augRng.int(2 * pad + 1) - pad : 0;
       const dx = pad > 0 ? this.augRng.int(2 * pad + 1) - pad : 0;
@@ -140,5 +148,55 @@ export class BatchStream {
       }
     }
     this.batch.size = size;
+  }
+
+  /**
+   * torchvision's RandomResizedCrop on one CHW image into the batch at `o` (NHWC): an area share
+   * in [minScale, 1] and a log-uniform aspect ratio in [3/4, 4/3] (10 tries, then the whole
+   * image), a uniform position, bilinear resampling back to H×W, then the coin-flip mirror. The
+   * crop is taken from the cached image at the input size, not the original photo (the cache keeps
+   * only that size), so a small crop is an upscale of fewer pixels than torchvision's would be.
+   */
+  private resizedCrop(img: Uint8Array, o: number, minScale: number): void {
+    const { c: C, h: H, w: W } = this.dataset.shape;
+    const hw = H * W;
+    const rng = this.augRng;
+    let cw = W;
+    let ch = H;
+    for (let t = 0; t < 10; t++) {
+      const area = (minScale + (1 - minScale) * rng.next()) * hw;
+      const ratio = Math.exp(Math.log(3 / 4) + (Math.log(4 / 3) - Math.log(3 / 4)) * rng.next());
+      const w = Math.round(Math.sqrt(area * ratio));
+      const h = Math.round(Math.sqrt(area / ratio));
+      if (w >= 1 && h >= 1 && w <= W && h <= H) { cw = w; ch = h; break; }
+    }
+    const x0 = rng.int(W - cw + 1);
+    const y0 = rng.int(H - ch + 1);
+    const mirror = this.flip && rng.next() < 0.5;
+    const { x } = this.batch;
+    const lut = this.lut;
+    const sy = ch / H;
+    const sx = cw / W;
+    for (let oy = 0; oy < H; oy++) {
+      // Pixel centres map to pixel centres (align_corners=False), clamped to the crop.
+      const fy = Math.min(Math.max(y0 + (oy + 0.5) * sy - 0.5, y0), y0 + ch - 1);
+      const y1 = Math.floor(fy);
+      const y2 = Math.min(y1 + 1, y0 + ch - 1);
+      const wy = fy - y1;
+      for (let ox = 0; ox < W; ox++) {
+        const tx = mirror ? W - 1 - ox : ox;
+        const fx = Math.min(Math.max(x0 + (tx + 0.5) * sx - 0.5, x0), x0 + cw - 1);
+        const x1 = Math.floor(fx);
+        const x2 = Math.min(x1 + 1, x0 + cw - 1);
+        const wx = fx - x1;
+        for (let c = 0, q = 0; c < C; c++, o++, q += hw) {
+          const a = img[q + y1 * W + x1]!;
+          const top = a + wx * (img[q + y1 * W + x2]! - a);
+          const d = img[q + y2 * W + x1]!;
+          const bottom = d + wx * (img[q + y2 * W + x2]! - d);
+          x[o] = lut[c * 256 + Math.round(top + wy * (bottom - top))]!;
+        }
+      }
+    }
   }
 }

@@ -15,10 +15,15 @@ export interface Split {
   readonly count: number;
 }
 
-/** Random crop of an image zero-padded by `pad` pixels per side, and a coin-flip horizontal mirror. */
+/**
+ * Random crop of an image zero-padded by `pad` pixels per side, and a coin-flip horizontal mirror;
+ * or, with `resizedCrop`, a random resized crop (torchvision's RandomResizedCrop: an area share in
+ * [minScale, 1], an aspect ratio in [3/4, 4/3], scaled back to the full size) instead of the pad-crop.
+ */
 export interface Augment {
   readonly pad: number;
   readonly flip: boolean;
+  readonly resizedCrop?: { readonly minScale: number };
 }
 
 export interface Dataset {
@@ -34,6 +39,10 @@ export interface Dataset {
   readonly classes: readonly string[];
   readonly train: Split;
   readonly test: Split;
+  /** The decoded-image cache a folder dataset was read from (folder.ts), recorded so the export reads it too. */
+  readonly cache?: string;
+  /** When the data came with its own validation split: the last `valCount` samples of `train` are it (splitTrainVal returns them). */
+  readonly valCount?: number;
   /** The augmentation that suits this data (no mirror for digits: a mirrored 2 is no 2). */
   readonly augment: Augment;
 }

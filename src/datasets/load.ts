@@ -52,6 +52,11 @@ export const DATASET_FORMATS: readonly { spec: string; note?: string; load: (spe
     }),
   },
   { spec: 'cifar10:DIR', load: (spec) => loadCifar10(dirOf(spec, 'cifar10:'), spec) },
+  {
+    spec: 'folder:DIR',
+    note: 'DIR/<class>/*.jpg|png|webp',
+    load: (spec) => fail(`--dataset '${spec}': a folder of images is decoded asynchronously; open it with openDataset (src/datasets/open.ts), not loadDataset`),
+  },
 ];
 
 export const DATASET_SPECS: readonly string[] = DATASET_FORMATS.map((f) => f.spec);

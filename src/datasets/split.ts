@@ -21,10 +21,16 @@ export function shuffleInPlace(a: Uint32Array, rng: Rng): void {
 /**
  * Holds out round(valFraction * N) training samples, chosen by a seeded shuffle, for validation:
  * the test set stays untouched for the final report. The same (dataset, fraction, seed) always
- * gives the same split.
+ * gives the same split. A dataset with its own validation split (`valCount`) returns that one
+ * whenever a validation set is asked for.
  */
 export function splitTrainVal(dataset: Dataset, valFraction: number, seed: number): TrainValSplit {
   const n = dataset.train.count;
+  // The data's own validation split (a folder's DIR/val) wins over a seeded share: the user chose it.
+  if (dataset.valCount !== undefined && dataset.valCount > 0 && valFraction > 0) {
+    const range = (from: number, to: number) => Uint32Array.from({ length: to - from }, (_, i) => from + i);
+    return { train: range(0, n - dataset.valCount), val: range(n - dataset.valCount, n) };
+  }
   if (!(valFraction >= 0 && valFraction < 1)) {
     fail(`validation fraction ${valFraction} is out of range; pass a number in [0, 1), e.g. 0.1`);
   }

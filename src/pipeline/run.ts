@@ -13,7 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fashionMnistInstalled, loadDataset } from '../datasets/load.js';
+import { fashionMnistInstalled } from '../datasets/load.js';
 import { deviceFile, loadDevice, type Device } from '../device/device.js';
 import { compareWithHost, otherMachineWarning } from '../device/host.js';
 import { fail, LatnasError } from '../errors.js';
@@ -24,9 +24,12 @@ import { PIPELINE_FILE, PIPELINE_RUN, STAGES, type PipelineState, type Stage } f
 import { resolveTarget, search, SEARCH_DEFAULTS, searchSplits, type Strategy } from '../search/search.js';
 import { budgetOptions } from '../search/strategies/index.js';
 import { readArchArgument, resolveArch } from '../space/arch.js';
-import { loadSpace, type Space } from '../space/spaces.js';
+import { loadSpace, spaceAt, type Space } from '../space/spaces.js';
+import { formatShape } from '../space/derive.js';
+import type { Shape } from '../space/ir.js';
+import { imageCacheDir, openDataset } from '../datasets/open.js';
 import { initBackend, type BackendChoice } from '../train/backend.js';
-import { checkDatasetFits } from '../datasets/dataset.js';
+import { checkDatasetFits, type Dataset } from '../datasets/dataset.js';
 import { checkBatchFits, train, TRAIN_DEFAULTS } from '../train/trainer.js';
 import { retrainOnQueue } from './retrain.js';
 import { splitTrainVal } from '../datasets/split.js';
@@ -67,6 +70,10 @@ export interface PipelineOptions {
   seed: number;
   backend: BackendChoice;
   quiet?: boolean;
+  /** --input: the space derived at this input (a folder of images otherwise suggests one for a built-in space). */
+  input?: Shape;
+  /** A folder dataset: skip undecodable images (listed in images/bad-images.txt). */
+  skipBad?: boolean;
   /** Worker threads of the search and the training (absent: the search in this thread, the training on TRAIN_DEFAULTS.workers); not recorded: stages resume with any count. */
   workers?: number;
   /**
@@ -98,17 +105,19 @@ export const RETRAIN_DEFAULTS = { top: 3, seeds: 2 };
 
 function identity(o: PipelineOptions, dataset: string): Record<string, unknown> {
   return {
-    device: o.device, space: o.space, table: o.table ?? null, target: o.target, dataset, strategy: o.strategy,
+    // Only when given: a folder written before --input existed has the same identity.
+    device: o.device, space: o.space, ...(o.input ? { input: formatShape(o.input) } : {}), table: o.table ?? null, target: o.target, dataset, strategy: o.strategy,
     searchEpochs: o.searchEpochs, searchSteps: o.searchSteps ?? null, trainEpochs: o.trainEpochs, trainSteps: o.trainSteps ?? null,
     evalImages: o.evalImages, samples: o.samples, batch: o.batch, lr: o.lr, quantize: o.quantize ?? null, seed: o.seed,
     // Only with --redis: a folder trained locally has the same identity as before.
     ...(o.redis ? { retrain: `${o.retrain?.top ?? RETRAIN_DEFAULTS.top}x${o.retrain?.seeds ?? RETRAIN_DEFAULTS.seeds}` } : {}),
+    ...(o.skipBad ? { skipBad: true } : {}),
   };
 }
 
 /** The options each stage's result depends on (a stage also depends on the stages before it, which have started when it has). */
 const STAGE_OPTIONS: Record<Stage, readonly string[]> = {
-  lut: ['device', 'space', 'table'],
+  lut: ['device', 'space', 'input', 'table'],
   search: ['target', 'dataset', 'strategy', 'searchEpochs', 'searchSteps', 'evalImages', 'samples', 'batch', 'seed'],
   train: ['dataset', 'trainEpochs', 'trainSteps', 'batch', 'lr', 'seed', 'retrain'],
   export: ['quantize'],
@@ -167,7 +176,7 @@ const VAL_FRACTION = 0.1;
 function pipelineOutputs(out: string, table: string | undefined) {
   return [
     { path: out }, { path: join(out, PIPELINE_FILE) }, ...(table ? [] : [{ path: join(out, 'lut.json') }]), { path: join(out, 'search'), tree: true }, { path: join(out, 'train'), tree: true },
-    { path: join(out, 'model.onnx') }, { path: join(out, 'model.export.json') }, { path: join(out, 'report.html') },
+    { path: join(out, 'model.onnx') }, { path: join(out, 'model.export.json') }, { path: join(out, 'report.html') }, { path: imageCacheDir(out), tree: true },
   ];
 }
 
@@ -191,12 +200,15 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   // Fail on bad input before anything is written or any long stage starts: once pipeline.json
   // records the options, a corrected retry on the same folder is refused as "other settings".
   const device = loadDevice(o.device);
-  const space = loadSpace(o.space);
-  const dataset = loadDataset(datasetSpec);
-  checkDatasetFits(space, dataset);
   refuseOverwritingInputs('--out', o.out, pipelineOutputs(o.out, o.table), [
     inputFile('the --device file', deviceFile(o.device)), inputFile('the --space file', o.space), inputFile('the --table file', o.table), datasetInput(datasetSpec),
   ]);
+  // A folder of images may derive the space (the input its images suggest, its class count): every stage uses that one.
+  const opened = await openDataset(datasetSpec, spaceAt(loadSpace(o.space), { input: o.input }), {
+    input: o.input, cacheDir: imageCacheDir(o.out), skipBad: o.skipBad, quiet: o.quiet,
+  });
+  const { space, dataset } = opened;
+  checkDatasetFits(space, dataset);
   checkBatchFits(splitTrainVal(dataset, VAL_FRACTION, o.seed).train.length, o.batch, dataset, VAL_FRACTION);
   searchSplits({ dataset, valFraction: VAL_FRACTION, seed: o.seed, strategy: o.strategy, batch: o.batch, stepsPerEpoch: o.searchSteps });
   const lock = lockFolder(o.out);
@@ -207,7 +219,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   }
 }
 
-async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device, space: Space, dataset: ReturnType<typeof loadDataset>): Promise<PipelineResult> {
+async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device, space: Space, dataset: Dataset): Promise<PipelineResult> {
   const say = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
   const statePath = join(o.out, PIPELINE_FILE);
   const options = identity(o, datasetSpec);

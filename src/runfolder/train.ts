@@ -38,6 +38,8 @@ export interface TrainMetrics {
   space: string; dataset: string; datasetSpec: string; classes: readonly string[]; backend: string;
   /** Data-parallel worker threads (absent in older runs: 1). */
   workers: number; epochs: number; batch: number; lr: number;
+  /** A folder dataset's decoded-image cache file (absent for other datasets). */
+  imageCache?: string;
   optimizer: string; labelSmoothing: number; seed: number; normalization: Normalization; testAcc: number; history: EpochMetrics[];
 }
 
@@ -47,6 +49,7 @@ const MetricsSchema = z.object({
   /** The `--dataset` spec (older runs: only the dataset's name). */
   datasetSpec: optionalString,
   classes: z.array(z.string()).optional(),
+  imageCache: optionalString,
   backend: optionalString,
   epochs: optionalNumber, batch: optionalNumber, lr: optionalNumber, optimizer: optionalString, seed: optionalNumber,
   testAcc: z.number(),

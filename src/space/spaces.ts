@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { fail } from '../errors.js';
 import { parseWith, readJsonFile } from '../util/validate.js';
 import { BLOCK_LIMITS, blockLayers, completeBlock, formatBlock, groupsProblem, headLayers, parseBlockPartial, stemLayers, type Block, type BlockAct } from './blocks.js';
+import { deriveSpace, parseDerivedName, type SpaceChange } from './derive.js';
 import { convOutSize, countMacs, countParams, outputShape, type Shape } from './ir.js';
 
 /** Bounds of a space: what a mobile/edge network can physically be (and what latnas can build and train). */
@@ -125,6 +126,13 @@ export interface SearchableLayer {
 export function loadSpace(nameOrPath: string): Space {
   const builtin = BUILTIN_SPACES[nameOrPath];
   if (builtin) return checkSpace(builtin, `space '${nameOrPath}'`);
+  // A built-in space derived at another input or class count, by the name deriveSpace gives it.
+  const derived = parseDerivedName(nameOrPath);
+  const base = derived && BUILTIN_SPACES[derived.base];
+  if (derived && base) {
+    const space = deriveSpace(base, derived.change);
+    if (space.name === nameOrPath) return checkSpace(space, `space '${nameOrPath}'`);
+  }
   if (!nameOrPath.endsWith('.json') && !existsSync(nameOrPath)) {
     fail(`unknown space '${nameOrPath}': use one of ${Object.keys(BUILTIN_SPACES).join(', ')} or a path to a space JSON file`);
   }
@@ -133,8 +141,25 @@ export function loadSpace(nameOrPath: string): Space {
   return checkSpace(space, `space file '${nameOrPath}'`);
 }
 
+/**
+ * `space` at another input or class count (derive.ts). A space already derived from a built-in
+ * one is derived again from that one, so a name carries at most one suffix of each kind.
+ */
+export function spaceAt(space: Space, change: SpaceChange): Space {
+  const parsed = parseDerivedName(space.name);
+  const base = parsed && BUILTIN_SPACES[parsed.base];
+  if (parsed && base && deriveSpace(base, parsed.change).name === space.name) {
+    return checkSpace(deriveSpace(base, { input: change.input ?? parsed.change.input, classes: change.classes ?? parsed.change.classes }), `space '${space.name}'`);
+  }
+  const derived = deriveSpace(space, change);
+  return derived === space ? space : checkSpace(derived, `space '${derived.name}'`);
+}
+
+/** Whether a space is a built-in one as shipped (not derived, not a file): then a folder's images may choose its input. */
+export const isBuiltinSpace = (space: Space): boolean => BUILTIN_SPACES[space.name] !== undefined;
+
 /** Checks what the schema cannot: every candidate parses and fits its layer, and the space's size is bounded. */
-function checkSpace(space: Space, source: string): Space {
+export function checkSpace(space: Space, source: string): Space {
   const layers = searchableLayers(space, source);
   checkSize(space, layers, source);
   return space;

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { checkDatasetFits, type Dataset } from '../datasets/dataset.js';
 import { computeNormalization, type Normalization } from '../datasets/normalize.js';
 import { splitTrainVal } from '../datasets/split.js';
@@ -229,6 +229,7 @@ async function trainEpochs(opts: TrainOptions, engine: TrainEngine, run: RunCont
   writeRunFile(out, TRAIN_RUN.space, space);
   writeRunFile(out, TRAIN_RUN.metrics, {
     space: space.name, dataset: dataset.name, datasetSpec: dataset.spec, classes: dataset.classes, backend: opts.backend, workers: engine.workers,
+    ...(dataset.cache ? { imageCache: resolve(dataset.cache) } : {}),
     epochs: opts.epochs, batch: opts.batch, lr: opts.lr, optimizer: opts.optimizer, labelSmoothing: opts.labelSmoothing, seed: opts.seed, normalization: norm,
     testAcc, history,
   });

@@ -67,7 +67,7 @@ export function inputFile(what: string, value: string | undefined): Input | unde
 
 /** The folder a dataset spec reads (idx:DIR, cifar10:DIR), if any. */
 export function datasetInput(spec: string | undefined): Input | undefined {
-  const m = spec === undefined ? null : /^(idx|cifar10):(.+)$/.exec(spec);
+  const m = spec === undefined ? null : /^(idx|cifar10|folder):(.+)$/.exec(spec);
   return m ? inputFile(`the --dataset folder`, m[2]) : undefined;
 }
 
