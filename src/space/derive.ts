@@ -6,7 +6,19 @@
  */
 import { fail } from '../errors.js';
 import { convOutSize, type Shape } from './ir.js';
-import type { Space } from './spaces.js';
+
+/**
+ * What deriving reads and rewrites of a space (spaces.ts's Space has these fields); declared here
+ * so this module needs nothing from spaces.ts, which uses it.
+ */
+export interface DerivableSpace {
+  name: string;
+  description?: string;
+  input: Shape;
+  classes: number;
+  stem: { s: 1 | 2 };
+  stages: readonly { s: 1 | 2 }[];
+}
 
 export interface SpaceChange {
   input?: Shape;
@@ -38,7 +50,7 @@ export const MIN_LAST_SIDE = 3;
  * the original's per pixel of the last map), minus stride-2 stages from the last one back while
  * the last map would be below MIN_LAST_SIDE.
  */
-function stridePlan(space: Space, side: number): { stem: 1 | 2; stages: (1 | 2)[] } {
+function stridePlan(space: DerivableSpace, side: number): { stem: 1 | 2; stages: (1 | 2)[] } {
   const original = lastSide(Math.min(space.input.h, space.input.w), [space.stem.s, ...space.stages.map((s) => s.s)]);
   let stem = space.stem.s;
   const stages = space.stages.map((s) => s.s);
@@ -64,7 +76,7 @@ export function parseDerivedName(name: string): { base: string; change: SpaceCha
 }
 
 /** `space` at another input and/or class count; the space itself when neither differs. */
-export function deriveSpace(space: Space, change: SpaceChange): Space {
+export function deriveSpace<S extends DerivableSpace>(space: S, change: SpaceChange): S {
   const input = change.input && (change.input.c !== space.input.c || change.input.h !== space.input.h || change.input.w !== space.input.w) ? change.input : undefined;
   const classes = change.classes !== undefined && change.classes !== space.classes ? change.classes : undefined;
   if (!input && classes === undefined) return space;
