@@ -17,6 +17,7 @@ import { firstIssue } from '../util/validate.js';
 /** Attempts per job for errors that may pass (a crash, a lost connection); LatnasErrors fail at once. */
 export const JOB_ATTEMPTS = 3;
 const POLL_MS = 1000;
+const EVENTS_KEPT = 100;
 
 export interface Submitted<S extends JobSpec> { spec: S; id: string; index: number }
 
@@ -39,7 +40,10 @@ export class Coordinator {
     let q = this.queues.get(name);
     if (!q) {
       q = {
-        queue: new Queue(name, { connection: this.redis.options, prefix: QUEUE_PREFIX }),
+        // BullMQ's event stream copies each result into its 'completed' event (a training's is ~1.2 MB)
+        // and keeps 10 000 events by default; here events only wake the coordinator (the poll is the
+        // fallback), so a short stream bounds Redis's memory to the results themselves.
+        queue: new Queue(name, { connection: this.redis.options, prefix: QUEUE_PREFIX, streams: { events: { maxLen: EVENTS_KEPT } } }),
         events: new QueueEvents(name, { connection: this.redis.options, prefix: QUEUE_PREFIX }),
       };
       // Connection errors are retried by ioredis; the poll below carries the run through them.
