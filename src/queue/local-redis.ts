@@ -75,7 +75,14 @@ export async function startLocalRedis(o: { appendonly?: boolean; password?: stri
     child.kill('SIGTERM');
     await exited;
   };
-  await start();
+  try {
+    await start();
+  } catch (e) {
+    // A server that never answered is stopped and its folder removed: nothing of it outlives the failure.
+    child!.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const auth = o.password ? `:${encodeURIComponent(o.password)}@` : '';
   return {
     url: `redis://${auth}127.0.0.1:${port}`, port, stop, restart: start,
