@@ -75,3 +75,8 @@ export function requireSystem(pkg: SystemPackage): string | false {
 export const REDIS_SERVER: SystemPackage = {
   name: 'redis-server', check: () => existsSync('/usr/bin/redis-server'), install: 'apt-get install -y redis-server',
 };
+
+/** openssl makes the private CA and certificate of the rediss:// (TLS) test. */
+export const OPENSSL: SystemPackage = {
+  name: 'openssl', check: () => existsSync('/usr/bin/openssl'), install: 'apt-get install -y openssl',
+};

@@ -7,8 +7,8 @@
  * so a given seed gives the same weights on every worker.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Queue, QueueEvents } from 'bullmq';
@@ -26,7 +26,7 @@ import { resolveArch } from '../src/space/arch.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { initBackend } from '../src/train/backend.js';
 import { train } from '../src/train/trainer.js';
-import { cli, REDIS_SERVER, requireSystem, ROOT, tempDir, TINY_SPACE } from './helpers.js';
+import { cli, OPENSSL, REDIS_SERVER, requireSystem, ROOT, tempDir, TINY_SPACE } from './helpers.js';
 import { tinyDigits, writeTinyIdx } from './tiny-idx.js';
 
 const skip = requireSystem(REDIS_SERVER);
@@ -42,11 +42,11 @@ function spec(seed: number, o: { epochs?: number; maxSteps?: number; dataset?: s
 interface Proc { child: ChildProcess; name: string; workdir: string; stderr: () => string; stop(signal?: NodeJS.Signals): Promise<void> }
 
 /** A `latnas worker` process with its own workdir (holding the tiny dataset as data/), resolved once it says it serves. */
-async function startWorker(url: string, name: string, extra: string[] = [], withData = true): Promise<Proc> {
+async function startWorker(url: string, name: string, extra: string[] = [], withData = true, env?: NodeJS.ProcessEnv): Promise<Proc> {
   const workdir = tempDir();
   if (withData) writeTinyIdx(join(workdir, 'data'), 320, 48);
   const child = spawn(process.execPath, [join(ROOT, 'bin/latnas.js'), 'worker', '--redis', url, '--workdir', workdir, '--name', name, '--lock-seconds', '3', ...extra],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
   let out = '', err = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s; });
   child.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; });
@@ -297,5 +297,42 @@ test('a score job: archs scored with a supernet snapshot in the workdir, exactly
   } finally {
     await c.close();
     await w.stop();
+  }
+});
+
+/** A private CA and a certificate for 127.0.0.1 signed by it (openssl), as PEM files in `dir`. */
+function makeCerts(dir: string): { ca: string; cert: string; key: string } {
+  const f = (n: string) => join(dir, n);
+  const run = (args: string[]) => {
+    const r = spawnSync('/usr/bin/openssl', args, { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=latnas-test-ca']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
+  run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '1', '-extfile', f('san.ext')]);
+  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
+}
+
+test('rediss:// (TLS): a worker and a coordinator over TLS, the server checked against a private CA', { skip: skip || requireSystem(OPENSSL) }, async () => {
+  const certs = makeCerts(tempDir());
+  const r = await startLocalRedis({ tls: certs });
+  // Node's own way to trust a private CA, read at process start.
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: certs.ca };
+  const w = await startWorker(r.url, 'tls-box', ['--devices', 'ort-cpu-1t', '--concurrency', '0'], false, env);
+  try {
+    assert.match(r.url, /^rediss:\/\//);
+    const cwd = tempDir();
+    const args = ['profile', '--redis', r.url, '--device', 'ort-cpu-1t', '--space', TINY_SPACE, '--rounds', '2', '--runs', '2', '--fit-nets', '10', '--quiet'];
+    const ok = spawnSync(process.execPath, [join(ROOT, 'bin/latnas.js'), ...args], { cwd, encoding: 'utf8', env });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /tiny\.json: .* profiled by tls-box/);
+    // Without the CA the server's certificate is not trusted: one line, no connection.
+    const refused = cli(args, tempDir());
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^latnas: --redis rediss:\/\/127\.0\.0\.1:\d+: cannot reach Redis \([A-Z_]+\)/);
+  } finally {
+    await w.stop();
+    await r.dispose();
   }
 });

@@ -4,6 +4,7 @@
  * `redactUrl`, and ioredis's own errors carry only host and port.
  */
 import type { RedisOptions } from 'bullmq';
+import { isIP } from 'node:net';
 import { Redis } from 'ioredis';
 import { fail } from '../errors.js';
 
@@ -40,11 +41,14 @@ export function parseRedisUrl(url: string, option = '--redis'): RedisTarget {
   const dbText = u.pathname.replace(/^\//, '');
   const db = dbText === '' ? 0 : Number(dbText);
   if (!/^\d*$/.test(dbText) || !Number.isSafeInteger(db)) fail(`${option} ${shown}: the path must be a database number (/0), not /${dbText}`);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
   const options: RedisOptions = {
-    host: u.hostname.replace(/^\[|\]$/g, ''), port, db,
+    host, port, db,
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: { servername: u.hostname } } : {}),
+    // TLS checks the server's certificate against Node's CAs (a private CA: NODE_EXTRA_CA_CERTS=ca.pem).
+    // SNI carries host names only (RFC 6066): an IP address is checked against the certificate's IP SANs.
+    ...(u.protocol === 'rediss:' ? { tls: isIP(host) ? {} : { servername: host } } : {}),
     // BullMQ's workers block on Redis; without this ioredis gives up on a command after 20
     // retries and jobs silently never finish. With it, commands wait through a Redis restart.
     maxRetriesPerRequest: null,

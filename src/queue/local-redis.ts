@@ -4,7 +4,7 @@
  * a restart, as a deployment's Redis must), stopped and removed by `stop()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,10 +34,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPing(port: number, password: string | undefined, child: ChildProcess, log: () => string): Promise<void> {
+async function waitForPing(port: number, password: string | undefined, tls: LocalTls | undefined, child: ChildProcess, log: () => string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}): ${log()}`);
-    const r = new Redis({ port, host: '127.0.0.1', ...(password ? { password } : {}), lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const r = new Redis({ port, host: '127.0.0.1', ...(password ? { password } : {}), ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}), lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     r.on('error', () => {});
     try {
       await r.connect();
@@ -52,7 +52,10 @@ async function waitForPing(port: number, password: string | undefined, child: Ch
   throw new Error(`redis-server on port ${port} did not answer: ${log()}`);
 }
 
-export async function startLocalRedis(o: { appendonly?: boolean; password?: string } = {}): Promise<LocalRedis> {
+/** PEM files for a TLS-only server (rediss://): its certificate and key, and the CA that signed it. */
+export interface LocalTls { cert: string; key: string; ca: string }
+
+export async function startLocalRedis(o: { appendonly?: boolean; password?: string; tls?: LocalTls } = {}): Promise<LocalRedis> {
   if (!existsSync(REDIS_SERVER)) throw new Error(`needs ${REDIS_SERVER}: apt-get install -y redis-server`);
   const dir = mkdtempSync(join(tmpdir(), 'latnas-redis-'));
   const port = await freePort();
@@ -61,13 +64,16 @@ export async function startLocalRedis(o: { appendonly?: boolean; password?: stri
   const start = async () => {
     log = '';
     child = spawn(REDIS_SERVER, [
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+      ...(o.tls
+        ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', o.tls.cert, '--tls-key-file', o.tls.key, '--tls-ca-cert-file', o.tls.ca, '--tls-auth-clients', 'no']
+        : ['--port', String(port)]),
+      '--bind', '127.0.0.1', '--dir', dir, '--save', '',
       '--appendonly', o.appendonly ? 'yes' : 'no', '--appendfsync', 'always',
       ...(o.password ? ['--requirepass', o.password] : []),
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (b: Buffer) => { log = (log + b.toString()).slice(-2000); });
     child.stderr!.on('data', (b: Buffer) => { log = (log + b.toString()).slice(-2000); });
-    await waitForPing(port, o.password, child, () => log);
+    await waitForPing(port, o.password, o.tls, child, () => log);
   };
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -85,7 +91,7 @@ export async function startLocalRedis(o: { appendonly?: boolean; password?: stri
   }
   const auth = o.password ? `:${encodeURIComponent(o.password)}@` : '';
   return {
-    url: `redis://${auth}127.0.0.1:${port}`, port, stop, restart: start,
+    url: `${o.tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}`, port, stop, restart: start,
     dispose: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); },
   };
 }
