@@ -63,6 +63,8 @@ test('writeReport writes one self-contained page with the run\'s data embedded',
   ]);
   assert.match(html, /calibration: cross-validated MAPE/);
   assert.match(html, /onnxruntime-node \d/);
+  // The logit order, from the training's classes.
+  assert.match(html, /<th>classes<\/th><td>10: 0 0, 1 1, 2 2, 3 3, 4 4, 5 5, 6 6, 7 7, 8 8, 9 9<\/td>/);
 });
 
 test('the report renders in headless Chromium with every plot drawn from the data, and fetches nothing', { skip: requireSystem(CHROMIUM) }, async () => {

@@ -175,6 +175,8 @@ function trainSection(m: ReportModel, f: Figures): string {
   const rows = h.map((e) => `<tr>${cells(e).map((c) => `<td class="num">${c}</td>`).join('')}</tr>`).join('');
   return `<section id="train"><h2>Training</h2>${kv([
     ['dataset', esc(t.datasetSpec ?? t.dataset ?? DASH)],
+    // The logit order the exported model's users need (folder names for a folder of images).
+    ['classes', t.classes ? `${t.classes.length}: ${t.classes.map((c, i) => `${i} ${esc(c)}`).join(', ')}` : DASH],
     ['backend', esc(t.backend ?? DASH)],
     ['optimizer', `${esc(t.optimizer ?? DASH)}, lr ${fmtValue(t.lr)}, batch ${fmtValue(t.batch)}`],
     ['test accuracy', `<b>${fmtPct(t.testAcc)}</b>`],
