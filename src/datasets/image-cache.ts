@@ -53,11 +53,8 @@ export function readImageCache(dir: string, key: string): CachedImages | undefin
 
 export function writeImageCache(dir: string, key: string, meta: CacheMeta, images: Uint8Array, labels: Uint8Array): CachedImages {
   const p = paths(dir, key);
-  const all = new Uint8Array(images.length + labels.length);
-  all.set(images);
-  all.set(labels, images.length);
-  writeFileAtomic(p.bin, all);
-  writeJsonAtomic(p.meta, { format: 'latnas-image-cache', version: 1, key, ...meta, bytes: all.length });
-  return { ...meta, path: p.bin, images: all.subarray(0, images.length), labels: all.subarray(images.length) };
+  writeFileAtomic(p.bin, [images, labels]);
+  writeJsonAtomic(p.meta, { format: 'latnas-image-cache', version: 1, key, ...meta, bytes: images.length + labels.length });
+  return { ...meta, path: p.bin, images, labels };
 }
 

@@ -40,7 +40,7 @@ export async function openDataset(spec: string, space: Space, o: OpenOptions): P
     if (formatShape(input) !== formatShape(space.input)) say(`folder dataset: input ${formatShape(input)} chosen from the images (${s.why}); pass --input CxHxW to choose another`);
   }
   const derived = spaceAt(space, { input, classes: scan.classes.length });
-  if (derived !== space) say(`space: '${derived.name}', ${derived.description}`);
+  if (derived.name !== space.name) say(`space: '${derived.name}', ${derived.description}`);
   say(`folder dataset: ${scan.classes.length} classes (${scan.classes.slice(0, 8).join(', ')}${scan.classes.length > 8 ? ', …' : ''}); `
     + `${scan.train.length} train, ${scan.val.length > 0 ? `${scan.val.length} val, ` : ''}${scan.test.length} test images`
     + `${scan.heldOutTest ? ` (${100 * FOLDER_TEST_SHARE}% held out as test by a hash of each path)` : ''}${scan.ignored > 0 ? `; ${scan.ignored} non-image files ignored` : ''}`);

@@ -23,15 +23,18 @@ function fsyncDir(dir: string): void {
  * old file or the new one, never half of either: without the fsyncs the rename can reach the disk
  * before the data, and a crash leaves an empty or truncated checkpoint under the final name.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  // Chunks are written one after another: a large file need not be joined into one copy first.
+  const chunks = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
   let fd: number | undefined;
   try {
     const dir = dirname(path);
     makeFolders(dir);
     fd = openSync(tmp, 'w');
-    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+    for (const bytes of chunks) {
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
