@@ -101,7 +101,14 @@ export class Coordinator {
           }
           const state = await job.getState();
           if (state === 'completed') {
-            const env = job.returnvalue as JobEnvelope<ResultOf<S>>;
+            const env = job.returnvalue as JobEnvelope<ResultOf<S>> | null;
+            if (env === null || env === undefined) {
+              // Completed without its result: a restarted Redis kept the state but lost the last
+              // writes (seen with bench:queue --faults). Run it again under the same id.
+              await job.remove();
+              await this.submit(j.spec, j.id);
+              continue;
+            }
             pending.delete(j.id);
             results[j.index] = env;
             if (!reused.has(j.id)) perWorker.set(env.worker, (perWorker.get(env.worker) ?? 0) + 1);
