@@ -251,6 +251,9 @@ test('latnas train on a folder: derived space named in the run, cache in the run
   assert.ok(metrics.imageCache.startsWith(join(out, 'images')), metrics.imageCache);
   const again = cli(['train', '--space', 'fbnet-mini', '--arch', arch, '--dataset', `folder:${dir}`, '--out', join(tempDir(), 'run2'), '--epochs', '1', '--max-steps', '1', '--batch', '16', '--workers', '1', '--backend', 'wasm']);
   assert.equal(again.code, 0, again.stderr);
+  const within = cli(['train', '--space', 'fbnet-mini', '--arch', arch, '--dataset', `folder:${dir}`, '--out', join(dir, 'train', 'run'), '--epochs', '1', '--quiet']);
+  assert.equal(within.code, 1);
+  assert.match(within.stderr, /would overwrite the --dataset folder/, 'a run folder inside the images would become a class');
   writeFileSync(join(dir, 'train', '5', 'broken.jpg'), 'garbage');
   const bad = cli(['train', '--space', 'fbnet-mini', '--arch', arch, '--dataset', `folder:${dir}`, '--out', join(tempDir(), 'run3'), '--epochs', '1', '--max-steps', '1', '--workers', '1', '--quiet']);
   assert.equal(bad.code, 1);

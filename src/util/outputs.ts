@@ -10,8 +10,11 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fail } from '../errors.js';
 
-/** A path a command reads, and how to name it in a message (e.g. "the --table file"). */
-export interface Input { what: string; path: string }
+/**
+ * A path a command reads, and how to name it in a message (e.g. "the --table file"); `tree`:
+ * everything under it is read (a folder of images: a run folder inside it would become a class).
+ */
+export interface Input { what: string; path: string; tree?: boolean }
 
 /** A path a command writes; `tree`: everything under it is the command's (a run's search/ folder). */
 export interface Written { path: string; tree?: boolean }
@@ -52,7 +55,7 @@ export function refuseOverwritingInputs(option: string, out: string, written: re
   for (const input of inputs) {
     if (!input) continue;
     for (const w of written) {
-      if (sameFile(w.path, input.path) || (w.tree && inside(input.path, w.path))) {
+      if (sameFile(w.path, input.path) || (w.tree && inside(input.path, w.path)) || (input.tree && inside(w.path, input.path))) {
         const via = resolve(w.path) === resolve(out) ? '' : ` (it writes '${w.path}')`;
         fail(`${option} '${out}' would overwrite ${input.what} '${input.path}'${via}; choose another ${option}, inputs are never overwritten`);
       }
@@ -68,7 +71,9 @@ export function inputFile(what: string, value: string | undefined): Input | unde
 /** The folder a dataset spec reads (idx:DIR, cifar10:DIR), if any. */
 export function datasetInput(spec: string | undefined): Input | undefined {
   const m = spec === undefined ? null : /^(idx|cifar10|folder):(.+)$/.exec(spec);
-  return m ? inputFile(`the --dataset folder`, m[2]) : undefined;
+  const input = m ? inputFile(`the --dataset folder`, m[2]) : undefined;
+  // Every file under a folder of images is read: nothing may be written inside it.
+  return input && m![1] === 'folder' ? { ...input, tree: true } : input;
 }
 
 /** The files of a run folder a command reads, as inputs. */
