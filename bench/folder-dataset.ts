@@ -27,6 +27,7 @@ import { pathBlocks } from '../src/space/path.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { initBackend } from '../src/train/backend.js';
 import { train, TRAIN_DEFAULTS } from '../src/train/trainer.js';
+import { meanStd } from './search-quality/summary.js';
 
 const { values: v } = parseArgs({
   options: {
@@ -41,8 +42,6 @@ const { values: v } = parseArgs({
   },
 });
 
-const mean = (a: readonly number[]) => a.reduce((x, y) => x + y, 0) / a.length;
-const std = (a: readonly number[]) => Math.sqrt(a.reduce((x, y) => x + (y - mean(a)) ** 2, 0) / (a.length - 1));
 const say = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
 async function main(): Promise<void> {
@@ -105,7 +104,7 @@ async function main(): Promise<void> {
       say(`train ${s.name} seed ${seed}: test ${(100 * r.testAcc).toFixed(2)}% in ${((Date.now() - t) / 1000).toFixed(0)} s`);
     }
   }
-  const summary = Object.fromEntries(Object.entries(acc).map(([k, a]) => [k, { mean: 100 * mean(a), std: a.length > 1 ? 100 * std(a) : null, n: a.length, accs: a.map((x) => 100 * x) }]));
+  const summary = Object.fromEntries(Object.entries(acc).map(([k, a]) => [k, { ...meanStd(a.map((x) => 100 * x)), n: a.length, accs: a.map((x) => 100 * x) }]));
   console.log(JSON.stringify({
     bench: 'folder-dataset', cpu: hostProvenance().cpu, cpuId: hostProvenance().cpuId, date: new Date().toISOString(), images: fmnist.train.count + fmnist.test.count,
     recipe: { ...recipe, arch: 'mbv2 (k3_e6 everywhere)', workers, backend: backend.name },

@@ -45,7 +45,8 @@ const r5 = (x: number) => Math.round(x * 1e5) / 1e5;
 const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
 const finiteOrNull = (x: number) => (Number.isFinite(x) ? r5(x) : null);
 
-function meanStd(xs: readonly number[]): { mean: number | null; std: number | null } {
+/** Mean and sample standard deviation (null below 1 and 2 samples), rounded to 1e-5. */
+export function meanStd(xs: readonly number[]): { mean: number | null; std: number | null } {
   if (xs.length === 0) return { mean: null, std: null };
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   if (xs.length < 2) return { mean: r5(mean), std: null };
