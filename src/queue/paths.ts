@@ -3,27 +3,15 @@
  * may resolve outside it, through `..`, an absolute path, or a symlink inside the workdir that
  * points elsewhere. Checked on the real paths (realpath) of what exists.
  */
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { mkdirSync, realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { fail } from '../errors.js';
+import { realPath } from '../util/outputs.js';
 
 /** True when `p` is `root` or lies below it (both absolute and normalised). */
 function within(root: string, p: string): boolean {
   const r = relative(root, p);
   return r === '' || (!r.startsWith(`..${sep}`) && r !== '..' && !isAbsolute(r));
-}
-
-/** The real path of `p`, or of its nearest existing ancestor with the rest appended (for files not yet written). */
-function realish(p: string): string {
-  let head = p;
-  const tail: string[] = [];
-  while (!existsSync(head)) {
-    const up = dirname(head);
-    if (up === head) break;
-    tail.unshift(head.slice(up.length + (up.endsWith(sep) ? 0 : 1)));
-    head = up;
-  }
-  return join(realpathSync(head), ...tail);
 }
 
 /** The workdir as an absolute real path, created if missing. */
@@ -39,7 +27,7 @@ export function openWorkdir(dir: string): string {
 export function insideWorkdir(workdir: string, rel: string, field: string): string {
   if (isAbsolute(rel) || rel.includes('\0')) fail(`job field '${field}': '${rel}' must be a path relative to the worker's --workdir`);
   const p = resolve(workdir, rel);
-  if (!within(workdir, p) || !within(workdir, realish(p))) fail(`job field '${field}': '${rel}' resolves outside the worker's --workdir; the worker reads and writes only inside it`);
+  if (!within(workdir, p) || !within(workdir, realPath(p))) fail(`job field '${field}': '${rel}' resolves outside the worker's --workdir; the worker reads and writes only inside it`);
   return p;
 }
 
