@@ -3,7 +3,7 @@
  * family, and does the supernet rank archs as retraining does? (issue 14; the pieces: ./search-quality/study.ts)
  *
  *   npm run bench:search-quality -- [--targets 0.45,0.7,1] [--seeds 3] [--samples 5] [--recipe-epochs 1]
- *                                   [--only supernet,search,score,train] [--max-hours H] [--workers N] [--summarize-only]
+ *                                   [--search-sampling uniform|fair] [--only supernet,search,score,train] [--max-hours H] [--workers N] [--summarize-only]
  *                                   [--redis URL]   (the trainings fanned out to `latnas worker`s: ./search-quality/queue.ts)
  *
  * Resumable: every finished piece is one record in bench/results/search-quality/results-<recipe
@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { closeRuntimes } from '../src/device/runtime.js';
 import { fail, LatnasError } from '../src/errors.js';
+import { SAMPLINGS, type Sampling } from '../src/search/sampling.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/train/backend.js';
 import { METHODS, type Method } from './search-quality/records.js';
 import { checkRedis, parseRedisUrl } from '../src/queue/connection.js';
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     'search-samples': { type: 'string', default: '20' },
     'eval-images': { type: 'string', default: '2000' },
     'calibration-batches': { type: 'string', default: '8' },
+    'search-sampling': { type: 'string', default: 'uniform' },
     only: { type: 'string', default: PIECE_KINDS.join(',') },
     'max-hours': { type: 'string' },
     backend: { type: 'string', default: 'auto' },
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
       epochs: int('search-epochs', v['search-epochs']!), stepsPerEpoch: v['search-steps'] === undefined ? undefined : int('search-steps', v['search-steps']),
       samples: int('search-samples', v['search-samples']!), evalImages: int('eval-images', v['eval-images']!),
       calibrationBatches: int('calibration-batches', v['calibration-batches']!),
+      sampling: list<Sampling>('search-sampling', v['search-sampling']!, SAMPLINGS)[0]!,
     },
     only: list<PieceKind>('only', v.only!, PIECE_KINDS),
     maxHours: v['max-hours'] === undefined ? undefined : positive('max-hours', v['max-hours']),

@@ -103,6 +103,27 @@ test('the study resumes after a kill without redoing a finished piece, and its s
   assert.equal(only.status, 0, only.stderr);
   assert.equal(readFileSync(summaryPath, 'utf8'), summary);
   assert.equal(s.recipe.results, path.split('/').pop());
+
+  // A study that changes only how the supernet is trained is a new results file that reuses the same trainings.
+  const fair = spawnSync(process.execPath, [...args, '--search-sampling', 'fair'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(fair.status, 0, fair.stderr);
+  assert.match(fair.stderr, /supernet: training \(FairNAS strict-fairness/);
+  // The family's and the sampled arch's trainings (2·2 + 1) are the same trainings; the random search may choose another arch.
+  const reused = Number(/train: \d+ of 7 trainings already recorded \((\d+) reused from other results files\)/.exec(fair.stderr)?.[1] ?? 0);
+  assert.ok(reused >= 5, fair.stderr);
+  assert.equal(fair.stderr.match(/: start \(/g)?.length ?? 0, 7 - reused, fair.stderr);
+  const files = readdirSync(join(dir, 'out')).filter((f) => /^results-[0-9a-f]+\.jsonl$/.test(f));
+  assert.equal(files.length, 2);
+  const fairFile = files.find((f) => join(dir, 'out', f) !== path)!;
+  const copied = records(readFileSync(join(dir, 'out', fairFile), 'utf8')).filter((r) => r.kind === 'train') as (Line & { reusedFrom?: string })[];
+  assert.equal(copied.length, 7);
+  const original = new Map(all.filter((r) => r.kind === 'train').map((r) => [r.key, r.testAcc]));
+  const copies = copied.filter((c) => c.reusedFrom !== undefined);
+  assert.equal(copies.length, reused);
+  for (const c of copies) {
+    assert.equal(c.reusedFrom, path.split('/').pop());
+    assert.equal(c.testAcc, original.get(c.key));
+  }
 });
 
 test('bad study options get one line, no stack', () => {

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { fail } from '../../src/errors.js';
 import { appendLineDurable, writeFileAtomic } from '../../src/util/files.js';
 import { firstIssue } from '../../src/util/validate.js';
+import { SAMPLINGS } from '../../src/search/sampling.js';
 
 const blocks = z.array(z.string().min(1)).min(1);
 const ms = z.number().positive();
@@ -34,6 +35,8 @@ export const RecipeSchema = z.object({
     epochs: z.number().int().positive(), stepsPerEpoch: z.number().int().positive().nullable(), batch: z.number().int().positive(), lr: z.number().positive(),
     samples: z.number().int().positive(), evalImages: z.number().int().positive(), calibrationBatches: z.number().int().positive(), seed: z.number().int(),
     valFraction: z.number(),
+    /** The shared supernet's path sampling (src/search/sampling.ts); absent: uniform, as before it was a setting. */
+    sampling: z.enum(SAMPLINGS).optional(),
   }),
 });
 export type Recipe = z.infer<typeof RecipeSchema>;
@@ -62,6 +65,8 @@ export const TrainRecordSchema = z.object({
   method: z.string(), target: z.number().positive().nullable(), seed: z.number().int(), testAcc: acc,
   /** Validation accuracy with inherited weights from the supernet of the search that chose the arch (null for archs no search chose). */
   supernetValAcc: acc.nullable(), seconds, resumedFromEpoch: z.number().int().nonnegative(), backend: z.string(), workers, ...where,
+  /** The results file this training was copied from (same training recipe, table and workers: the same training). */
+  reusedFrom: z.string().optional(),
 });
 export const ScoreRecordSchema = z.object({
   kind: z.literal('score'), key: z.string(), blocks, predictedMs: ms, valAcc: acc, supernet: z.string(), seconds, ...where,
@@ -141,4 +146,13 @@ export function dropTornTail(path: string): boolean {
 
 export function appendRecord(path: string, record: StudyLine): void {
   appendLineDurable(path, JSON.stringify(record));
+}
+
+/**
+ * What makes two studies' trainings of one arch and seed the same training: the dataset, the
+ * space, the table (by device and creation) and the training recipe. Search settings do not
+ * enter: a study that only changes how the supernet is trained or scored reuses every training.
+ */
+export function trainingIdentity(r: Recipe): string {
+  return JSON.stringify({ dataset: r.dataset, space: r.space, lut: { device: r.lut.device, created: r.lut.created }, train: r.train });
 }

@@ -16,7 +16,7 @@
  * results file, the table, summary.json and pareto.svg under --out.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { checkDatasetFits, type Dataset } from '../../src/datasets/dataset.js';
 import { loadDataset } from '../../src/datasets/load.js';
@@ -29,6 +29,7 @@ import { baselinePath } from '../../src/search/baseline.js';
 import { handDesignedFamily, MBV2 } from '../../src/search/family.js';
 import { checkTarget, LatencyModel } from '../../src/search/latency.js';
 import { openSupernet, type SupernetScorer } from '../../src/search/scoring.js';
+import type { Sampling } from '../../src/search/sampling.js';
 import { search, SEARCH_DEFAULTS } from '../../src/search/search.js';
 import { budgetOptions } from '../../src/search/strategies/index.js';
 import { BAND_LOW, BandSampler } from '../../src/search/strategies/random.js';
@@ -42,7 +43,7 @@ import { train, TRAIN_DEFAULTS } from '../../src/train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../src/util/files.js';
 import { lockFile } from '../../src/util/lock.js';
 import { Rng } from '../../src/util/rng.js';
-import { appendRecord, archKey, dropTornTail, keys, readRecords, targetKey, type Method, type Recipe, type SearchRecord, type StudyLine, type StudyRecord } from './records.js';
+import { appendRecord, archKey, dropTornTail, keys, readRecords, targetKey, trainingIdentity, type Method, type Recipe, type SearchRecord, type StudyLine, type StudyRecord, type TrainRecord } from './records.js';
 import { headline, paretoStudySvg, summarize, type Headline } from './summary.js';
 
 export const PIECE_KINDS = ['supernet', 'search', 'score', 'train'] as const;
@@ -69,7 +70,7 @@ export interface StudyOptions {
   /** Family members by name (default: all; the MobileNetV2-style baseline always). */
   family?: string[];
   recipe: { epochs: number; maxSteps?: number; batch: number; lr: number };
-  searchBudget: { epochs: number; stepsPerEpoch?: number; samples: number; evalImages: number; calibrationBatches: number };
+  searchBudget: { epochs: number; stepsPerEpoch?: number; samples: number; evalImages: number; calibrationBatches: number; sampling?: Sampling };
   only: PieceKind[];
   maxHours?: number;
   backend: BackendChoice;
@@ -116,6 +117,8 @@ function recipeOf(o: StudyOptions, space: Space, lut: Lut, lutPath: string): Rec
       epochs: o.searchBudget.epochs, stepsPerEpoch: o.searchBudget.stepsPerEpoch ?? null, batch: o.recipe.batch, lr: SEARCH_DEFAULTS.lr,
       samples: o.searchBudget.samples, evalImages: o.searchBudget.evalImages, calibrationBatches: o.searchBudget.calibrationBatches, seed: SEARCH_SEED,
       valFraction: SEARCH_DEFAULTS.valFraction,
+      // Only when not uniform: the files of studies from before it was a setting keep their hash.
+      ...(o.searchBudget.sampling && o.searchBudget.sampling !== 'uniform' ? { sampling: o.searchBudget.sampling } : {}),
     },
   };
 }
@@ -144,6 +147,20 @@ function drawSamples(latency: LatencyModel, targetMs: number, target: number, n:
 }
 
 export interface StudyPaths { results: string; summary: string; plot: string }
+
+/** The trainings of the other results files in `out` whose training recipe and table are `recipe`'s, by key. */
+function reusableTrainings(out: string, mine: string, recipe: Recipe): Map<string, { record: TrainRecord; file: string }> {
+  const found = new Map<string, { record: TrainRecord; file: string }>();
+  const want = trainingIdentity(recipe);
+  const files = existsSync(out) ? readdirSync(out).filter((f) => /^results-[0-9a-f]+\.jsonl$/.test(f) && join(out, f) !== mine).sort() : [];
+  for (const f of files) {
+    const records = readRecords(join(out, f));
+    const study = records.find((r): r is StudyRecord => r.kind === 'study');
+    if (!study || trainingIdentity(study.recipe) !== want) continue;
+    for (const r of records) if (r.kind === 'train' && !r.reusedFrom && !found.has(r.key)) found.set(r.key, { record: r, file: f });
+  }
+  return found;
+}
 
 /** Writes summary.json and pareto.svg from the records; returns the headline. */
 export async function writeSummary(records: readonly StudyLine[], paths: StudyPaths): Promise<Headline> {
@@ -248,13 +265,14 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
       ...SEARCH_DEFAULTS, space, lut, lutPath, dataset, seed: SEARCH_SEED, resume: true, quiet: true, backend: backend.name,
       epochs: o.searchBudget.epochs, batch: o.recipe.batch, stepsPerEpoch: o.searchBudget.stepsPerEpoch, evalImages: o.searchBudget.evalImages,
       calibrationBatches: o.searchBudget.calibrationBatches, ...budgetOptions(o.searchBudget.samples), workers: o.workers,
+      sampling: o.searchBudget.sampling ?? 'uniform',
     };
 
     // 1. The shared supernet.
     const supernetDir = join(work, 'supernet');
     const needsSupernet = o.methods.some((m) => m !== 'dnas') || may('score');
     if (needsSupernet && !done.has('supernet') && may('supernet') && timeLeft()) {
-      say('supernet: training (uniform single-path sampling)');
+      say(`supernet: training (${o.searchBudget.sampling === 'fair' ? 'FairNAS strict-fairness' : 'uniform'} single-path sampling)`);
       const s0 = Date.now();
       await search({ ...searchCommon, strategy: 'random', target: baselineMs, out: supernetDir, random: { samples: 1 } });
       add({ kind: 'supernet', key: 'supernet', dir: supernetDir, seconds: (Date.now() - s0) / 1000, workers: o.workers, ...where() });
@@ -319,8 +337,19 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
     for (let seed = 1; seed <= maxSeeds; seed++) {
       for (const it of items) if (seed <= it.seeds && !trainings.has(keys.train(it.blocks, seed))) trainings.set(keys.train(it.blocks, seed), { ...it, seed });
     }
+    // Trainings another results file in --out holds for the same training recipe and table (a study
+    // that changed only its search settings): copied, not rerun, when they ran on as many workers.
+    const reusable = reusableTrainings(o.out, paths.results, recipe);
+    let reused = 0;
+    for (const [key, it] of trainings) {
+      const r = reusable.get(key);
+      if (done.has(key) || !r || r.record.workers !== o.workers) continue;
+      // The result and its cost are the other file's; the role and the inherited score are this study's.
+      add({ ...r.record, method: it.method, target: it.target, supernetValAcc: it.supernetValAcc, reusedFrom: r.file });
+      reused++;
+    }
     const todo = [...trainings].filter(([key]) => !done.has(key));
-    say(`train: ${trainings.size - todo.length} of ${trainings.size} trainings already recorded`);
+    say(`train: ${trainings.size - todo.length} of ${trainings.size} trainings already recorded${reused > 0 ? ` (${reused} reused from other results files)` : ''}`);
     const pieces = todo.map(([key, it], i): TrainPiece => ({
       key, blocks: it.blocks, predictedMs: it.predictedMs, seed: it.seed, out: join(work, 'train', `${sha(archKey(it.blocks), 12)}-s${it.seed}`),
       label: `train ${it.method}${it.target === null ? '' : `@${targetKey(it.target)}`} seed ${it.seed} [${i + 1}/${todo.length}]`,

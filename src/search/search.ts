@@ -44,6 +44,7 @@ import { baselinePath } from './baseline.js';
 import { pathKey } from './evolution.js';
 import { checkTarget, LatencyModel } from './latency.js';
 import { SupernetPool, plainChoice } from './parallel/pool.js';
+import type { Sampling } from './sampling.js';
 import { inheritedScoring, scoringSplit } from './scoring.js';
 import { curvesSvg, paretoFront, paretoSvg, type ParetoPoint } from './plots.js';
 import { STRATEGY_NAMES, strategyOf, type RegisteredStrategy, type StrategyName, type StrategyOptions } from './strategies/index.js';
@@ -88,6 +89,8 @@ export type SearchOptions = {
   weightDecay: number;
   /** Caps weight steps per epoch (a budget knob and for smoke runs). */
   stepsPerEpoch?: number;
+  /** How evolution's and random's weight steps sample paths (./sampling.ts); default uniform. */
+  sampling?: Sampling;
   valFraction: number;
   /** BatchNorm recalibration batches per evaluated arch, and validation images used to score it. */
   calibrationBatches: number;
@@ -131,6 +134,8 @@ function identityOf(o: SearchOptions, strategy: RegisteredStrategy, options: Str
     space: o.space.name, spaceFingerprint: spaceFingerprint(o.space), lutDevice: o.lut.device, lutCreated: o.lut.provenance,
     strategy: o.strategy, targetMs, seed: o.seed, dataset: o.dataset.spec, epochs: o.epochs, batch: o.batch, lr: o.lr,
     stepsPerEpoch: o.stepsPerEpoch ?? null, valFraction: o.valFraction,
+    // Only when not the default: states written before --sampling existed still resume.
+    ...(o.sampling && o.sampling !== 'uniform' && strategy.name !== 'dnas' ? { sampling: o.sampling } : {}),
     ...strategy.identity(options, o.supernetFrom),
   };
 }
@@ -224,7 +229,7 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
   const identity = identityOf(o, strategy, options, targetMs);
   const { split, trainIdx, wIdx, ownIdx, stepsPerEpoch, ownSteps } = splits;
   const ctx: StrategyContext = {
-    space: o.space, net, latency, targetMs, seed: o.seed, epochs: o.epochs, batch: o.batch, dataset: o.dataset, ownIdx, ownSteps,
+    space: o.space, net, latency, targetMs, seed: o.seed, epochs: o.epochs, batch: o.batch, dataset: o.dataset, sampling: o.sampling ?? 'uniform', ownIdx, ownSteps,
     out: o.out, resume: o.resume, identity, statePath, quiet: o.quiet ?? false, say, blocksOf,
   };
   const run = strategy.start(ctx, options);

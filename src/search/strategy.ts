@@ -15,6 +15,7 @@ import type { Choice, Supernet } from '../supernet/supernet.js';
 import type { StoredTensor } from '../train/tensor-file.js';
 import type { Rng } from '../util/rng.js';
 import type { LatencyModel } from './latency.js';
+import type { Sampling } from './sampling.js';
 
 /** The fields of an epoch's log row a strategy fills (null where it has none). */
 export type EpochFields = Pick<EpochLog, 'thetaLoss' | 'thetaCe' | 'temperature' | 'expectedMs' | 'argmaxMs' | 'argmax'>;
@@ -33,6 +34,8 @@ export interface StrategyContext {
   epochs: number;
   batch: number;
   dataset: Dataset;
+  /** How weight steps sample paths for strategies that learn nothing but the weights (./sampling.ts). */
+  sampling: Sampling;
   /** The strategy's own share of the training split (see `weightShare`), shuffled, and how many batches of it an epoch takes. */
   ownIdx: Uint32Array;
   ownSteps: number;
@@ -115,11 +118,6 @@ export interface SearchStrategy<O extends object = object> {
   /** The options `latnas run` uses for a budget of `samples` archs. */
   forBudget(samples: number): Partial<O>;
   start(ctx: StrategyContext, options: O): StrategyRun;
-}
-
-/** Uniform single-path sampling (SPOS, OFA): every candidate of every layer equally often. */
-export function uniformChoice(net: Supernet, rng: Rng): Choice {
-  return { path: net.randomPath(rng) };
 }
 
 /** The run of a strategy whose only state is the supernet's weights. */

@@ -13,7 +13,8 @@ import { describeChange } from '../../util/changes.js';
 import { progress } from '../../util/progress.js';
 import { readJsonFile } from '../../util/validate.js';
 import { evolutionSteps, initialState, parseEvolutionState, pathKey, type EvolutionSettings, type EvolutionState } from '../evolution.js';
-import { NO_EPOCH_FIELDS, STATELESS, uniformChoice, type SearchStrategy } from '../strategy.js';
+import { NO_EPOCH_FIELDS, STATELESS, type SearchStrategy } from '../strategy.js';
+import { pathSampler } from '../sampling.js';
 
 export type EvolutionStrategyOptions = EvolutionSettings;
 
@@ -38,9 +39,11 @@ export const evolution: SearchStrategy<EvolutionStrategyOptions> = {
   start(ctx, ev) {
     const { net, latency, targetMs } = ctx;
     const evolutionPath = join(ctx.out, EVOLUTION_FILE);
+    const paths = pathSampler(net, ctx.sampling);
     return {
       ...STATELESS,
-      weightChoice: (rng) => uniformChoice(net, rng),
+      beginEpoch: () => paths.beginEpoch(),
+      weightChoice: (rng) => paths.choice(rng),
       endEpoch: async () => ({ fields: NO_EPOCH_FIELDS, line: '' }),
 
       async choose(scoring) {

@@ -14,7 +14,8 @@ import type { Visited } from '../../runfolder/search.js';
 import { progress } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
 import { pathKey } from '../evolution.js';
-import { NO_EPOCH_FIELDS, STATELESS, uniformChoice, type SearchStrategy } from '../strategy.js';
+import { NO_EPOCH_FIELDS, STATELESS, type SearchStrategy } from '../strategy.js';
+import { pathSampler } from '../sampling.js';
 
 export interface RandomOptions {
   /** Distinct archs drawn in [0.9·T, T] and scored (fewer when the band holds fewer). */
@@ -171,9 +172,11 @@ export const random: SearchStrategy<RandomOptions> = {
     };
     // Before any training: a band with no arch fails at once.
     if (!sampler.feasible) noArch('no arch');
+    const paths = pathSampler(net, ctx.sampling);
     return {
       ...STATELESS,
-      weightChoice: (rng) => uniformChoice(net, rng),
+      beginEpoch: () => paths.beginEpoch(),
+      weightChoice: (rng) => paths.choice(rng),
       endEpoch: async () => ({ fields: NO_EPOCH_FIELDS, line: '' }),
 
       async choose(scoring) {
