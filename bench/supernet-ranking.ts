@@ -40,9 +40,8 @@ import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../src/train/b
 import { readTensorFile } from '../src/train/tensor-file.js';
 import { appendLineDurable } from '../src/util/files.js';
 import { lockFile } from '../src/util/lock.js';
-import { firstIssue } from '../src/util/validate.js';
 import { rankAgreement, retrainedAccuracies, seedStd, seedTau, tauCeiling } from './search-quality/ranking.js';
-import { readRecords, type StudyRecord } from './search-quality/records.js';
+import { readJsonLines, readRecords, type StudyRecord } from './search-quality/records.js';
 
 const { values: v } = parseArgs({
   options: {
@@ -82,15 +81,7 @@ const RankingRecordSchema = z.object({
 type RankingRecord = z.infer<typeof RankingRecordSchema>;
 
 function readRanking(path: string): RankingRecord[] {
-  if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  return lines.flatMap((line, i) => {
-    let data: unknown;
-    try { data = JSON.parse(line); } catch { if (i === lines.length - 1) return []; fail(`'${path}' line ${i + 1} is not JSON; delete that line (its setting is scored again)`); }
-    const r = RankingRecordSchema.safeParse(data);
-    if (!r.success) { if (i === lines.length - 1) return []; fail(`'${path}' line ${i + 1}: ${firstIssue(r.error)}; delete that line`); }
-    return [r.data];
-  });
+  return readJsonLines(path, RankingRecordSchema, 'ranking results', 'its setting is scored again');
 }
 
 /** The newest study results file: the one a study on this checkout appends to. */

@@ -95,13 +95,14 @@ export const keys = {
 };
 
 /**
- * The records of a results file ([] if there is none). A last line that does not parse is a
- * record torn by a kill: skipped (the piece runs again). A bad line before it fails, naming it.
+ * The records of a JSON-lines results file ([] if there is none), each checked against `schema`.
+ * A last line that does not parse is a record torn by a kill: skipped (its piece runs again). A
+ * bad line before it fails, naming it; `redo` says what deleting it costs.
  */
-export function readRecords(path: string): StudyLine[] {
+export function readJsonLines<T>(path: string, schema: z.ZodType<T>, what: string, redo: string): T[] {
   if (!existsSync(path)) return [];
   const lines = readFileSync(path, 'utf8').split('\n');
-  const out: StudyLine[] = [];
+  const out: T[] = [];
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     const last = lines.slice(i + 1).every((l) => l.trim() === '');
@@ -110,16 +111,21 @@ export function readRecords(path: string): StudyLine[] {
       data = JSON.parse(line);
     } catch {
       if (last) return;
-      fail(`results file '${path}' line ${i + 1} is not JSON; delete that line (its piece runs again)`);
+      fail(`${what} '${path}' line ${i + 1} is not JSON; delete that line (${redo})`);
     }
-    const r = StudyLineSchema.safeParse(data);
+    const r = schema.safeParse(data);
     if (!r.success) {
       if (last) return;
-      fail(`results file '${path}' line ${i + 1}: ${firstIssue(r.error)}; delete that line (its piece runs again)`);
+      fail(`${what} '${path}' line ${i + 1}: ${firstIssue(r.error)}; delete that line (${redo})`);
     }
     out.push(r.data);
   });
   return out;
+}
+
+/** The records of a study's results file. */
+export function readRecords(path: string): StudyLine[] {
+  return readJsonLines(path, StudyLineSchema, 'results file', 'its piece runs again');
 }
 
 /**

@@ -12,6 +12,7 @@
  * sampler's state is then a function of the epoch's rng alone, so a resumed search and the
  * data-parallel plan (drawn up front, search.ts) draw what an uninterrupted one-thread run would.
  */
+import { shuffleInPlace } from '../datasets/split.js';
 import type { Choice, Supernet } from '../supernet/supernet.js';
 import type { Rng } from '../util/rng.js';
 
@@ -25,20 +26,17 @@ export interface PathSampler {
   choice(rng: Rng): Choice;
 }
 
-/** Fisher–Yates with the epoch's rng. */
-function permutation(n: number, rng: Rng): number[] {
-  const p = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
+/** 0..n-1 shuffled with the epoch's rng. */
+function permutation(n: number, rng: Rng): Uint32Array {
+  const p = Uint32Array.from({ length: n }, (_, i) => i);
+  shuffleInPlace(p, rng);
   return p;
 }
 
 export function pathSampler(net: Supernet, sampling: Sampling): PathSampler {
   if (sampling === 'uniform') return { beginEpoch: () => {}, choice: (rng) => ({ path: net.randomPath(rng) }) };
   const sizes = net.layers.map((l) => l.candidates.length);
-  let perms: number[][] = [];
+  let perms: Uint32Array[] = [];
   let step = 0;
   return {
     beginEpoch: () => { perms = []; step = 0; },
