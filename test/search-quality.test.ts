@@ -89,6 +89,9 @@ test('the study resumes after a kill without redoing a finished piece, and its s
   assert.deepEqual(Object.keys(s.targets['1']!['mbv2'] as object), ['blocks', 'predictedMs', 'mean', 'std', 'n']);
   assert.equal((s.targets['1']!['mbv2'] as { n: number }).n, 2);
   assert.ok(readFileSync(join(dir, 'out', 'pareto.svg'), 'utf8').startsWith('<svg'));
+  // The round's own copy, named by the recipe hash of its results file, survives a later round's summary.json.
+  const hash = /results-([0-9a-f]+)\.jsonl$/.exec(path)![1]!;
+  assert.equal(readFileSync(join(dir, 'out', `summary-${hash}.json`), 'utf8'), summary);
 
   // A torn last record (a kill mid-append) is dropped, not kept between good ones; with everything done, nothing runs.
   appendFileSync(path, '{"kind":"train","key":"tr');

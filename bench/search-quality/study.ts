@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { checkDatasetFits, type Dataset } from '../../src/datasets/dataset.js';
 import { loadDataset } from '../../src/datasets/load.js';
 import { loadDevice } from '../../src/device/device.js';
@@ -162,12 +162,21 @@ function reusableTrainings(out: string, mine: string, recipe: Recipe): Map<strin
   return found;
 }
 
-/** Writes summary.json and pareto.svg from the records; returns the headline. */
+/**
+ * Writes summary.json and pareto.svg from the records (the study written last, which report.html
+ * shows), and the same pair as summary-<hash>.json and pareto-<hash>.svg, so a second round of the
+ * study (changed search settings, a new results file) keeps the first round's summary; returns the headline.
+ */
 export async function writeSummary(records: readonly StudyLine[], paths: StudyPaths): Promise<Headline> {
-  if (!records.some((r) => r.kind === 'study')) fail(`results file '${paths.results}' has no study record; run the study to start it`);
+  const study = records.find((r): r is StudyRecord => r.kind === 'study');
+  if (!study) fail(`results file '${paths.results}' has no study record; run the study to start it`);
   const s = summarize(records, basename(paths.results));
-  writeJsonAtomic(paths.summary, s);
-  writeFileAtomic(paths.plot, await paretoStudySvg(records, s));
+  const svg = await paretoStudySvg(records, s);
+  const dir = dirname(paths.summary);
+  for (const [summary, plot] of [[paths.summary, paths.plot], [join(dir, `summary-${study.hash}.json`), join(dir, `pareto-${study.hash}.svg`)]] as const) {
+    writeJsonAtomic(summary, s);
+    writeFileAtomic(plot, svg);
+  }
   return headline(records, s);
 }
 
