@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { LatnasError } from '../src/errors.js';
 import { checkOutputFile, checkOutputFolder, prepareOutputFolder } from '../src/util/outdir.js';
 import { writeFileAtomic } from '../src/util/files.js';
-import { cli, ROOT, tempDir } from './helpers.js';
+import { cli, ROOT, stderrLines, tempDir } from './helpers.js';
 
 const dir = tempDir();
 const file = join(dir, 'a-file');
@@ -25,7 +25,7 @@ const readOnly = '/proc/latnas-out';
 function oneLine(args: string[], pattern: RegExp): void {
   const r = cli(args);
   assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
+  const lines = stderrLines(r.stderr);
   assert.equal(lines.length, 1, `${args.join(' ')}: ${r.stderr}`);
   assert.match(lines[0]!, /^latnas: /);
   assert.match(lines[0]!, pattern);

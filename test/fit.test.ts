@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fitLatencies, type FitNet } from '../src/lut/fit.js';
+import { fitLatencies, globalFit, type FitNet } from '../src/lut/fit.js';
 import { Rng } from '../src/util/rng.js';
 
 test('the fit recovers in-network latencies that standalone times misstate', () => {
@@ -39,4 +39,20 @@ test('units no network contains keep the scaled standalone prior', () => {
   const fit = fitLatencies(nets, standalone);
   assert.ok(Math.abs(fit.latencyMs[3]! - fit.scale * 4) < 1e-6);
   assert.throws(() => fitLatencies(nets.slice(0, 5), standalone), /at least 10 networks/);
+});
+
+test('the global prior never flips units: nets whose times fall as their units grow get a positive slope through the origin', () => {
+  // Two units; the net of the larger one measured faster (noise over a near-constant overhead).
+  const standalone = Float64Array.from([0.01, 0.02]);
+  const nets: FitNet[] = [
+    { units: [0], measuredMs: 0.30 }, { units: [0, 0], measuredMs: 0.29 },
+    { units: [1], measuredMs: 0.28 }, { units: [1, 1], measuredMs: 0.27 },
+  ];
+  const { a, b } = globalFit(nets, standalone);
+  assert.ok(a > 0, `slope ${a}`);
+  assert.equal(b, 0);
+  // An ordinary set keeps its intercept: y = 2·sumT + 0.1 exactly.
+  const clean = nets.map((n) => ({ ...n, measuredMs: 2 * n.units.reduce((s, u) => s + standalone[u]!, 0) + 0.1 }));
+  const fit = globalFit(clean, standalone);
+  assert.ok(Math.abs(fit.a - 2) < 1e-9 && Math.abs(fit.b - 0.1) < 1e-9, JSON.stringify(fit));
 });

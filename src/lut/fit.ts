@@ -72,7 +72,13 @@ export function globalFit(nets: readonly FitNet[], standalone: Float64Array): { 
     s11 += w * t * t; s12 += w * t; s22 += w; r1 += w * t * n.measuredMs; r2 += w * n.measuredMs;
   }
   const det = s11 * s22 - s12 * s12;
-  return { a: (r1 * s22 - r2 * s12) / det, b: (s11 * r2 - s12 * r1) / det };
+  const a = (r1 * s22 - r2 * s12) / det;
+  if (a > 0 && Number.isFinite(a)) return { a, b: (s11 * r2 - s12 * r1) / det };
+  // A slope <= 0 says the fit nets' times did not grow with their units' (all alike in size, or
+  // drowned in noise): seen on 2026-12-02, AMD EPYC (family 25 model 1), a test's tiny space
+  // profiled beside a 2-worker training. A prior must scale units up, not flip them: then the
+  // fit through the origin, y ~ a * sumT, whose slope is positive for positive times.
+  return { a: r1 / s11, b: 0 };
 }
 
 function ridge(nets: readonly FitNet[], prior: Float64Array, priorB: number, lambda: number, s: number): Float64Array {
