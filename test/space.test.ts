@@ -19,7 +19,7 @@ test('built-in spaces have the documented macro-architectures', () => {
   assert.deepEqual(fbnet.stages.map((s) => s.s), [1, 2, 2, 2, 1, 2, 1]);
   // 224 -> stem s2 -> 112, then strides 1,2,2,2,1,2,1 -> 7x7 before the head.
   const last = layers[21]!;
-  assert.deepEqual(last.input, { c: 184, h: 7, w: 7 });
+  assert.deepEqual(last.inputs, [{ c: 184, h: 7, w: 7 }]);
   assert.equal(searchableLayers(loadSpace('mbv3')).length, 20);
   for (const mini of ['fbnet-mini', 'mbv3-mini']) {
     const n = searchableLayers(loadSpace(mini)).length;
@@ -88,5 +88,5 @@ test('a user space file loads through the same schema; bad ones name the field',
   const badCandidate = join(dir, 'bad2.json');
   writeFileSync(badCandidate, JSON.stringify({ ...JSON.parse(JSON.stringify(tiny)), stages: [{ c: 8, n: 1, s: 1, candidates: ['k4_e1'] }] }));
   assert.throws(() => loadSpace(badCandidate), /field 'stages.0.candidates.0'.*kernel must be one of/);
-  assert.throws(() => loadSpace('resnet'), /unknown space 'resnet': use one of fbnet, fbnet-mini, mbv3, mbv3-mini/);
+  assert.throws(() => loadSpace('resnet'), /unknown space 'resnet': use one of fbnet, fbnet-mini, fbnet-mini-widths, mbv3, mbv3-mini, mbv3-mini-widths/);
 });

@@ -130,7 +130,7 @@ export function recipeHash(r: Recipe): string {
 
 /** The archs drawn uniformly in [0.9·T, T]: the same ones for the same table, and a prefix of a larger --samples. */
 function drawSamples(latency: LatencyModel, targetMs: number, target: number, n: number): { paths: number[][]; acceptance: number } {
-  const sampler = new BandSampler(latency.table, latency.fixedMs, BAND_LOW * targetMs, targetMs);
+  const sampler = new BandSampler(latency.chain, BAND_LOW * targetMs, targetMs);
   if (!sampler.feasible) fail(`--targets ${targetKey(target)}: no arch has a LUT latency in [0.9·T, T] for T = ${targetMs.toFixed(4)} ms; choose other --targets`);
   const rng = new Rng(7919 + Math.round(target * 1e4));
   const seen = new Set<string>();

@@ -21,7 +21,8 @@ export function registerSpaces(program: Command): void {
       const space = spaceFrom(name, o.input);
       console.log(`${space.name}: input ${space.input.c}x${space.input.h}x${space.input.w}, ${space.classes} classes${space.description?.startsWith('derived') ? `; ${space.description}` : ''}`);
       for (const l of searchableLayers(space)) {
-        const input = `${l.input.c}x${l.input.h}x${l.input.w}`;
+        const first = l.inputs[0]!;
+        const input = `${l.inputs.map((i) => i.c).join('|')}x${first.h}x${first.w}`;
         console.log(`  layer ${String(l.index).padStart(2)} stage ${l.stage} in ${input}: ${l.candidates.map(formatBlock).join(' ')}`);
       }
     });

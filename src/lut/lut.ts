@@ -11,7 +11,8 @@ import { fail } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { formatBlock, parseBlock } from '../space/blocks.js';
 import { convOutSize, type Shape } from '../space/ir.js';
-import { blockUnit, spaceUnits, type Unit } from '../space/network.js';
+import { spaceUnits, type Unit } from '../space/network.js';
+import { chainExtreme, costChain, unitChain } from '../space/chain.js';
 import { searchableLayers, SPACE_LIMITS, type Space } from '../space/spaces.js';
 import { firstIssue, readJsonFile } from '../util/validate.js';
 
@@ -227,15 +228,12 @@ function checkAgainstSpace(lut: Lut, space: Space, path: string, remake: string)
     const l = n.arch.findIndex((c, layer) => c >= layers[layer]!.candidates.length);
     if (l >= 0) bad(`calibration.nets.${i}.arch.${l}`, `is candidate ${n.arch[l]}, but layer ${l} has ${layers[l]!.candidates.length}`);
   });
-  // The fastest network: stem, head and each layer's cheapest candidate (identity skips cost 0).
-  const units = spaceUnits(space);
-  const fixed = units.filter((u) => u.kind !== 'block').map((u) => lut.entries[u.key]?.latencyMs);
-  const perLayer = layers.map((l) => Math.min(...l.candidates.map((b) => {
-    const u = blockUnit(b, l.input, l.index);
-    return u.identity ? 0 : lut.entries[u.key]?.latencyMs ?? Infinity;
-  })));
-  if (fixed.some((v) => v === undefined) || perLayer.some((v) => !Number.isFinite(v))) return; // incomplete: predict names the missing entry
-  const fastestMs = (fixed as number[]).reduce((a, b) => a + b, 0) + perLayer.reduce((a, b) => a + b, 0) + lut.calibration.overheadMs;
+  // The fastest network (identity skips cost 0), exact with widths: a cheap block may hand the next layer a wide input.
+  const entry = (u: Unit) => (u.identity ? 0 : lut.entries[u.key]?.latencyMs ?? Number.NaN);
+  const chain = costChain(unitChain(space, layers), entry, lut.calibration.overheadMs);
+  // Incomplete (a NaN somewhere): predict names the missing entry.
+  if ([chain.fixed, ...chain.cost.flat(2)].some((v) => Number.isNaN(v))) return;
+  const fastestMs = chainExtreme(chain, 'min')!.cost;
   if (!(fastestMs > 0)) {
     bad('calibration.overheadMs', `is ${lut.calibration.overheadMs} ms, so the fastest network of space '${space.name}' would be predicted at ${fastestMs.toFixed(4)} ms (a latency is > 0)`);
   }

@@ -9,7 +9,9 @@ import type { Device } from '../device/device.js';
 import type { Runtime, TimedSession } from '../device/runtime.js';
 import { buildNetworkModel } from '../onnx/model.js';
 import { countMacs, type Shape } from '../space/ir.js';
-import { blockUnit, networkUnits } from '../space/network.js';
+import { chainExtreme, costChain, unitChain } from '../space/chain.js';
+import { networkUnits, type Unit } from '../space/network.js';
+import { fail } from '../errors.js';
 import { pathBlocks, type Path } from '../space/path.js';
 import { BUILTIN_SPACES, searchableLayers, type Space } from '../space/spaces.js';
 import type { Rng } from '../util/rng.js';
@@ -162,11 +164,13 @@ export async function openSentinel(runtime: Runtime, plan: TimingPlan, job: Job)
  * search keeps.
  */
 export function referenceArchs(space: Space): number[][] {
-  const layers = searchableLayers(space);
-  const macs = layers.map((l) => l.candidates.map((b) => (b.type === 'skip' ? Number.NaN : countMacs(blockUnit(b, l.input, l.index).layers, l.input))));
-  const pick = (m: number[], better: (a: number, b: number) => boolean) =>
-    m.reduce((best, v, i) => (!Number.isNaN(v) && (best < 0 || better(v, m[best]!)) ? i : best), -1);
-  return [macs.map((m) => pick(m, (a, b) => a < b)), macs.map((m) => pick(m, (a, b) => a > b))];
+  const macs = (u: Unit) => (u.kind === 'block' && u.op.startsWith('skip') ? Number.NaN : countMacs(u.layers, u.input));
+  const chain = costChain(unitChain(space), macs);
+  return (['min', 'max'] as const).map((goal) => {
+    const found = chainExtreme(chain, goal);
+    if (!found) fail(`space '${space.name}' has a layer with no inverted-residual candidate: no reference network to fit the table's overhead with`);
+    return found.path;
+  });
 }
 
 /** A whole network of the space (one candidate index per searchable layer) as a job. */

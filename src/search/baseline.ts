@@ -11,8 +11,10 @@ import { searchableLayers, type Space } from '../space/spaces.js';
 export function baselinePath(space: Space): number[] {
   return searchableLayers(space).map((layer) => {
     let best = -1, bestRank = Infinity;
+    const full = layer.widths[layer.widths.length - 1];
     layer.candidates.forEach((b: Block, i) => {
-      if (b.type !== 'ir') return;
+      // At the stage's full width (a space with widths lists each candidate at each): MobileNetV2 ×1.0.
+      if (b.type !== 'ir' || b.c !== full) return;
       const rank = Math.abs(b.k - 3) * 100 + Math.abs(b.e - 6) * 10 + (b.g > 1 ? 1 : 0);
       if (rank < bestRank) { best = i; bestRank = rank; }
     });

@@ -12,7 +12,7 @@
  */
 import { formatBlock, parseBlockPartial } from '../space/blocks.js';
 import { pathBlocks, type Path } from '../space/path.js';
-import type { Space } from '../space/spaces.js';
+import { stageWidths, type Space } from '../space/spaces.js';
 import { baselinePath } from './baseline.js';
 import type { LatencyModel } from './latency.js';
 
@@ -44,10 +44,18 @@ function distance(want: string, cand: string): number {
   return Math.abs(k - (w.k ?? 3)) * 100 + Math.abs(e - (w.e ?? 1)) * 10 + (g !== (w.g ?? 1) ? 1 : 0);
 }
 
-/** Each searchable layer's candidate names, in the order of its candidates (so a name's index is its path entry). */
+/** Each searchable layer's candidate names, in the order the space lists them. */
 function layerNames(space: Space): string[][] {
   return space.stages.flatMap((stage) => Array.from({ length: stage.n }, (_, j) => (j === 0 && stage.firstCandidates ? stage.firstCandidates : stage.candidates)));
 }
+
+/** Each searchable layer's output widths (one for a fixed-width stage). */
+function layerWidths(space: Space): number[][] {
+  return space.stages.flatMap((stage) => Array.from({ length: stage.n }, () => stageWidths(stage)));
+}
+
+/** The path entry of name index `n` at width index `w` (candidates are listed name-major, each at every width: spaces.ts). */
+const candidateIndex = (widths: readonly number[], n: number, w: number) => n * widths.length + w;
 
 function member(space: Space, latency: PathLatency, name: string, path: Path, substituted: FamilyMember['substituted']): FamilyMember {
   return { name, blocks: pathBlocks(space, path).map(formatBlock), path: [...path], predictedMs: latency.pathMs(path), substituted };
@@ -59,12 +67,14 @@ export function uniformArchs(space: Space, latency: PathLatency): FamilyMember[]
   const all = [...new Set(names.flat())];
   return all.map((name) => {
     const substituted: FamilyMember['substituted'] = [];
+    const widths = layerWidths(space);
     const path = names.map((cands, l) => {
+      const full = widths[l]!.length - 1;
       const i = cands.indexOf(name);
-      if (i >= 0) return i;
+      if (i >= 0) return candidateIndex(widths[l]!, i, full);
       const best = cands.reduce((b, c, j) => (distance(name, c) < distance(name, cands[b]!) ? j : b), 0);
       substituted.push({ layer: l, block: cands[best]! });
-      return best;
+      return candidateIndex(widths[l]!, best, full);
     });
     return member(space, latency, name, path, substituted);
   });
@@ -74,11 +84,34 @@ export function uniformArchs(space: Space, latency: PathLatency): FamilyMember[]
 export function mbv2Arch(space: Space, latency: PathLatency): FamilyMember {
   const path = baselinePath(space);
   const names = layerNames(space);
-  const substituted = path.flatMap((i, l) => (names[l]![i] === 'k3_e6' ? [] : [{ layer: l, block: names[l]![i]! }]));
+  const widths = layerWidths(space);
+  const nameOf = (i: number, l: number) => names[l]![Math.floor(i / widths[l]!.length)]!;
+  const substituted = path.flatMap((i, l) => (nameOf(i, l) === 'k3_e6' ? [] : [{ layer: l, block: nameOf(i, l) }]));
   return member(space, latency, MBV2, path, substituted);
 }
 
-/** The whole family: the MobileNetV2-style baseline first, then the uniform archs. */
+/**
+ * The MobileNetV2-style baseline with a width multiplier, `mbv2-x0.5` …: every stage's channels
+ * times m, rounded as the stage's widths are (spaces.ts `stageWidths`); one member per multiplier
+ * below 1 that every stage of a space with widths lists (none for a fixed-width space).
+ */
+export function widthMultipliedMbv2(space: Space, latency: PathLatency): FamilyMember[] {
+  const lists = space.stages.map((s) => s.widths ?? [1]);
+  const multipliers = lists[0]!.filter((m) => m < 1 && lists.every((list) => list.includes(m)));
+  const base = mbv2Arch(space, latency);
+  const widths = layerWidths(space);
+  const stageOf = space.stages.flatMap((stage) => Array.from({ length: stage.n }, () => stage));
+  return multipliers.map((m) => {
+    const path = base.path.map((i, l) => {
+      const ws = widths[l]!;
+      const c = stageWidths({ c: stageOf[l]!.c, widths: [m] })[0]!;
+      return candidateIndex(ws, Math.floor(i / ws.length), ws.indexOf(c));
+    });
+    return member(space, latency, `${MBV2}-x${m}`, path, base.substituted);
+  });
+}
+
+/** The whole family: the MobileNetV2-style baseline first, its width-multiplied versions (spaces with widths), then the uniform archs. */
 export function handDesignedFamily(space: Space, latency: PathLatency): FamilyMember[] {
-  return [mbv2Arch(space, latency), ...uniformArchs(space, latency)];
+  return [mbv2Arch(space, latency), ...widthMultipliedMbv2(space, latency), ...uniformArchs(space, latency)];
 }

@@ -56,12 +56,14 @@ export function resolveArch(space: Space, blocks: readonly string[], source = 'a
     }
     const ref = layer.candidates[0]!;
     const expectS = ref.s;
-    const expectC = ref.c;
+    // A short form takes the stage's full width; a full form may name any of the stage's widths.
+    const expectC = partial.c !== undefined && layer.widths.includes(partial.c) ? partial.c : layer.widths[layer.widths.length - 1]!;
     if (partial.s !== undefined && partial.s !== expectS) {
       fail(`${source}: layer ${i} '${text}' has stride ${partial.s} but space '${space.name}' layer ${i} has stride ${expectS}; use s${expectS} or the short form`);
     }
     if (partial.c !== undefined && partial.c !== expectC) {
-      fail(`${source}: layer ${i} '${text}' has ${partial.c} channels but space '${space.name}' layer ${i} has ${expectC}; use c${expectC} or the short form`);
+      const allowed = layer.widths.map((c) => `c${c}`).join(', ');
+      fail(`${source}: layer ${i} '${text}' has ${partial.c} channels but space '${space.name}' layer ${i} has ${layer.widths.length > 1 ? `widths ${allowed}` : expectC}; use ${layer.widths.length > 1 ? 'one of them' : `c${expectC}`} or the short form`);
     }
     const stageSpec = space.stages[layer.stage]!;
     let block: Block;

@@ -4,7 +4,7 @@
  */
 import { blockLayers, formatBlock, headLayers, isIdentity, stemLayers, type Block } from './blocks.js';
 import { outputShape, shapeKey, type Layer, type Shape } from './ir.js';
-import { headInput, searchableLayers, stemOutput, type Space } from './spaces.js';
+import { headInputs, searchableLayers, stemOutput, type Space } from './spaces.js';
 
 export interface Unit {
   /** LUT key: `<op>|<c>x<h>x<w>` of the unit's input. */
@@ -55,15 +55,15 @@ export function networkUnits(space: Space, blocks: readonly Block[]): Unit[] {
   return units;
 }
 
-/** Every distinct unit a space can contain: what `latnas profile` measures. */
+/** Every distinct unit a space can contain (with widths: each candidate at each input it can get): what `latnas profile` measures. */
 export function spaceUnits(space: Space): Unit[] {
   const byKey = new Map<string, Unit>();
   const add = (u: Unit) => { if (!byKey.has(u.key)) byKey.set(u.key, u); };
   add(stemUnit(space));
   const layers = searchableLayers(space);
   for (const layer of layers) {
-    for (const b of layer.candidates) add(blockUnit(b, layer.input, layer.index));
+    for (const input of layer.inputs) for (const b of layer.candidates) add(blockUnit(b, input, layer.index));
   }
-  add(headUnit(space, headInput(space, layers)));
+  for (const input of headInputs(space, layers)) add(headUnit(space, input));
   return [...byKey.values()];
 }

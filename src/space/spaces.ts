@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { fail } from '../errors.js';
 import { parseWith, readJsonFile } from '../util/validate.js';
-import { BLOCK_LIMITS, blockLayers, completeBlock, formatBlock, groupsProblem, headLayers, parseBlockPartial, stemLayers, type Block, type BlockAct } from './blocks.js';
+import { BLOCK_LIMITS, blockLayers, completeBlock, formatBlock, groupsProblem, headLayers, makeDivisible, parseBlockPartial, stemLayers, type Block, type BlockAct } from './blocks.js';
 import { deriveSpace, parseDerivedName, type SpaceChange } from './derive.js';
 import { convOutSize, countMacs, countParams, outputShape, type Shape } from './ir.js';
 
@@ -40,6 +40,11 @@ const StageSchema = z.object({
   firstCandidates: z.array(z.string().min(1)).min(1).optional(),
   se: z.number().min(0).max(1).default(0),
   act: act.default('re'),
+  /**
+   * Output-width choices as multipliers of `c` (e.g. [0.5, 0.75, 1]): every candidate of the stage
+   * at each width, rounded to a multiple of 8 as MobileNet does (`stageWidths`). Absent: `c` only.
+   */
+  widths: z.array(z.number().gt(0).max(1)).min(1).max(8).optional(),
 }).strict();
 
 export const SpaceSchema = z.object({
@@ -63,16 +68,29 @@ export type Space = z.infer<typeof SpaceSchema>;
 const FBNET_CANDIDATES = ['k3_e1', 'k3_e1_g2', 'k3_e3', 'k3_e6', 'k5_e1', 'k5_e1_g2', 'k5_e3', 'k5_e6', 'skip'];
 const MBV3_CANDIDATES = ['k3_e3', 'k3_e4', 'k3_e6', 'k5_e3', 'k5_e4', 'k5_e6', 'k7_e3', 'k7_e4', 'k7_e6'];
 
-function fbnetStages(c: number[], n: number[], s: (1 | 2)[]): Space['stages'] {
-  return c.map((ci, i) => ({ c: ci, n: n[i]!, s: s[i]!, candidates: FBNET_CANDIDATES, se: 0, act: 're' as const }));
+/** The width choices of the `-widths` spaces: MobileNet's ×0.5 … ×1.0 multipliers, per layer. */
+export const WIDTH_CHOICES = [0.5, 0.75, 1];
+
+function fbnetStages(c: number[], n: number[], s: (1 | 2)[], widths?: number[]): Space['stages'] {
+  return c.map((ci, i) => ({ c: ci, n: n[i]!, s: s[i]!, candidates: FBNET_CANDIDATES, se: 0, act: 're' as const, ...(widths ? { widths } : {}) }));
 }
 
 /** MobileNetV3/OFA stages: kernel and expansion searched, depth searched via skip (not in a stage's first layer). */
-function mbv3Stages(c: number[], n: number[], s: (1 | 2)[], se: number[], acts: BlockAct[]): Space['stages'] {
+function mbv3Stages(c: number[], n: number[], s: (1 | 2)[], se: number[], acts: BlockAct[], widths?: number[]): Space['stages'] {
   return c.map((ci, i) => ({
     c: ci, n: n[i]!, s: s[i]!, candidates: [...MBV3_CANDIDATES, 'skip'], firstCandidates: MBV3_CANDIDATES,
-    se: se[i]!, act: acts[i]!,
+    se: se[i]!, act: acts[i]!, ...(widths ? { widths } : {}),
   }));
+}
+
+/**
+ * A stage's output-channel choices, ascending and distinct: `c` at each multiplier, rounded to a
+ * multiple of 8 and never below 90% of it (makeDivisible, as MobileNet and OFA round), except that
+ * ×1 is `c` itself. Small stages collapse: 24 at [0.5, 0.75, 1] gives 16, 24 (0.75·24 = 18 rounds to 24).
+ */
+export function stageWidths(stage: Pick<Space['stages'][number], 'c' | 'widths'>): number[] {
+  const widths = (stage.widths ?? [1]).map((m) => (m === 1 ? stage.c : Math.min(stage.c, makeDivisible(stage.c * m))));
+  return [...new Set(widths)].sort((a, b) => a - b);
 }
 
 export const BUILTIN_SPACES: Record<string, Space> = {
@@ -94,6 +112,15 @@ export const BUILTIN_SPACES: Record<string, Space> = {
     stages: fbnetStages([16, 24, 32, 64, 112], [1, 2, 3, 4, 2], [2, 1, 2, 2, 1]),
     head: { c: 512, act: 're' },
   },
+  'fbnet-mini-widths': {
+    name: 'fbnet-mini-widths',
+    description: 'fbnet-mini with searchable widths: each layer\'s candidates at ×0.5, ×0.75 and ×1.0 its stage\'s channels',
+    input: { c: 1, h: 28, w: 28 },
+    classes: 10,
+    stem: { c: 16, k: 3, s: 1, act: 're' },
+    stages: fbnetStages([16, 24, 32, 64, 112], [1, 2, 3, 4, 2], [2, 1, 2, 2, 1], WIDTH_CHOICES),
+    head: { c: 512, act: 're' },
+  },
   mbv3: {
     name: 'mbv3',
     description: 'MobileNetV3-Large / OFA macro-architecture at 224x224: 20 searchable layers (k, e, depth)',
@@ -112,14 +139,37 @@ export const BUILTIN_SPACES: Record<string, Space> = {
     stages: mbv3Stages([24, 40, 80, 112], [3, 3, 3, 3], [2, 2, 2, 1], [0, 0.25, 0, 0.25], ['re', 're', 'hs', 'hs']),
     head: { c: 480, act: 'hs', preFc: { c: 640, act: 'hs' } },
   },
+  'mbv3-mini-widths': {
+    name: 'mbv3-mini-widths',
+    description: 'mbv3-mini with searchable widths: each layer\'s candidates at ×0.5, ×0.75 and ×1.0 its stage\'s channels',
+    input: { c: 3, h: 32, w: 32 },
+    classes: 10,
+    stem: { c: 16, k: 3, s: 1, act: 'hs' },
+    stages: mbv3Stages([24, 40, 80, 112], [3, 3, 3, 3], [2, 2, 2, 1], [0, 0.25, 0, 0.25], ['re', 're', 'hs', 'hs'], WIDTH_CHOICES),
+    head: { c: 480, act: 'hs', preFc: { c: 640, act: 'hs' } },
+  },
 };
 
-/** One searchable layer of a space: where it is, its input shape, and its candidates as full blocks. */
+/**
+ * One searchable layer of a space: where it is, the input shapes it can get, and its candidates as
+ * full blocks. A layer after a stage with widths gets one input per width the previous layer can
+ * output (`inputs`, ascending channels); a fixed-width space's layers have one. Which input a path
+ * gives a layer is its previous block's channels (`inputIndex`).
+ */
 export interface SearchableLayer {
   index: number;
   stage: number;
-  input: Shape;
+  inputs: Shape[];
+  /** The output channels the candidates take, ascending (the stage's widths). */
+  widths: number[];
   candidates: Block[];
+}
+
+/** The index in `layer.inputs` of an input with `c` channels; fails when the layer cannot get it. */
+export function inputIndex(layer: SearchableLayer, c: number): number {
+  const a = layer.inputs.findIndex((s) => s.c === c);
+  if (a < 0) fail(`layer ${layer.index} gets ${layer.inputs.map((s) => s.c).join(' or ')} input channels, not ${c}`);
+  return a;
 }
 
 /** Loads a built-in space by name or a user space from a JSON file. */
@@ -171,12 +221,15 @@ function checkSize(space: Space, layers: readonly SearchableLayer[], source: str
   let params = countParams(stem, space.input);
   let macs = countMacs(stem, space.input);
   for (const l of layers) {
-    const candidates = l.candidates.map((b) => blockLayers(b, l.input, `layers.${l.index}`));
-    params += Math.max(...candidates.map((c) => countParams(c, l.input)));
-    macs += Math.max(...candidates.map((c) => countMacs(c, l.input)));
+    // The widest input: every candidate costs most there.
+    const input = l.inputs[l.inputs.length - 1]!;
+    const candidates = l.candidates.map((b) => blockLayers(b, input, `layers.${l.index}`));
+    params += Math.max(...candidates.map((c) => countParams(c, input)));
+    macs += Math.max(...candidates.map((c) => countMacs(c, input)));
   }
   const head = headLayers(space.head, space.classes);
-  const input = headInput(space, layers);
+  const inputs = headInputs(space, layers);
+  const input = inputs[inputs.length - 1]!;
   params += countParams(head, input);
   macs += countMacs(head, input);
   const fix = 'lower the channels, expansions, layer counts or input size';
@@ -193,21 +246,25 @@ export function stemOutput(space: Space): Shape {
   return { c: space.stem.c, h: convOutSize(space.input.h, space.stem.s), w: convOutSize(space.input.w, space.stem.s) };
 }
 
-/** The head's input shape: the last searchable layer's output, which its candidates agree on (the stage sets it). */
-export function headInput(space: Space, layers: readonly SearchableLayer[] = searchableLayers(space)): Shape {
+/** The head's input shapes: one per output width of the last searchable layer (the stage sets them), ascending. */
+export function headInputs(space: Space, layers: readonly SearchableLayer[] = searchableLayers(space)): Shape[] {
   const last = layers[layers.length - 1];
-  return last ? outputShape(blockLayers(last.candidates[0]!, last.input, `layers.${last.index}`), last.input) : stemOutput(space);
+  if (!last) return [stemOutput(space)];
+  const out = outputShape(blockLayers(last.candidates[0]!, last.inputs[0]!, `layers.${last.index}`), last.inputs[0]!);
+  return last.widths.map((c) => ({ ...out, c }));
 }
 
 export function searchableLayers(space: Space, source = `space '${space.name}'`): SearchableLayer[] {
   const layers: SearchableLayer[] = [];
-  let shape = stemOutput(space);
+  let inputs = [stemOutput(space)];
   space.stages.forEach((stage, si) => {
+    const widths = stageWidths(stage);
     for (let j = 0; j < stage.n; j++) {
       const s = j === 0 ? stage.s : 1;
       const names = j === 0 && stage.firstCandidates ? stage.firstCandidates : stage.candidates;
       const field = j === 0 && stage.firstCandidates ? 'firstCandidates' : 'candidates';
-      const candidates = names.map((name, ci) => {
+      // Each name at each width, name-major: a fixed-width stage's candidate i is its name i.
+      const candidates = names.flatMap((name, ci) => widths.map((width) => {
         const where = `${source}: field 'stages.${si}.${field}.${ci}'`;
         let partial;
         try {
@@ -219,27 +276,33 @@ export function searchableLayers(space: Space, source = `space '${space.name}'`)
         if (partial.s !== undefined && partial.s !== s) {
           fail(`${where}: candidate '${name}' sets stride ${partial.s} but stage ${si} layer ${j} has stride ${s}; drop s${partial.s} (the stage's s sets the stride)`);
         }
-        if (partial.c !== undefined && partial.c !== stage.c) {
-          fail(`${where}: candidate '${name}' sets ${partial.c} channels but stage ${si} has ${stage.c}; drop c${partial.c} (the stage's c sets the channels)`);
+        if (partial.c !== undefined && (partial.c !== stage.c || widths.length > 1)) {
+          fail(`${where}: candidate '${name}' sets ${partial.c} channels but stage ${si} has ${widths.length > 1 ? `widths ${widths.join(', ')}` : stage.c}; drop c${partial.c} (the stage's c${widths.length > 1 ? ' and widths set' : ' sets'} the channels)`);
         }
         let block: Block;
         try {
-          block = completeBlock(name, { c: stage.c, s, se: stage.se, act: stage.act });
+          block = completeBlock(name, { c: width, s, se: stage.se, act: stage.act });
         } catch (e) {
           fail(`${where}: ${(e as Error).message}`);
         }
-        const problem = groupsProblem(block, shape.c);
-        if (problem) fail(`${where}: candidate '${name}' at stage ${si} layer ${j}: ${problem}; use groups that divide ${shape.c}`);
+        for (const input of inputs) {
+          const problem = groupsProblem(block, input.c);
+          if (problem) fail(`${where}: candidate '${name}' at stage ${si} layer ${j}${width === stage.c ? '' : ` width ${width}`}: ${problem}; use groups that divide ${input.c}`);
+        }
+        if (block.type === 'ir' && block.g > 1 && width % block.g !== 0) {
+          fail(`${where}: candidate '${name}' at stage ${si} width ${width}: ${width} output channels not divisible by groups ${block.g}; use widths whose channels divide by ${block.g}`);
+        }
         return block;
-      });
+      }));
       const seen = new Set<string>();
       for (const b of candidates) {
         const f = formatBlock(b);
         if (seen.has(f)) fail(`${source}: stage ${si} lists candidate '${f}' twice`);
         seen.add(f);
       }
-      layers.push({ index: layers.length, stage: si, input: shape, candidates });
-      shape = { c: stage.c, h: convOutSize(shape.h, s), w: convOutSize(shape.w, s) };
+      layers.push({ index: layers.length, stage: si, inputs, widths, candidates });
+      const h = convOutSize(inputs[0]!.h, s), w = convOutSize(inputs[0]!.w, s);
+      inputs = widths.map((c) => ({ c, h, w }));
     }
   });
   return layers;

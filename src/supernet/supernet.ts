@@ -19,6 +19,13 @@
  * - mixed: the weighted sum of every candidate (FBNet's Gumbel-softmax), about as costly as all
  *   candidates together, so for small spaces.
  *
+ * Widths (a space whose stages list `widths`) are elastic by channel slicing, as in OFA: a layer
+ * holds a model per (input width, candidate), and all of them slice the layer's one shared family,
+ * sized for the widest input and output, by their leading channels (the first k filters); each
+ * keeps its own BatchNorm (BN per width). The head's input width varies with the last layer's; a
+ * narrower input is zero-padded to the widest, which is exactly the head conv with its weights
+ * sliced to the first input channels. The mixed mode cannot sum candidates of different widths.
+ *
  * The search drives it through `forward`, `step`, `recalibrate` and `evaluatePath`.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -28,8 +35,10 @@ import type { Block } from '../space/blocks.js';
 import { convsOf, type ConvRole, type Layer } from '../space/ir.js';
 import { blockUnit, headUnit, stemUnit } from '../space/network.js';
 import { checkPath, pathBlocks, pathOf, type Path } from '../space/path.js';
-import { headInput, searchableLayers, type SearchableLayer, type Space } from '../space/spaces.js';
+import { headInputs, inputIndex, searchableLayers, type SearchableLayer, type Space } from '../space/spaces.js';
 import { BN_MOMENTUM, TfModel, type SharedConv } from '../train/model.js';
+import type { WeightSource } from '../weights/source.js';
+import { pathInputs } from '../space/chain.js';
 import { argmaxFinite } from '../util/finite.js';
 import { Rng } from '../util/rng.js';
 import { heStd, initWeights } from '../weights/init.js';
@@ -165,8 +174,14 @@ export class Supernet {
   readonly layers: SearchableLayer[];
   private readonly stem: TfModel;
   private readonly head: TfModel;
-  /** candidates[l][i]: the model of candidate i of layer l (no layers for an identity skip). */
-  private readonly candidates: TfModel[][];
+  /** candidates[l][a][i]: the model of candidate i of layer l at its input a (no layers for an identity skip). */
+  private readonly candidates: TfModel[][][];
+  /** next[l][i]: the input index candidate i of layer l gives layer l + 1 (the last layer: its output channels). */
+  private readonly next: number[][];
+  /** The head's widest input channels, to which a narrower last layer's output is zero-padded. */
+  private readonly headChannels: number;
+  /** The prefix of every variable and layer name of this supernet (`supernet<id>/`). */
+  private readonly prefix: string;
   /** families[l][i]: the shared weights candidate i of layer l slices, if any. */
   private readonly families: (SharedFamily | undefined)[][];
   private readonly id: number;
@@ -175,19 +190,22 @@ export class Supernet {
   constructor(readonly space: Space, seed = 1) {
     this.id = takeId();
     const prefix = `supernet${this.id}/`;
+    this.prefix = prefix;
     this.layers = searchableLayers(space);
     const stem = stemUnit(space);
     this.stem = new TfModel(prefixed(stem.layers, prefix), space.input, seed);
     this.families = [];
     this.candidates = this.layers.map((layer) => {
-      const units = layer.candidates.map((b, i) => prefixed(blockUnit(b, layer.input, layer.index).layers, `${prefix}c${i}/`));
-      // One family for the layer's inverted-residual candidates, sized for the largest (dense) one.
+      // A fixed-width layer's candidate models keep the names (and seeds) they always had: checkpoints name variables.
+      const many = layer.inputs.length > 1;
+      const units = layer.inputs.map((input, a) => layer.candidates.map((b, i) => prefixed(blockUnit(b, input, layer.index).layers, `${prefix}${many ? `a${a}` : ''}c${i}/`)));
+      // One family for the layer's inverted-residual candidates, sized for the largest (dense) one at the widest input.
       const groupOf = (i: number) => { const b = layer.candidates[i]!; return b.type === 'ir' ? b.g : undefined; };
       const convs = new Map<Role, { shape: Hwio; bias: boolean }>();
-      units.forEach((layers, i) => {
+      units.forEach((byCandidate, a) => byCandidate.forEach((layers, i) => {
         const g = groupOf(i);
         if (g === undefined) return;
-        for (const c of convsOf(layers, layer.input)) {
+        for (const c of convsOf(layers, layer.inputs[a]!)) {
           if (!isShared(c.role)) continue;
           // Dense equivalent: a grouped 1x1 conv's input axis holds all the groups' channels.
           const dense = c.role === 'expand' || c.role === 'project' ? c.cin : c.cin / c.groups;
@@ -195,17 +213,23 @@ export class Supernet {
           const cur = convs.get(c.role);
           convs.set(c.role, { shape: cur ? cur.shape.map((d, j) => Math.max(d, shape[j]!)) as Hwio : shape, bias: !c.bn });
         }
-      });
+      }));
       const family = convs.size > 0 ? new SharedFamily(`${prefix}l${layer.index}`, convs, seed * 7919 + layer.index * 131) : undefined;
       this.families.push(layer.candidates.map((_, i) => (groupOf(i) === undefined ? undefined : family)));
-      return units.map((layers, i) => {
+      return units.map((byCandidate, a) => byCandidate.map((layers, i) => {
         const family = this.families[layer.index]![i];
         const g = groupOf(i) ?? 1;
         const shared = family ? (c: { role: ConvRole }, shape: Hwio) => (isShared(c.role) ? family.conv(c.role, shape, g) : undefined) : undefined;
-        return new TfModel(layers, layer.input, seed * 7919 + layer.index * 131 + i + 1, shared);
-      });
+        return new TfModel(layers, layer.inputs[a]!, seed * 7919 + layer.index * 131 + i + 1 + a * 1009, shared);
+      }));
     });
-    const input = headInput(space, this.layers);
+    const inputs = headInputs(space, this.layers);
+    this.next = this.layers.map((layer, l) => {
+      const after = this.layers[l + 1];
+      return layer.candidates.map((b) => (after ? inputIndex(after, b.c) : 0));
+    });
+    const input = inputs[inputs.length - 1]!;
+    this.headChannels = input.c;
     this.head = new TfModel(prefixed(headUnit(space, input).layers, prefix), input, seed + 104729);
   }
 
@@ -231,14 +255,65 @@ export class Supernet {
     checkPath(this.space, path, this.layers);
   }
 
+  /** Layer l's model of candidate i at input a. */
+  private model(l: number, a: number, i: number): TfModel {
+    return this.candidates[l]![a]![i]!;
+  }
+
+  /** The models of a path's layers, each at the input its previous layer gives it. */
+  private layerModels(path: Path): TfModel[] {
+    let a = 0;
+    return path.map((i, l) => { const m = this.model(l, a, i); a = this.next[l]![i]!; return m; });
+  }
+
   /** The models a path runs through: stem, one candidate per layer, head. */
   private pathModels(path: Path): TfModel[] {
     this.checkPath(path);
-    return [this.stem, ...path.map((i, l) => this.candidates[l]![i]!), this.head];
+    return [this.stem, ...this.layerModels(path), this.head];
   }
 
   private allModels(): TfModel[] {
-    return [this.stem, ...this.candidates.flat(), this.head];
+    return [this.stem, ...this.candidates.flat(2), this.head];
+  }
+
+  /**
+   * The weights of a path as the standalone arch names them (`stem`, `layers.<l>.pw`, `head.conv`,
+   * …; BatchNorm folded, the IR's layouts: weights/source.ts): each layer's candidate at its input,
+   * its shared convs sliced to their leading channels, and the head conv sliced to the first input
+   * channels the path's last layer gives it. What a model built from `networkUnits` of the path
+   * computes with these is what `forward` computes for the path in inference mode.
+   */
+  pathWeights(path: Path): WeightSource {
+    this.checkPath(path);
+    const sources = this.pathModels(path).map((m) => m.asWeightSource());
+    const lastC = this.blocksOf(path).at(-1)?.c ?? this.headChannels;
+    const owner = (name: string): { source: WeightSource; name: string } => {
+      if (name === 'stem') return { source: sources[0]!, name: `${this.prefix}stem` };
+      if (name.startsWith('head.')) return { source: sources[sources.length - 1]!, name: `${this.prefix}${name}` };
+      const l = Number(/^layers\.(\d+)\./.exec(name)?.[1] ?? Number.NaN);
+      if (!Number.isInteger(l) || l < 0 || l >= path.length) throw new Error(`pathWeights: no layer owns '${name}'`);
+      const a = pathInputs({ next: this.next }, path)[l]!;
+      return { source: sources[l + 1]!, name: `${this.prefix}${this.layers[l]!.inputs.length > 1 ? `a${a}` : ''}c${path[l]}/${name}` };
+    };
+    return {
+      conv: (name, cout, cinPerGroup, k) => {
+        const o = owner(name);
+        if (name !== 'head.conv' || cinPerGroup === this.headChannels) return o.source.conv(o.name, cout, cinPerGroup, k);
+        // OIHW [cout, headChannels, 1, 1] -> its first `lastC` input channels.
+        const full = o.source.conv(o.name, cout, this.headChannels, k);
+        if (cinPerGroup !== lastC) throw new Error(`pathWeights: head.conv asked for ${cinPerGroup} input channels; the path gives ${lastC}`);
+        const weight = new Float32Array(cout * lastC * k * k);
+        for (let c = 0; c < cout; c++) weight.set(full.weight.subarray(c * this.headChannels * k * k, (c * this.headChannels + lastC) * k * k), c * lastC * k * k);
+        return { weight, bias: full.bias };
+      },
+      fc: (name, cout, cin) => { const o = owner(name); return o.source.fc(o.name, cout, cin); },
+    };
+  }
+
+  /** The last layer's output zero-padded to the head's widest input (the head conv's weights sliced to its channels). */
+  private toHead(x: tf.Tensor4D): tf.Tensor4D {
+    const c = x.shape[3];
+    return c === this.headChannels ? x : tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, this.headChannels - c]]);
   }
 
   private sharedOf(path?: Path): SharedFamily[] {
@@ -267,22 +342,25 @@ export class Supernet {
     if ('path' in choice) {
       this.checkPath(choice.path);
       if (choice.gates && choice.gates.length !== this.layers.length) fail(`gates has ${choice.gates.length} entries; expected ${this.layers.length}`);
-      choice.path.forEach((i, l) => {
-        const out = this.candidates[l]![i]!.forward(cur, training) as unknown as tf.Tensor4D;
+      this.layerModels(choice.path).forEach((m, l) => {
+        const out = m.forward(cur, training) as unknown as tf.Tensor4D;
         const gate = choice.gates?.[l];
         cur = gate ? tf.mul(out, gate) : out;
       });
     } else {
       if (choice.mixed.length !== this.layers.length) fail(`mixed weights have ${choice.mixed.length} layers; expected ${this.layers.length}`);
+      if (this.layers.some((l) => l.widths.length > 1)) {
+        fail(`space '${this.space.name}' has widths: the mixed mode cannot sum candidates of different widths; use --mode gated (one sampled path per step)`);
+      }
       choice.mixed.forEach((w, l) => {
-        const models = this.candidates[l]!;
+        const models = this.candidates[l]![0]!;
         if (w.shape[0] !== models.length) fail(`mixed weights of layer ${l} have ${w.shape[0]} entries; layer ${l} has ${models.length} candidates`);
         const parts = tf.unstack(w) as tf.Scalar[];
         const input = cur;
         cur = tf.addN(models.map((m, i) => tf.mul(m.forward(input, training) as unknown as tf.Tensor4D, parts[i]!))) as tf.Tensor4D;
       });
     }
-    return this.head.forward(cur, training);
+    return this.head.forward(this.toHead(cur), training);
   }
 
   /**

@@ -218,7 +218,8 @@ export class TfModel {
       const wt = p.weight ?? tf.tidy(() => p.shared!.weight());
       const [k, , cinG, cout] = wt.shape;
       const w = wt.dataSync();
-      if (!p.weight) wt.dispose();
+      // A borrowed weight may be the shared variable itself (a supernet's largest candidate): never dispose that.
+      if (!p.weight && !(wt instanceof tf.Variable)) wt.dispose();
       const scale = new Float32Array(cout).fill(1);
       const bias = new Float32Array(cout);
       if (p.bn) {
@@ -230,7 +231,7 @@ export class TfModel {
       } else {
         const b = tf.tidy(() => convBias(p));
         if (b) bias.set(b.dataSync());
-        if (b && !p.bias) b.dispose();
+        if (b && !p.bias && !(b instanceof tf.Variable)) b.dispose();
       }
       const weight = new Float32Array(w.length);
       // HWIO -> OIHW.

@@ -185,10 +185,13 @@ export function projectToTarget(start: readonly number[], probs: readonly ArrayL
   const path = start.slice();
   while (latency.pathMs(path) > targetMs) {
     let best: [number, number] | undefined, bestCost = Infinity;
+    const now = latency.pathMs(path);
     path.forEach((cur, l) => {
-      const row = latency.table[l]!;
-      for (let i = 0; i < row.length; i++) {
-        const saved = row[cur]! - row[i]!;
+      // The whole path's latency, not the layer's row: with widths a cut also narrows the next layer's input.
+      const n = latency.chain.cost[l]![0]!.length;
+      for (let i = 0; i < n; i++) {
+        const row = latency.chain.cost[l]![0]!;
+        const saved = latency.independent ? row[cur]! - row[i]! : i === cur ? 0 : now - latency.pathMs(path.map((v, j) => (j === l ? i : v)));
         if (saved <= 0) continue;
         const cost = (Math.log(probs[l]![cur]! + 1e-12) - Math.log(probs[l]![i]! + 1e-12)) / saved;
         if (cost < bestCost) { bestCost = cost; best = [l, i]; }

@@ -10,6 +10,7 @@
  * the search's log line and written into every visited arch's `source` in visited.json.
  */
 import { fail } from '../../errors.js';
+import { pathCost, type CostChain } from '../../space/chain.js';
 import type { Visited } from '../../runfolder/search.js';
 import { progress } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
@@ -32,20 +33,21 @@ export const RANDOM_DEFAULTS: Readonly<RandomOptions> = { samples: 250 };
 export const BAND_LOW = 0.9;
 
 /**
- * Uniform draws among the paths whose latency `fixedMs + Σ_l table[l][path[l]]` lies in
- * [loMs, hiMs].
+ * Uniform draws among the paths whose latency (space/chain.ts `pathCost`: `fixed` plus layer l's
+ * entry at the input the previous layer gives it) lies in [loMs, hiMs].
  *
  * Hand-written because no library does it: what is needed is uniform sampling over a product of
  * categorical choices under a constraint on the sum of per-choice costs (a knapsack-style count),
  * not a distribution with a known sampler. The latencies are put on a grid of step h (each layer
- * offset by its fastest candidate, so skips at 0 and negative fitted entries are fine); counts[l][s]
- * is the number of ways layers 0..l-1 reach grid sum s. A draw picks a final grid sum in the band
- * in proportion to its count, then walks back layer by layer picking each candidate in proportion
- * to the count of the prefix it leaves: that is uniform over the paths whose grid sum is in the
- * band. Rounding moves a path's sum by at most L·h/2, so the grid band is widened by that much
- * (and a bin) on each side: every path truly in [loMs, hiMs] can be drawn, all with the same
- * probability, and rejecting on the exact latency makes the draws exactly uniform over the band.
- * h is 1/(20·L) of the band's width, so the widening costs about 5% of the draws.
+ * offset by its fastest entry, so skips at 0 and negative fitted entries are fine);
+ * counts[l][a][s] is the number of ways layers 0..l-1 reach grid sum s and hand layer l its input
+ * a (one input per layer without widths). A draw picks a final input and grid sum in the band in
+ * proportion to its count, then walks back layer by layer picking each (input, candidate) that
+ * leads there in proportion to the count of the prefix it leaves: that is uniform over the paths
+ * whose grid sum is in the band. Rounding moves a path's sum by at most L·h/2, so the grid band is
+ * widened by that much (and a bin) on each side: every path truly in [loMs, hiMs] can be drawn,
+ * all with the same probability, and rejecting on the exact latency makes the draws exactly
+ * uniform over the band. h is 1/(20·L) of the band's width, so the widening costs about 5% of the draws.
  *
  * Counts are float64: exact up to 2^53 paths per bin (fbnet-mini has 9^12 ≈ 2.8e11 in all), and
  * beyond that off by a relative 1e-16, far below any sampling noise.
@@ -54,41 +56,49 @@ export class BandSampler {
   /** Draws from the grid band, and those whose exact latency was in [loMs, hiMs]. */
   proposed = 0;
   accepted = 0;
-  private readonly bins: number[][];
-  private readonly counts: Float64Array[];
+  /** bins[l][a][i]: layer l's candidate i at input a on the grid. */
+  private readonly bins: number[][][];
+  /** counts[l][a]: ways to reach each grid sum with layer l getting input a (l = L: the head's input). */
+  private readonly counts: Float64Array[][];
   private readonly lowBin: number;
   private readonly highBin: number;
   private readonly total: number;
 
-  constructor(readonly table: readonly (readonly number[])[], readonly fixedMs: number, readonly loMs: number, readonly hiMs: number) {
-    const layers = table.length;
-    const mins = table.map((row) => Math.min(...row));
-    const base = fixedMs + mins.reduce((a, b) => a + b, 0);
-    const range = table.reduce((s, row, l) => s + Math.max(...row) - mins[l]!, 0);
-    // Grid step: 1/(20·L) of the band, coarser only to keep L × bins within 4e6 counts (32 MB).
+  constructor(readonly chain: CostChain, readonly loMs: number, readonly hiMs: number) {
+    const { cost, next } = chain;
+    const layers = cost.length;
+    const mins = cost.map((byInput) => Math.min(...byInput.flat()));
+    const base = chain.fixed + mins.reduce((a, b) => a + b, 0);
+    const range = cost.reduce((s, byInput, l) => s + Math.max(...byInput.flat()) - mins[l]!, 0);
+    // Grid step: 1/(20·L) of the band, coarser only to keep the counts within 4e6 (32 MB).
     const width = Math.max(hiMs - loMs, 1e-12);
-    const step = Math.max(width / (20 * Math.max(layers, 1)), range / Math.max(1, Math.floor(4e6 / Math.max(layers, 1)) - 1));
-    this.bins = table.map((row, l) => row.map((ms) => Math.round((ms - mins[l]!) / step)));
-    const maxBin = this.bins.reduce((s, row) => s + Math.max(...row), 0);
-    this.counts = [new Float64Array(maxBin + 1)];
-    this.counts[0]![0] = 1;
+    const states = cost.reduce((n, byInput) => n + byInput.length, 0);
+    const step = Math.max(width / (20 * Math.max(layers, 1)), range / Math.max(1, Math.floor(4e6 / Math.max(states, 1)) - 1));
+    this.bins = cost.map((byInput, l) => byInput.map((row) => row.map((ms) => Math.round((ms - mins[l]!) / step))));
+    const maxBin = this.bins.reduce((s, byInput) => s + Math.max(...byInput.flat()), 0);
+    const start = new Float64Array(maxBin + 1);
+    start[0] = 1;
+    this.counts = [[start]];
     let reach = 0;
     for (let l = 0; l < layers; l++) {
-      const prev = this.counts[l]!;
-      const next = new Float64Array(maxBin + 1);
-      for (let s = 0; s <= reach; s++) {
-        const c = prev[s]!;
-        if (c === 0) continue;
-        for (const b of this.bins[l]!) next[s + b]! += c;
-      }
-      reach += Math.max(...this.bins[l]!);
-      this.counts.push(next);
+      const outputs = Math.max(...next[l]!) + 1;
+      const after = Array.from({ length: outputs }, () => new Float64Array(maxBin + 1));
+      this.counts[l]!.forEach((prev, a) => {
+        const bins = this.bins[l]![a]!;
+        for (let s = 0; s <= reach; s++) {
+          const c = prev[s]!;
+          if (c === 0) continue;
+          bins.forEach((b, i) => { after[next[l]![i]!]![s + b]! += c; });
+        }
+      });
+      reach += Math.max(...this.bins[l]!.flat());
+      this.counts.push(after);
     }
     const slack = (layers * step) / 2;
     this.lowBin = Math.max(0, Math.ceil((loMs - base - slack) / step) - 1);
     this.highBin = Math.min(maxBin, Math.floor((hiMs - base + slack) / step) + 1);
     let total = 0;
-    for (let s = this.lowBin; s <= this.highBin; s++) total += this.counts[layers]![s]!;
+    for (const last of this.counts[layers]!) for (let s = this.lowBin; s <= this.highBin; s++) total += last[s]!;
     this.total = total;
   }
 
@@ -98,21 +108,32 @@ export class BandSampler {
   }
 
   latencyMs(path: readonly number[]): number {
-    return path.reduce((s, i, l) => s + this.table[l]![i]!, this.fixedMs);
+    return pathCost(this.chain, path);
   }
 
   /** One draw, uniform over the paths whose grid sum is in the widened band; not yet checked on the exact latency. */
   propose(rng: Rng): number[] {
     if (!this.feasible) throw new Error('BandSampler: no path in the band');
-    const layers = this.table.length;
-    let s = this.pick(rng, this.highBin - this.lowBin + 1, (k) => this.counts[layers]![this.lowBin + k]!) + this.lowBin;
+    const layers = this.bins.length;
+    const last = this.counts[layers]!;
+    const span = this.highBin - this.lowBin + 1;
+    // Input-major, so with one input per layer the draws are those of the fixed-width sampler.
+    const k = this.pick(rng, last.length * span, (j) => last[Math.floor(j / span)]![this.lowBin + (j % span)]!);
+    let b = Math.floor(k / span);
+    let s = this.lowBin + (k % span);
     const path = new Array<number>(layers);
     for (let l = layers - 1; l >= 0; l--) {
-      const bins = this.bins[l]!;
-      const prefix = this.counts[l]!;
-      const i = this.pick(rng, bins.length, (k) => (s - bins[k]! >= 0 ? prefix[s - bins[k]!]! : 0));
+      const byInput = this.bins[l]!, next = this.chain.next[l]!, prefix = this.counts[l]!;
+      const n = next.length;
+      const j = this.pick(rng, byInput.length * n, (m) => {
+        const a = Math.floor(m / n), i = m % n;
+        const rest = s - byInput[a]![i]!;
+        return next[i] === b && rest >= 0 ? prefix[a]![rest]! : 0;
+      });
+      const a = Math.floor(j / n), i = j % n;
       path[l] = i;
-      s -= bins[i]!;
+      s -= byInput[a]![i]!;
+      b = a;
     }
     this.proposed++;
     return path;
@@ -164,7 +185,7 @@ export const random: SearchStrategy<RandomOptions> = {
   start(ctx, o) {
     const { net, latency, targetMs } = ctx;
     const lo = BAND_LOW * targetMs;
-    const sampler = new BandSampler(latency.table, latency.fixedMs, lo, targetMs);
+    const sampler = new BandSampler(latency.chain, lo, targetMs);
     const noArch = (why: string) => {
       const fastest = latency.fastest().ms, slowest = latency.slowest().ms;
       fail(`--target-ms ${targetMs.toFixed(4)}: ${why} of space '${ctx.space.name}' has a LUT latency in [0.9·T, T] = [${lo.toFixed(4)}, ${targetMs.toFixed(4)}] ms, `

@@ -1,0 +1,233 @@
+/**
+ * Searchable widths (issue 15): spaces whose stages list width multipliers, their units in ONNX and
+ * TF.js, the elastic supernet against standalone models, and the latency chain a width makes.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import * as ort from 'onnxruntime-node';
+import { loadDevice } from '../src/device/device.js';
+import { loadLut, predict } from '../src/lut/lut.js';
+import { buildModel } from '../src/onnx/model.js';
+import { profile } from '../src/profiler/profile.js';
+import { handDesignedFamily } from '../src/search/family.js';
+import { LatencyModel } from '../src/search/latency.js';
+import { BandSampler } from '../src/search/strategies/random.js';
+import { randomArch, resolveArch } from '../src/space/arch.js';
+import { formatBlock } from '../src/space/blocks.js';
+import { networkUnits, spaceUnits, type Unit } from '../src/space/network.js';
+import { pathBlocks } from '../src/space/path.js';
+import { loadSpace, searchableLayers, stageWidths } from '../src/space/spaces.js';
+import { Supernet } from '../src/supernet/supernet.js';
+import { TfModel } from '../src/train/model.js';
+import { Rng } from '../src/util/rng.js';
+import type { WeightSource } from '../src/weights/source.js';
+import { ROOT, tempDir } from './helpers.js';
+
+const TINY = join(ROOT, 'test/fixtures/tiny-widths-space.json');
+
+/** Gives BatchNorm non-trivial statistics and affine terms, so folding and per-width BN are really exercised. */
+function perturbBatchNorm(vars: readonly tf.Variable[], rng: Rng): void {
+  for (const v of vars) {
+    if (!v.name.includes('.bn.')) continue;
+    const vals = Float32Array.from({ length: v.shape[0]! }, () => {
+      if (v.name.endsWith('variance') || v.name.endsWith('gamma')) return 0.5 + rng.next();
+      return 0.2 * rng.normal();
+    });
+    v.assign(tf.tensor1d(vals));
+  }
+}
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 0, diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(a[i]!));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  }
+  return diff / scale;
+}
+
+/** ONNX Runtime's output for layers at an input, with the given weights, on an NCHW batch. */
+async function onnxRun(layers: Unit['layers'], input: Unit['input'], weights: WeightSource, nchw: Float32Array, batch: number): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(buildModel(layers, input, { weights, batch: 'N' }));
+  try {
+    const out = await session.run({ input: new ort.Tensor('float32', nchw, [batch, input.c, input.h, input.w]) });
+    return out[session.outputNames[0]!]!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+/** TF.js output (NHWC in, transposed back to NCHW for a 4-D output) of a model on the same NCHW batch. */
+function tfRun(model: TfModel, input: Unit['input'], nchw: Float32Array, batch: number): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.transpose(tf.tensor4d(nchw, [batch, input.c, input.h, input.w]), [0, 2, 3, 1]) as tf.Tensor4D;
+    const y = model.forward(x, false) as tf.Tensor;
+    return (y.rank === 4 ? tf.transpose(y, [0, 3, 1, 2]) : y).dataSync() as Float32Array;
+  });
+}
+
+test('a stage\'s widths round as MobileNet does, and every candidate comes at each width and each input the previous layer can give', () => {
+  assert.deepEqual(stageWidths({ c: 24, widths: [0.5, 0.75, 1] }), [16, 24]);
+  assert.deepEqual(stageWidths({ c: 112, widths: [0.5, 0.75, 1] }), [56, 88, 112]);
+  assert.deepEqual(stageWidths({ c: 20 }), [20]);
+  const space = loadSpace(TINY);
+  const layers = searchableLayers(space);
+  assert.deepEqual(layers.map((l) => l.inputs.map((s) => s.c)), [[8], [8, 16], [8, 16]]);
+  assert.deepEqual(layers.map((l) => l.widths), [[8, 16], [8, 16], [16, 24]]);
+  assert.deepEqual(layers[2]!.candidates.map(formatBlock), ['ir_k3_e3_c16_s2_re', 'ir_k3_e3_c24_s2_re', 'ir_k5_e3_c16_s2_se0.25_hs', 'ir_k5_e3_c24_s2_se0.25_hs']);
+  // Full forms name any width; short forms take the full one; other channel counts are refused with the widths named.
+  assert.deepEqual(resolveArch(space, ['k3_e1_c8', 'skip_c16', 'k3_e3']).map(formatBlock), ['ir_k3_e1_c8_s1_re', 'skip_c16_s1', 'ir_k3_e3_c24_s2_re']);
+  assert.throws(() => resolveArch(space, ['k3_e1_c12', 'skip', 'k3_e3']), /layer 0 'k3_e1_c12' has 12 channels but space 'tiny-widths' layer 0 has widths c8, c16/);
+  // A residual only where the block keeps its input's shape (units[1] is layer 0, after the stem's 8 channels): a layer that widens loses it.
+  const narrowThenWide = networkUnits(space, resolveArch(space, ['k3_e1_c8', 'k3_e1_c16', 'k3_e3_c16']));
+  assert.equal(narrowThenWide[1]!.layers[0]!.op, 'residual');
+  assert.equal(narrowThenWide[2]!.layers[0]!.op, 'conv');
+  const same = networkUnits(space, resolveArch(space, ['k3_e1_c8', 'k3_e1_c8', 'k3_e3_c16']));
+  assert.equal(same[2]!.layers[0]!.op, 'residual');
+  // The built-in width spaces keep the fixed ones' layers, with more candidates.
+  for (const [fixed, wide] of [['fbnet-mini', 'fbnet-mini-widths'], ['mbv3-mini', 'mbv3-mini-widths']] as const) {
+    const a = searchableLayers(loadSpace(fixed)), b = searchableLayers(loadSpace(wide));
+    assert.equal(a.length, b.length);
+    b.forEach((l, i) => assert.ok(l.candidates.length > a[i]!.candidates.length && a[i]!.candidates.every((c) => l.candidates.some((d) => formatBlock(d) === formatBlock(c)))));
+  }
+});
+
+test('every unit of the width spaces, at every input width, and random width archs compute the same in ONNX and TF.js', async () => {
+  await tf.setBackend('cpu');
+  const rng = new Rng(3);
+  for (const name of ['fbnet-mini-widths', 'mbv3-mini-widths']) {
+    const space = loadSpace(name);
+    const all = spaceUnits(space).filter((u) => u.kind === 'block' && !u.identity);
+    // Every (candidate, input width) pair a layer can get is among the units profiled.
+    const layers = searchableLayers(space);
+    for (const l of layers) for (const input of l.inputs) for (const b of l.candidates) {
+      assert.ok(b.type === 'skip' && b.c === input.c || all.some((u) => u.op === formatBlock(b) && u.input.c === input.c && u.input.h === input.h), `${name} layer ${l.index}: ${formatBlock(b)} at ${input.c}`);
+    }
+    // Every (input width, output width) combination of every layer, each with another block kind in
+    // turn (all 535 units take minutes; the kinds themselves are onnx.test.ts's).
+    const units: Unit[] = [];
+    let turn = 0;
+    for (const l of layers) for (const input of l.inputs) for (const c of l.widths) {
+      const kinds = l.candidates.filter((b) => b.c === c && !(b.type === 'skip' && c === input.c));
+      const b = kinds[turn++ % kinds.length]!;
+      units.push(all.find((u) => u.op === formatBlock(b) && u.input.c === input.c && u.input.h === input.h)!);
+    }
+    let worst = 0;
+    for (const [k, u] of units.entries()) {
+      const model = new TfModel(u.layers, u.input, k + 1);
+      perturbBatchNorm(model.allVariables(), rng);
+      const batch = 2;
+      const nchw = Float32Array.from({ length: batch * u.input.c * u.input.h * u.input.w }, () => rng.normal());
+      const a = tfRun(model, u.input, nchw, batch);
+      const b = await onnxRun(u.layers, u.input, model.asWeightSource(), nchw, batch);
+      assert.equal(b.length, batch * u.output.c * u.output.h * u.output.w, u.key);
+      worst = Math.max(worst, maxRelDiff(b, a));
+      model.dispose();
+    }
+    assert.ok(worst < 1e-4, `${name}: worst unit's max relative difference ${worst}`);
+    for (const seed of [1, 2, 3]) {
+      const layers = networkUnits(space, randomArch(space, new Rng(seed))).flatMap((u) => u.layers);
+      const model = new TfModel(layers, space.input, seed);
+      perturbBatchNorm(model.allVariables(), rng);
+      const nchw = Float32Array.from({ length: 2 * space.input.c * space.input.h * space.input.w }, () => rng.normal());
+      const d = maxRelDiff(await onnxRun(layers, space.input, model.asWeightSource(), nchw, 2), tfRun(model, space.input, nchw, 2));
+      assert.ok(d < 1e-4, `${name} random arch ${seed}: ${d}`);
+      model.dispose();
+    }
+  }
+});
+
+test('elastic widths: a supernet path computes what the standalone arch does with the sliced weights, at every width', async () => {
+  await tf.setBackend('cpu');
+  const space = loadSpace(TINY);
+  const net = new Supernet(space, 5);
+  try {
+    perturbBatchNorm(net.allVariables(), new Rng(8));
+    const rng = new Rng(9);
+    const batch = 3;
+    const nchw = Float32Array.from({ length: batch * 64 }, () => rng.normal());
+    const nhwc = tf.transpose(tf.tensor4d(nchw, [batch, 1, 8, 8]), [0, 2, 3, 1]) as tf.Tensor4D;
+    // All 144 paths: narrow, wide, widening (no residual) and identity skips among them.
+    let worst = 0, paths = 0;
+    const sizes = net.layers.map((l) => l.candidates.length);
+    for (let code = 0; code < sizes.reduce((a, b) => a * b, 1); code++) {
+      let rest = code;
+      const path = sizes.map((n) => { const i = rest % n; rest = Math.floor(rest / n); return i; });
+      const fromSupernet = tf.tidy(() => net.forward(nhwc, { path }, false).dataSync() as Float32Array);
+      const layers = networkUnits(space, pathBlocks(space, path)).flatMap((u) => u.layers);
+      const standalone = await onnxRun(layers, space.input, net.pathWeights(path), nchw, batch);
+      worst = Math.max(worst, maxRelDiff(standalone, fromSupernet));
+      paths++;
+    }
+    assert.equal(paths, 144);
+    assert.ok(worst < 1e-4, `worst path's max relative difference ${worst}`);
+    // Narrow candidates slice the wide ones: a layer's weights are one family, BatchNorm per (input width, candidate).
+    const own = net.trainableVariables([0, 0, 0]).filter((v) => /\/a\dc\d\//.test(v.name)).map((v) => v.name);
+    assert.ok(own.length > 0 && own.every((n) => /bn\.(gamma|beta)$/.test(n)), own.join(' '));
+    nhwc.dispose();
+  } finally {
+    net.dispose();
+  }
+});
+
+test('the latency chain of a width space: a path\'s latency is predict\'s, the floor and ceiling are exact, the expectation is exact and differentiable', async () => {
+  const space = loadSpace(TINY);
+  const out = join(tempDir(), 'tiny-widths.json');
+  await profile({ device: loadDevice('ort-cpu-1t'), space, out, resume: false, chunk: 8, fitNets: 12, quiet: true, plan: { rounds: 2, runsPerRound: 2, warmup: 1 } });
+  const lut = loadLut(out, { device: 'ort-cpu-1t', space });
+  // Every (block, input width) and every head width was profiled.
+  for (const u of spaceUnits(space)) if (!u.identity) assert.ok(lut.entries[u.key], u.key);
+  const latency = new LatencyModel(space, lut, out);
+  try {
+    assert.equal(latency.independent, false);
+    assert.throws(() => latency.table, /has widths/);
+    const sizes = searchableLayers(space).map((l) => l.candidates.length);
+    const all: { path: number[]; ms: number }[] = [];
+    for (let code = 0; code < 144; code++) {
+      let rest = code;
+      const path = sizes.map((n) => { const i = rest % n; rest = Math.floor(rest / n); return i; });
+      const ms = latency.pathMs(path);
+      const exact = predict(lut, networkUnits(space, pathBlocks(space, path)), out).totalMs;
+      assert.ok(Math.abs(ms - exact) < 1e-12, `${path}: ${ms} vs ${exact}`);
+      all.push({ path, ms });
+    }
+    const min = Math.min(...all.map((p) => p.ms)), max = Math.max(...all.map((p) => p.ms));
+    assert.ok(Math.abs(latency.fastest().ms - min) < 1e-12 && Math.abs(latency.slowest().ms - max) < 1e-12);
+    // Expectation under independent per-layer probabilities, by enumeration.
+    const rng = new Rng(4);
+    const probs = sizes.map((n) => { const w = Array.from({ length: n }, () => rng.next() + 0.1); const s = w.reduce((a, b) => a + b, 0); return w.map((v) => v / s); });
+    const enumerated = all.reduce((s, p) => s + p.ms * p.path.reduce((q, i, l) => q * probs[l]![i]!, 1), 0);
+    assert.ok(Math.abs(latency.expectedMs(probs) - enumerated) < 1e-12, `${latency.expectedMs(probs)} vs ${enumerated}`);
+    await tf.setBackend('cpu');
+    const theta = probs.map((p) => tf.variable(tf.tensor1d(p)));
+    const { value, grads } = tf.variableGrads(() => latency.expected(theta as unknown as tf.Tensor1D[]));
+    assert.ok(Math.abs(value.dataSync()[0]! - enumerated) < 1e-5 * enumerated);
+    assert.equal(Object.keys(grads).length, theta.length);
+    // The random control's band sampler draws every in-band path, and only those, about equally often.
+    const lo = min + 0.4 * (max - min), hi = min + 0.6 * (max - min);
+    const inBand = all.filter((p) => p.ms >= lo && p.ms <= hi).map((p) => p.path.join());
+    assert.ok(inBand.length >= 5, `${inBand.length} paths in the band`);
+    const sampler = new BandSampler(latency.chain, lo, hi);
+    const counts = new Map<string, number>();
+    const draws = 400 * inBand.length;
+    for (let t = 0; t < draws; t++) {
+      const p = sampler.draw(rng)!;
+      assert.ok(inBand.includes(p.join()), `drew ${p} outside [${lo}, ${hi}]`);
+      counts.set(p.join(), (counts.get(p.join()) ?? 0) + 1);
+    }
+    assert.equal(counts.size, inBand.length);
+    for (const [k, n] of counts) assert.ok(n > 400 * 0.75 && n < 400 * 1.25, `${k} drawn ${n} times of an expected 400`);
+    // The hand-designed family gains the width-multiplied MobileNetV2-style baseline, slower with width.
+    const family = handDesignedFamily(space, latency);
+    assert.deepEqual(family.slice(0, 2).map((m) => m.name), ['mbv2', 'mbv2-x0.5']);
+    assert.deepEqual(family[1]!.blocks, ['ir_k3_e3_g2_c8_s1_re', 'ir_k3_e3_g2_c8_s1_re', 'ir_k3_e3_c16_s2_re']);
+    assert.ok(family[1]!.predictedMs < family[0]!.predictedMs);
+    tf.dispose([value, ...Object.values(grads), ...theta]);
+  } finally {
+    latency.dispose();
+  }
+});
+
