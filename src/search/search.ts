@@ -56,7 +56,7 @@ export const STRATEGIES: readonly Strategy[] = STRATEGY_NAMES;
 /** The options every strategy shares, as `latnas search` defaults them (`latnas run` too, but for its budget). */
 export const SEARCH_DEFAULTS = {
   strategy: 'dnas' as Strategy, target: 'baseline' as const, epochs: 10, batch: 64, lr: 0.1, momentum: 0.9, weightDecay: 4e-5,
-  valFraction: 0.1, calibrationBatches: 8, evalImages: 2000, seed: 1,
+  valFraction: 0.1, calibrationBatches: 8, evalImages: 2000, seed: 1, sampling: 'uniform' as Sampling,
 };
 
 /**
