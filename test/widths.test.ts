@@ -3,7 +3,7 @@
  * TF.js, the elastic supernet against standalone models, and the latency chain a width makes.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import '@tensorflow/tfjs-backend-cpu';
@@ -13,6 +13,8 @@ import { loadDevice } from '../src/device/device.js';
 import { loadLut, predict } from '../src/lut/lut.js';
 import { buildModel } from '../src/onnx/model.js';
 import { profile } from '../src/profiler/profile.js';
+import type { ReportModel } from '../src/report/model.js';
+import { writeReport } from '../src/report/report.js';
 import { handDesignedFamily } from '../src/search/family.js';
 import { LatencyModel } from '../src/search/latency.js';
 import { BandSampler } from '../src/search/strategies/random.js';
@@ -233,7 +235,7 @@ test('the latency chain of a width space: a path\'s latency is predict\'s, the f
 });
 
 
-test('profile and every strategy search a space with widths end to end; the arch meets the target and names its widths', () => {
+test('profile and every strategy search a space with widths end to end; the arch meets the target and names its widths; the report shows them', async () => {
   const dir = tempDir();
   const table = join(dir, 'tiny28-widths.json');
   const spaceFile = join(ROOT, 'test/fixtures/tiny28-widths-space.json');
@@ -242,7 +244,7 @@ test('profile and every strategy search a space with widths end to end; the arch
   const space = loadSpace(spaceFile);
   const widths = searchableLayers(space).map((l) => l.widths);
   for (const strategy of ['dnas', 'evolution', 'random']) {
-    const out = join(dir, strategy);
+    const out = join(dir, strategy, 'search');
     const r = cli(['search', '--table', table, '--space', spaceFile, '--dataset', 'mnist', '--backend', 'wasm', '--strategy', strategy, '--epochs', '2',
       '--steps-per-epoch', '3', '--batch', '16', '--samples', '3', '--eval-images', '64', '--calibration-batches', '1', '--out', out, '--quiet']);
     assert.equal(r.code, 0, `${strategy}: ${r.stderr}`);
@@ -251,6 +253,19 @@ test('profile and every strategy search a space with widths end to end; the arch
     const blocks = resolveArch(space, arch.blocks);
     blocks.forEach((b, l) => assert.ok(widths[l]!.includes(b.c), `${strategy} layer ${l}: ${formatBlock(b)}`));
   }
+  // The report's per-unit bars say each layer's channels, and its width where the layer is not at full width.
+  writeFileSync(join(dir, 'dnas', 'pipeline.json'), JSON.stringify({ version: 1, options: { space: spaceFile, table }, stages: {} }));
+  const html = readFileSync(await writeReport(join(dir, 'dnas')), 'utf8');
+  const model = JSON.parse(/<script type="application\/json" id="latnas-data">([\s\S]*?)<\/script>/.exec(html)![1]!) as ReportModel;
+  const units = model.arch?.units;
+  assert.ok(units, `no units: ${model.arch?.note}`);
+  const arch = resolveArch(space, JSON.parse(readFileSync(join(dir, 'dnas', 'search', 'arch.json'), 'utf8')).blocks as string[]);
+  arch.forEach((b, l) => {
+    const row = units.find((u) => u.label.startsWith(`L${l}  `))!;
+    const full = widths[l]![widths[l]!.length - 1]!;
+    assert.equal(row.channels.split('→')[1], String(b.c));
+    assert.equal(row.label.includes(`×${b.c / full} of ${full}`), b.c !== full, row.label);
+  });
   // The mixed mode cannot sum widths, and says so in one line.
   const mixed = cli(['search', '--table', table, '--space', spaceFile, '--dataset', 'mnist', '--backend', 'wasm', '--mode', 'mixed', '--epochs', '1',
     '--steps-per-epoch', '1', '--batch', '16', '--out', join(dir, 'mixed'), '--quiet']);

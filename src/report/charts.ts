@@ -171,7 +171,7 @@ export function unitsSpec(units: readonly UnitRow[]): vl.TopLevelSpec {
           y,
           x: { field: 'latencyMs', type: 'quantitative', title: 'LUT latency in the network (ms)' },
           color: { field: 'group', type: 'nominal', title: null, scale: { domain: groups.map((g) => g[0]), range: groups.map((g) => g[1]) } },
-          tooltip: [{ field: 'op' }, { field: 'key', title: 'LUT key' }, { field: 'latencyMs', format: '.4f', title: 'ms' }],
+          tooltip: [{ field: 'op' }, { field: 'channels', title: 'channels in→out' }, { field: 'key', title: 'LUT key' }, { field: 'latencyMs', format: '.4f', title: 'ms' }],
         },
       },
       {

@@ -11,7 +11,7 @@ import { PACKAGE_ROOT } from '../paths.js';
 import { paretoFront } from '../search/plots.js';
 import { resolveArch } from '../space/arch.js';
 import { networkUnits } from '../space/network.js';
-import { loadSpace, SpaceSchema, type Space } from '../space/spaces.js';
+import { loadSpace, searchableLayers, SpaceSchema, type Space } from '../space/spaces.js';
 import type { Metrics, Provenance, RunData, Visited } from './load.js';
 
 export type StageName = 'lut' | 'search' | 'train' | 'export';
@@ -42,6 +42,8 @@ export interface UnitRow {
   latencyMs: number;
   /** Identity skips run no op: 0 ms by definition. */
   identity: boolean;
+  /** Input and output channels (`16→24`): with widths, what the layer's width choice made of it. */
+  channels: string;
 }
 
 export interface LutInfo {
@@ -192,9 +194,12 @@ function readSpace(run: RunData, name: string | undefined): Space | undefined {
   return undefined;
 }
 
-function unitLabel(kind: UnitRow['kind'], index: number, op: string): string {
+/** A block's label; in a space with widths it also says the layer's width: `×0.5 of 32` where the block has 16 of its stage's 32 channels. */
+function unitLabel(kind: UnitRow['kind'], index: number, op: string, width?: { c: number; full: number }): string {
   // Stem and head ops already say what they are (`stem_k3_c16_s1_re`, `head_c512_re_fc10`).
-  return kind === 'block' ? `L${index}  ${op}` : op;
+  if (kind !== 'block') return op;
+  const w = width && width.c !== width.full ? `  ×${(width.c / width.full).toFixed(2).replace(/0+$/, '').replace(/\.$/, '')} of ${width.full}` : '';
+  return `L${index}  ${op}${w}`;
 }
 
 function archView(run: RunData, lut: Lut | undefined, lutInfo: LutInfo | null): ReportModel['arch'] {
@@ -210,13 +215,20 @@ function archView(run: RunData, lut: Lut | undefined, lutInfo: LutInfo | null): 
   if (!space) return { ...view, note: `space '${spaceName ?? '?'}' not found` };
   if (!lut) return { ...view, note: lutInfo ? `LUT '${lutInfo.path ?? '?'}' not found on this machine` : 'no LUT recorded in this run' };
   try {
-    const units = networkUnits(space, resolveArch(space, blocks, `${source} arch`));
+    const resolved = resolveArch(space, blocks, `${source} arch`);
+    const units = networkUnits(space, resolved);
     const p = predict(lut, units, lutInfo?.path ?? 'the LUT');
+    const layers = searchableLayers(space);
     let block = 0;
-    const rows: UnitRow[] = units.map((u, i) => ({
-      index: i, label: unitLabel(u.kind, u.kind === 'block' ? block++ : 0, u.op), kind: u.kind, op: u.op, key: u.key,
-      latencyMs: p.units[i]!.latencyMs, identity: u.identity,
-    }));
+    const rows: UnitRow[] = units.map((u, i) => {
+      const l = u.kind === 'block' ? block++ : 0;
+      const widths = u.kind === 'block' ? layers[l]!.widths : undefined;
+      const width = widths && widths.length > 1 ? { c: resolved[l]!.c, full: widths[widths.length - 1]! } : undefined;
+      return {
+        index: i, label: unitLabel(u.kind, l, u.op, width), kind: u.kind, op: u.op, key: u.key,
+        latencyMs: p.units[i]!.latencyMs, identity: u.identity, channels: `${u.input.c}→${u.output.c}`,
+      };
+    });
     const note = lut.space !== space.name ? `LUT is for space '${lut.space}', the arch for '${space.name}'` : null;
     return { ...view, units: rows, overheadMs: p.overheadMs, totalMs: p.totalMs, note };
   } catch (e) {
