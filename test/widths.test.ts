@@ -15,6 +15,7 @@ import { buildModel } from '../src/onnx/model.js';
 import { profile } from '../src/profiler/profile.js';
 import type { ReportModel } from '../src/report/model.js';
 import { writeReport } from '../src/report/report.js';
+import { widthCuts } from '../src/search/adapt.js';
 import { handDesignedFamily } from '../src/search/family.js';
 import { LatencyModel } from '../src/search/latency.js';
 import { BandSampler } from '../src/search/strategies/random.js';
@@ -210,9 +211,11 @@ test('the latency chain of a width space: a path\'s latency is predict\'s, the f
     assert.ok(Math.abs(value.dataSync()[0]! - enumerated) < 1e-5 * enumerated);
     assert.equal(Object.keys(grads).length, theta.length);
     // The random control's band sampler draws every in-band path, and only those, about equally often.
-    const lo = min + 0.4 * (max - min), hi = min + 0.6 * (max - min);
+    // The band around the median path: about 25 of the 144, whatever the measured table.
+    const sorted = all.map((p) => p.ms).sort((a, b) => a - b);
+    const lo = sorted[60]!, hi = sorted[84]!;
     const inBand = all.filter((p) => p.ms >= lo && p.ms <= hi).map((p) => p.path.join());
-    assert.ok(inBand.length >= 5, `${inBand.length} paths in the band`);
+    assert.ok(inBand.length >= 25, `${inBand.length} paths in the band`);
     const sampler = new BandSampler(latency.chain, lo, hi);
     const counts = new Map<string, number>();
     const draws = 400 * inBand.length;
@@ -227,7 +230,35 @@ test('the latency chain of a width space: a path\'s latency is predict\'s, the f
     const family = handDesignedFamily(space, latency);
     assert.deepEqual(family.slice(0, 2).map((m) => m.name), ['mbv2', 'mbv2-x0.5']);
     assert.deepEqual(family[1]!.blocks, ['ir_k3_e3_g2_c8_s1_re', 'ir_k3_e3_g2_c8_s1_re', 'ir_k3_e3_c16_s2_re']);
-    assert.ok(family[1]!.predictedMs < family[0]!.predictedMs);
+    // (Whether narrower is faster is the measured table's to say, not this test's: an 8x8 net's entries are noise-sized.)
+    assert.equal(family[1]!.predictedMs, latency.pathMs(family[1]!.path));
+    // NetAdapt's width cuts from the full-width baseline: per layer the smallest cut of its block that saves the step.
+    const layers = searchableLayers(space);
+    const start = family[0]!.path;
+    // Half the largest saving any one narrower width gives (an 8x8 net's entries are tiny and noisy: no fixed step is sure to be reachable).
+    const savings = layers.flatMap((layer, l) => layer.candidates.map((b, i) => {
+      const cur = pathBlocks(space, start)[l]!;
+      if (b.c >= cur.c || formatBlock({ ...b, c: cur.c }) !== formatBlock(cur)) return 0;
+      return latency.pathMs(start) - latency.pathMs(start.map((v, j) => (j === l ? i : v)));
+    }));
+    const best = Math.max(...savings);
+    if (!(best > 0)) assert.deepEqual(widthCuts(layers, latency, start, 1e-12), [], 'nothing saves time: no cut');
+    const step = best / 2;
+    const cuts = best > 0 ? widthCuts(layers, latency, start, step) : [];
+    assert.ok(best <= 0 || cuts.length > 0);
+    for (const c of cuts) {
+      const before = pathBlocks(space, start)[c.layer]!, after = pathBlocks(space, c.path)[c.layer]!;
+      assert.equal(formatBlock({ ...after, c: before.c }), formatBlock(before), 'the cut keeps the block');
+      assert.ok(after.c < before.c && c.savedMs >= step && Math.abs(c.ms - latency.pathMs(c.path)) < 1e-12);
+      assert.deepEqual(c.path.filter((_, l) => l !== c.layer), start.filter((_, l) => l !== c.layer));
+      // No width between the cut and the current one saves the step.
+      for (const w of layers[c.layer]!.widths.filter((w) => w > after.c && w < before.c)) {
+        const between = c.path.slice();
+        between[c.layer] = layers[c.layer]!.candidates.findIndex((b) => formatBlock(b) === formatBlock({ ...after, c: w }));
+        assert.ok(latency.pathMs(start) - latency.pathMs(between) < step);
+      }
+    }
+    assert.deepEqual(widthCuts(layers, latency, start, 1e9), []);
     tf.dispose([value, ...Object.values(grads), ...theta]);
   } finally {
     latency.dispose();
