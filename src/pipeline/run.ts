@@ -45,8 +45,8 @@ export type Budget = 'small' | 'full';
 export const BUDGETS: Record<Budget, { searchEpochs: number; searchSteps?: number; trainEpochs: number; trainSteps?: number; evalImages: number; samples: number }> = {
   // The demo: minutes on two cores, a usable model, every stage exercised.
   small: { searchEpochs: 4, searchSteps: 60, trainEpochs: 1, trainSteps: 400, evalImages: 1000, samples: 10 },
-  // What the README's results used: full epochs.
-  full: { searchEpochs: 10, trainEpochs: 5, evalImages: 2000, samples: 20 },
+  // Full epochs, and the supernet budget and scoring the search-quality study found to rank best (SEARCH_DEFAULTS).
+  full: { searchEpochs: SEARCH_DEFAULTS.epochs, trainEpochs: 5, evalImages: SEARCH_DEFAULTS.evalImages, samples: 20 },
 };
 
 export interface PipelineOptions {

@@ -54,9 +54,16 @@ export type Strategy = StrategyName;
 export const STRATEGIES: readonly Strategy[] = STRATEGY_NAMES;
 
 /** The options every strategy shares, as `latnas search` defaults them (`latnas run` too, but for its budget). */
+/**
+ * 30 supernet epochs and 6000 validation images per scored arch (all of Fashion-MNIST's held-out
+ * tenth): what ranked archs best in the search-quality study (bench/README.md, bench:supernet-ranking;
+ * 2026-12-02, AMD EPYC): Kendall τ against retraining 0.454 at 30 epochs against 0.325–0.395 at 10,
+ * the one change above the ±0.05 seed-to-seed spread. FairNAS sampling gave 0.414 at 10 epochs and
+ * 0.392 at 30 (2000 images): no gain beyond that spread, so uniform stays.
+ */
 export const SEARCH_DEFAULTS = {
-  strategy: 'dnas' as Strategy, target: 'baseline' as const, epochs: 10, batch: 64, lr: 0.1, momentum: 0.9, weightDecay: 4e-5,
-  valFraction: 0.1, calibrationBatches: 8, evalImages: 2000, seed: 1, sampling: 'uniform' as Sampling,
+  strategy: 'dnas' as Strategy, target: 'baseline' as const, epochs: 30, batch: 64, lr: 0.1, momentum: 0.9, weightDecay: 4e-5,
+  valFraction: 0.1, calibrationBatches: 8, evalImages: 6000, seed: 1, sampling: 'uniform' as Sampling,
 };
 
 /**
