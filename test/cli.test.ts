@@ -76,7 +76,7 @@ test('bad spaces: malformed file, unknown name', () => {
   const malformed = join(dir, 'malformed-space.json');
   writeFileSync(malformed, '{"name": ');
   expectError(['profile', '--device', 'ort-cpu-1t', '--space', malformed], /space file '.*malformed-space.json' is not valid JSON/);
-  expectError(['profile', '--device', 'ort-cpu-1t', '--space', 'resnet50'], /unknown space 'resnet50': use one of fbnet, fbnet-mini, fbnet-mini-widths, mbv3, mbv3-mini, mbv3-mini-widths/);
+  expectError(['profile', '--device', 'ort-cpu-1t', '--space', 'resnet50'], /unknown space 'resnet50': use one of fbnet, fbnet-mini, mbv3, mbv3-mini, fbnet-mini-widths, mbv3-mini-widths/);
 });
 
 test('bad architectures: unknown block, wrong layer count, wrong stride, another space', () => {

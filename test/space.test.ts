@@ -88,5 +88,5 @@ test('a user space file loads through the same schema; bad ones name the field',
   const badCandidate = join(dir, 'bad2.json');
   writeFileSync(badCandidate, JSON.stringify({ ...JSON.parse(JSON.stringify(tiny)), stages: [{ c: 8, n: 1, s: 1, candidates: ['k4_e1'] }] }));
   assert.throws(() => loadSpace(badCandidate), /field 'stages.0.candidates.0'.*kernel must be one of/);
-  assert.throws(() => loadSpace('resnet'), /unknown space 'resnet': use one of fbnet, fbnet-mini, fbnet-mini-widths, mbv3, mbv3-mini, mbv3-mini-widths/);
+  assert.throws(() => loadSpace('resnet'), /unknown space 'resnet': use one of fbnet, fbnet-mini, mbv3, mbv3-mini, fbnet-mini-widths, mbv3-mini-widths/);
 });

@@ -10,6 +10,7 @@ import { Supernet } from '../src/supernet/supernet.js';
 import { initBackend } from '../src/train/backend.js';
 import { SgdMomentum } from '../src/train/optim.js';
 import { ROOT } from './helpers.js';
+import { maxRelDiff } from './tensors.js';
 
 const space = () => loadSpace(join(ROOT, 'test/fixtures/tiny28-space.json'));
 
@@ -21,15 +22,6 @@ function digits(n: number, offset = 0): { x: tf.Tensor4D; y: Int32Array; stream:
   const stream = new BatchStream(data, { batchSize: n, norm, seed: 1, indices, shuffle: false });
   const b = stream.epoch().next().value!;
   return { x: tf.tensor4d(b.x.slice(0, n * 784), [n, 28, 28, 1]), y: b.y.slice(0, n), stream };
-}
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let scale = 0, diff = 0;
-  for (let i = 0; i < a.length; i++) {
-    scale = Math.max(scale, Math.abs(a[i]!));
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-  }
-  return diff / scale;
 }
 
 test('mixed mode with one-hot weights computes the single path; other weights mix the candidates', async () => {

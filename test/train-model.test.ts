@@ -11,20 +11,7 @@ import { TfModel } from '../src/train/model.js';
 import { Rng } from '../src/util/rng.js';
 // For its side effect alone: it turns off onnxruntime's telemetry, which leaves files in /tmp.
 import './helpers.js';
-
-/** Gives BatchNorm non-trivial statistics and affine terms, so folding is really exercised. */
-function perturbBatchNorm(model: TfModel, rng: Rng): void {
-  for (const v of model.allVariables()) {
-    if (!v.name.includes('.bn.')) continue;
-    const n = v.shape[0]!;
-    const vals = Float32Array.from({ length: n }, () => {
-      if (v.name.endsWith('variance')) return 0.5 + rng.next();
-      if (v.name.endsWith('gamma')) return 0.5 + rng.next();
-      return 0.2 * rng.normal();
-    });
-    v.assign(tf.tensor1d(vals));
-  }
-}
+import { perturbBatchNorm } from './tensors.js';
 
 test('a TF.js model of an arch and its ONNX export (BN folded) compute the same logits', async () => {
   await tf.setBackend('cpu');
@@ -33,7 +20,7 @@ test('a TF.js model of an arch and its ONNX export (BN folded) compute the same 
     const units = networkUnits(space, randomArch(space, new Rng(seed)));
     const layers = units.flatMap((u) => u.layers);
     const model = new TfModel(layers, space.input, seed);
-    perturbBatchNorm(model, new Rng(seed + 1));
+    perturbBatchNorm(model.allVariables(), new Rng(seed + 1));
     const { c, h, w } = space.input;
     const rng = new Rng(seed + 2);
     const batch = 2;

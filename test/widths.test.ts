@@ -29,29 +29,9 @@ import { TfModel } from '../src/train/model.js';
 import { Rng } from '../src/util/rng.js';
 import type { WeightSource } from '../src/weights/source.js';
 import { cli, ROOT, stderrLines, tempDir } from './helpers.js';
+import { maxRelDiff, perturbBatchNorm } from './tensors.js';
 
 const TINY = join(ROOT, 'test/fixtures/tiny-widths-space.json');
-
-/** Gives BatchNorm non-trivial statistics and affine terms, so folding and per-width BN are really exercised. */
-function perturbBatchNorm(vars: readonly tf.Variable[], rng: Rng): void {
-  for (const v of vars) {
-    if (!v.name.includes('.bn.')) continue;
-    const vals = Float32Array.from({ length: v.shape[0]! }, () => {
-      if (v.name.endsWith('variance') || v.name.endsWith('gamma')) return 0.5 + rng.next();
-      return 0.2 * rng.normal();
-    });
-    v.assign(tf.tensor1d(vals));
-  }
-}
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let scale = 0, diff = 0;
-  for (let i = 0; i < a.length; i++) {
-    scale = Math.max(scale, Math.abs(a[i]!));
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-  }
-  return diff / scale;
-}
 
 /** ONNX Runtime's output for layers at an input, with the given weights, on an NCHW batch. */
 async function onnxRun(layers: Unit['layers'], input: Unit['input'], weights: WeightSource, nchw: Float32Array, batch: number): Promise<Float32Array> {

@@ -15,7 +15,7 @@ export function registerSpaces(program: Command): void {
     .action((name: string | undefined, o: { input?: Shape }) => {
       if (!name) {
         if (o.input) fail('--input derives a space: name one, e.g. latnas spaces fbnet-mini --input 3x64x64');
-        for (const s of Object.values(BUILTIN_SPACES)) console.log(`${s.name.padEnd(12)} ${searchableLayers(s).length} layers  ${s.description ?? ''}`);
+        for (const s of Object.values(BUILTIN_SPACES)) console.log(`${s.name.padEnd(18)} ${searchableLayers(s).length} layers  ${s.description ?? ''}`);
         return;
       }
       const space = spaceFrom(name, o.input);

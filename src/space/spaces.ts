@@ -71,15 +71,15 @@ const MBV3_CANDIDATES = ['k3_e3', 'k3_e4', 'k3_e6', 'k5_e3', 'k5_e4', 'k5_e6', '
 /** The width choices of the `-widths` spaces: MobileNet's ×0.5 … ×1.0 multipliers, per layer. */
 export const WIDTH_CHOICES = [0.5, 0.75, 1];
 
-function fbnetStages(c: number[], n: number[], s: (1 | 2)[], widths?: number[]): Space['stages'] {
-  return c.map((ci, i) => ({ c: ci, n: n[i]!, s: s[i]!, candidates: FBNET_CANDIDATES, se: 0, act: 're' as const, ...(widths ? { widths } : {}) }));
+function fbnetStages(c: number[], n: number[], s: (1 | 2)[]): Space['stages'] {
+  return c.map((ci, i) => ({ c: ci, n: n[i]!, s: s[i]!, candidates: FBNET_CANDIDATES, se: 0, act: 're' as const }));
 }
 
 /** MobileNetV3/OFA stages: kernel and expansion searched, depth searched via skip (not in a stage's first layer). */
-function mbv3Stages(c: number[], n: number[], s: (1 | 2)[], se: number[], acts: BlockAct[], widths?: number[]): Space['stages'] {
+function mbv3Stages(c: number[], n: number[], s: (1 | 2)[], se: number[], acts: BlockAct[]): Space['stages'] {
   return c.map((ci, i) => ({
     c: ci, n: n[i]!, s: s[i]!, candidates: [...MBV3_CANDIDATES, 'skip'], firstCandidates: MBV3_CANDIDATES,
-    se: se[i]!, act: acts[i]!, ...(widths ? { widths } : {}),
+    se: se[i]!, act: acts[i]!,
   }));
 }
 
@@ -112,15 +112,6 @@ export const BUILTIN_SPACES: Record<string, Space> = {
     stages: fbnetStages([16, 24, 32, 64, 112], [1, 2, 3, 4, 2], [2, 1, 2, 2, 1]),
     head: { c: 512, act: 're' },
   },
-  'fbnet-mini-widths': {
-    name: 'fbnet-mini-widths',
-    description: 'fbnet-mini with searchable widths: each layer\'s candidates at ×0.5, ×0.75 and ×1.0 its stage\'s channels',
-    input: { c: 1, h: 28, w: 28 },
-    classes: 10,
-    stem: { c: 16, k: 3, s: 1, act: 're' },
-    stages: fbnetStages([16, 24, 32, 64, 112], [1, 2, 3, 4, 2], [2, 1, 2, 2, 1], WIDTH_CHOICES),
-    head: { c: 512, act: 're' },
-  },
   mbv3: {
     name: 'mbv3',
     description: 'MobileNetV3-Large / OFA macro-architecture at 224x224: 20 searchable layers (k, e, depth)',
@@ -139,16 +130,18 @@ export const BUILTIN_SPACES: Record<string, Space> = {
     stages: mbv3Stages([24, 40, 80, 112], [3, 3, 3, 3], [2, 2, 2, 1], [0, 0.25, 0, 0.25], ['re', 're', 'hs', 'hs']),
     head: { c: 480, act: 'hs', preFc: { c: 640, act: 'hs' } },
   },
-  'mbv3-mini-widths': {
-    name: 'mbv3-mini-widths',
-    description: 'mbv3-mini with searchable widths: each layer\'s candidates at ×0.5, ×0.75 and ×1.0 its stage\'s channels',
-    input: { c: 3, h: 32, w: 32 },
-    classes: 10,
-    stem: { c: 16, k: 3, s: 1, act: 'hs' },
-    stages: mbv3Stages([24, 40, 80, 112], [3, 3, 3, 3], [2, 2, 2, 1], [0, 0.25, 0, 0.25], ['re', 're', 'hs', 'hs'], WIDTH_CHOICES),
-    head: { c: 480, act: 'hs', preFc: { c: 640, act: 'hs' } },
-  },
 };
+
+/** `space` with every stage's candidates at each of WIDTH_CHOICES: the `-widths` variant of a built-in space. */
+function withWidths(space: Space): Space {
+  return {
+    ...space, name: `${space.name}-widths`,
+    description: `${space.name} with searchable widths: each layer's candidates at ×0.5, ×0.75 and ×1.0 its stage's channels`,
+    stages: space.stages.map((s) => ({ ...s, widths: WIDTH_CHOICES })),
+  };
+}
+BUILTIN_SPACES['fbnet-mini-widths'] = withWidths(BUILTIN_SPACES['fbnet-mini']!);
+BUILTIN_SPACES['mbv3-mini-widths'] = withWidths(BUILTIN_SPACES['mbv3-mini']!);
 
 /**
  * One searchable layer of a space: where it is, the input shapes it can get, and its candidates as
