@@ -13,7 +13,7 @@ import { chainExtreme, costChain, unitChain } from '../space/chain.js';
 import { networkUnits, type Unit } from '../space/network.js';
 import { fail } from '../errors.js';
 import { pathBlocks, type Path } from '../space/path.js';
-import { BUILTIN_SPACES, searchableLayers, type Space } from '../space/spaces.js';
+import { BUILTIN_SPACES, type Space } from '../space/spaces.js';
 import type { Rng } from '../util/rng.js';
 import { quantile, summarize, type Summary } from '../util/stats.js';
 import { normalized, Sentinel, timeGated, warmUp, type TimingPlan, type TimingResult, type TimingStats } from './timing.js';

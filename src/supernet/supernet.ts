@@ -287,13 +287,13 @@ export class Supernet {
     this.checkPath(path);
     const sources = this.pathModels(path).map((m) => m.asWeightSource());
     const lastC = this.blocksOf(path).at(-1)?.c ?? this.headChannels;
+    const inputs = pathInputs({ next: this.next }, path);
     const owner = (name: string): { source: WeightSource; name: string } => {
       if (name === 'stem') return { source: sources[0]!, name: `${this.prefix}stem` };
       if (name.startsWith('head.')) return { source: sources[sources.length - 1]!, name: `${this.prefix}${name}` };
       const l = Number(/^layers\.(\d+)\./.exec(name)?.[1] ?? Number.NaN);
       if (!Number.isInteger(l) || l < 0 || l >= path.length) throw new Error(`pathWeights: no layer owns '${name}'`);
-      const a = pathInputs({ next: this.next }, path)[l]!;
-      return { source: sources[l + 1]!, name: `${this.prefix}${this.layers[l]!.inputs.length > 1 ? `a${a}` : ''}c${path[l]}/${name}` };
+      return { source: sources[l + 1]!, name: `${this.prefix}${this.layers[l]!.inputs.length > 1 ? `a${inputs[l]}` : ''}c${path[l]}/${name}` };
     };
     return {
       conv: (name, cout, cinPerGroup, k) => {
