@@ -12,7 +12,7 @@
  */
 import { formatBlock, parseBlockPartial } from '../space/blocks.js';
 import { pathBlocks, type Path } from '../space/path.js';
-import { stageWidths, type Space } from '../space/spaces.js';
+import { searchableLayers, stageWidths, type Space } from '../space/spaces.js';
 import { baselinePath } from './baseline.js';
 import type { LatencyModel } from './latency.js';
 
@@ -49,9 +49,9 @@ function layerNames(space: Space): string[][] {
   return space.stages.flatMap((stage) => Array.from({ length: stage.n }, (_, j) => (j === 0 && stage.firstCandidates ? stage.firstCandidates : stage.candidates)));
 }
 
-/** Each searchable layer's output widths (one for a fixed-width stage). */
+/** Each searchable layer's output widths (one for a fixed-width stage), as the space's layers hold them. */
 function layerWidths(space: Space): number[][] {
-  return space.stages.flatMap((stage) => Array.from({ length: stage.n }, () => stageWidths(stage)));
+  return searchableLayers(space).map((l) => l.widths);
 }
 
 /** The path entry of name index `n` at width index `w` (candidates are listed name-major, each at every width: spaces.ts). */
@@ -65,9 +65,9 @@ function member(space: Space, latency: PathLatency, name: string, path: Path, su
 export function uniformArchs(space: Space, latency: PathLatency): FamilyMember[] {
   const names = layerNames(space);
   const all = [...new Set(names.flat())];
+  const widths = layerWidths(space);
   return all.map((name) => {
     const substituted: FamilyMember['substituted'] = [];
-    const widths = layerWidths(space);
     const path = names.map((cands, l) => {
       const full = widths[l]!.length - 1;
       const i = cands.indexOf(name);
