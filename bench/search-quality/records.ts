@@ -54,7 +54,7 @@ export const SampleRecordSchema = z.object({
 });
 /** Worker threads the piece ran on: a training's result depends on it (per-shard BatchNorm statistics), its wall time too. */
 const workers = z.number().int().min(1).optional();
-export const SupernetRecordSchema = z.object({ kind: z.literal('supernet'), key: z.literal('supernet'), dir: z.string(), seconds, workers, ...where });
+export const SupernetRecordSchema = z.object({ kind: z.literal('supernet'), key: z.string().regex(/^supernet(-rebuild-\d+)?$/), dir: z.string(), seconds, workers, ...where });
 export const SearchRecordSchema = z.object({
   kind: z.literal('search'), key: z.string(), method: z.enum(METHODS), target: z.number().positive(), targetMs: ms, blocks, predictedMs: ms,
   supernetValAcc: acc, supernet: z.string(), seconds, workers, ...where,

@@ -30,6 +30,7 @@ import { handDesignedFamily, MBV2 } from '../../src/search/family.js';
 import { checkTarget, LatencyModel } from '../../src/search/latency.js';
 import { openSupernet, type SupernetScorer } from '../../src/search/scoring.js';
 import type { Sampling } from '../../src/search/sampling.js';
+import { SEARCH_STATE_FILE } from '../../src/runfolder/search.js';
 import { search, SEARCH_DEFAULTS } from '../../src/search/search.js';
 import { budgetOptions } from '../../src/search/strategies/index.js';
 import { BAND_LOW, BandSampler } from '../../src/search/strategies/random.js';
@@ -287,6 +288,17 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
       add({ kind: 'supernet', key: 'supernet', dir: supernetDir, seconds: (Date.now() - s0) / 1000, workers: o.workers, ...where() });
       say(`supernet: done in ${((Date.now() - s0) / 1000).toFixed(0)} s`);
     }
+    // Run folders do not survive a move to another machine, the results file does: a supernet
+    // recorded but gone is trained again (same seed and settings) before a piece reads it, and the
+    // rebuild's time is recorded under its own key, so the study's compute hours count it.
+    const ensureSupernet = async () => {
+      if (existsSync(join(supernetDir, SEARCH_STATE_FILE))) return;
+      const n = records.filter((r) => r.kind === 'supernet').length;
+      say(`supernet: recorded, but its run folder '${supernetDir}' is gone (another machine); training it again`);
+      const s0 = Date.now();
+      await search({ ...searchCommon, strategy: 'random', target: baselineMs, out: supernetDir, random: { samples: 1 } });
+      add({ kind: 'supernet', key: `supernet-rebuild-${n}`, dir: supernetDir, seconds: (Date.now() - s0) / 1000, workers: o.workers, ...where() });
+    };
 
     // 2. Searches.
     const searches = targets.flatMap((t) => o.methods.map((method) => ({ ...t, method })));
@@ -295,6 +307,7 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
       if (done.has(key) || !may('search') || !timeLeft()) continue;
       const label = `search ${s.method}@${targetKey(s.target)} [${i + 1}/${searches.length}]`;
       if (s.method !== 'dnas' && !done.has('supernet')) { say(`${label}: skipped, needs the supernet (--only supernet)`); continue; }
+      if (s.method !== 'dnas') await ensureSupernet();
       say(`${label}: T = ${s.targetMs.toFixed(4)} ms`);
       const s0 = Date.now();
       const r = await search({
@@ -324,6 +337,7 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
     // 3. Scores with the shared supernet, for τ.
     const toScore = [...new Map(items.map((it) => [archKey(it.blocks), it])).values()].filter((it) => !done.has(keys.score(it.blocks)));
     if (toScore.length > 0 && may('score') && done.has('supernet') && timeLeft()) {
+      await ensureSupernet();
       let scorer: SupernetScorer | undefined;
       try {
         for (const [i, it] of toScore.entries()) {
