@@ -13,3 +13,5 @@ export const EXPORTERS = {
 export type ExportFormat = keyof typeof EXPORTERS;
 export type { Exporter, ExportOptions, ExportSummary } from './exporter.js';
 export type { OnnxExportOptions, OnnxExportResult } from './onnx/export.js';
+/** The trained-run reader every exporter starts from; `latnas adapt` starts from it too (a trained net and the table it was searched with). */
+export { loadTrainedRun, tableFor, TRAINED_RUN_FILES, type TrainedRun } from './run.js';

@@ -6,7 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { warnIfOtherMachine } from '../src/device/host.js';
 import { fail } from '../src/errors.js';
+import { defaultLutPath, loadLut, type Lut } from '../src/lut/lut.js';
 import type { Normalization } from '../src/datasets/normalize.js';
 import { readRunFile, type ArchRecordRead, type LutRecordRead } from '../src/runfolder/files.js';
 import { CHECKPOINT_FILE, TRAIN_RUN, WEIGHTS_FILE, WeightsMetaSchema } from '../src/runfolder/train.js';
@@ -17,7 +19,7 @@ import { networkUnits, type Unit } from '../src/space/network.js';
 import { loadSpace, type Space } from '../src/space/spaces.js';
 import { restore } from '../src/train/checkpoint.js';
 import { TfModel } from '../src/train/model.js';
-import { readTensorFile } from '../src/train/tensor-file.js';
+import { readTensorFile, type StoredTensor } from '../src/train/tensor-file.js';
 import { findNonFinite } from '../src/util/finite.js';
 
 /** The files of a run folder an exporter reads (none may be an export's output). */
@@ -41,6 +43,10 @@ export interface TrainedRun {
   imageCache?: string;
   classes?: string[];
   testAcc?: number;
+  /** The last epoch's validation accuracy (absent: no validation split, or an older run). */
+  valAcc?: number;
+  /** The trained variables as weights.bin holds them. */
+  weights: Map<string, StoredTensor>;
   /** The trained TF.js model; dispose() it when done. */
   model: TfModel;
 }
@@ -97,6 +103,25 @@ export function loadTrainedRun(dir: string): TrainedRun {
     imageCache: metrics.imageCache,
     classes: metrics.classes,
     testAcc: metrics.testAcc,
+    ...(typeof metrics.history?.at(-1)?.valAcc === 'number' && Number.isFinite(metrics.history.at(-1)!.valAcc) ? { valAcc: metrics.history.at(-1)!.valAcc! } : {}),
+    weights: stored.tensors,
     model,
   };
+}
+
+/**
+ * The table to predict a trained run with: `table`, else the one its arch was searched with, else
+ * ort-cpu-1t's (saying so when the searched one is gone), with a warning when it is another machine's.
+ */
+export function tableFor(run: TrainedRun, table: string | undefined, who: string): { lut: Lut; path: string } {
+  const searched = run.searchedLut?.path;
+  const path = table ?? (searched !== undefined && existsSync(searched) ? searched : defaultLutPath('ort-cpu-1t', run.space.name));
+  if (table === undefined && searched !== undefined && path !== searched) {
+    process.stderr.write(`${who}: warning: the arch was searched with the table '${searched}', which does not exist here; ` +
+      `predicting with '${path}' (pass --table to choose)\n`);
+  }
+  const lut = loadLut(path, { space: run.space });
+  // Predictions of another machine's table are that machine's: say so (and go on).
+  warnIfOtherMachine(lut, path);
+  return { lut, path };
 }

@@ -15,7 +15,7 @@ import { buildModel } from '../src/onnx/model.js';
 import { profile } from '../src/profiler/profile.js';
 import type { ReportModel } from '../src/report/model.js';
 import { writeReport } from '../src/report/report.js';
-import { widthCuts } from '../src/search/adapt.js';
+import { widthCuts, widthGroups } from '../src/adapt/proposals.js';
 import { handDesignedFamily } from '../src/search/family.js';
 import { LatencyModel } from '../src/search/latency.js';
 import { BandSampler } from '../src/search/strategies/random.js';
@@ -212,33 +212,46 @@ test('the latency chain of a width space: a path\'s latency is predict\'s, the f
     assert.deepEqual(family[1]!.blocks, ['ir_k3_e3_g2_c8_s1_re', 'ir_k3_e3_g2_c8_s1_re', 'ir_k3_e3_c16_s2_re']);
     // (Whether narrower is faster is the measured table's to say, not this test's: an 8x8 net's entries are noise-sized.)
     assert.equal(family[1]!.predictedMs, latency.pathMs(family[1]!.path));
-    // NetAdapt's width cuts from the full-width baseline: per layer the smallest cut of its block that saves the step.
+    // NetAdapt's width cuts from the full-width baseline: per group of layers a residual ties, the smallest cut that saves the step.
     const layers = searchableLayers(space);
     const start = family[0]!.path;
+    const startBlocks = pathBlocks(space, start);
+    const groups = widthGroups(layers, startBlocks);
+    assert.deepEqual(groups.flat(), layers.map((_, l) => l), 'the groups cover every layer once, in order');
+    for (const g of groups) for (const l of g.slice(1)) assert.ok(layers[l]!.stage === layers[g[0]!]!.stage && startBlocks[l]!.c === startBlocks[g[0]!]!.c);
+    // The path with a whole group at width w, or undefined where a layer lacks that block.
+    const atWidth = (g: number[], w: number) => {
+      const p = start.slice();
+      for (const l of g) {
+        p[l] = layers[l]!.candidates.findIndex((b) => formatBlock(b) === formatBlock({ ...startBlocks[l]!, c: w }));
+        if (p[l] < 0) return undefined;
+      }
+      return p;
+    };
     // Half the largest saving any one narrower width gives (an 8x8 net's entries are tiny and noisy: no fixed step is sure to be reachable).
-    const savings = layers.flatMap((layer, l) => layer.candidates.map((b, i) => {
-      const cur = pathBlocks(space, start)[l]!;
-      if (b.c >= cur.c || formatBlock({ ...b, c: cur.c }) !== formatBlock(cur)) return 0;
-      return latency.pathMs(start) - latency.pathMs(start.map((v, j) => (j === l ? i : v)));
+    const savings = groups.flatMap((g) => layers[g[0]!]!.widths.filter((w) => w < startBlocks[g[0]!]!.c).map((w) => {
+      const p = atWidth(g, w);
+      return p ? latency.pathMs(start) - latency.pathMs(p) : 0;
     }));
-    const best = Math.max(...savings);
-    if (!(best > 0)) assert.deepEqual(widthCuts(layers, latency, start, 1e-12), [], 'nothing saves time: no cut');
+    const best = Math.max(0, ...savings);
+    if (!(best > 0)) assert.deepEqual(widthCuts(layers, startBlocks, latency, start, 1e-12), [], 'nothing saves time: no cut');
     const step = best / 2;
-    const cuts = best > 0 ? widthCuts(layers, latency, start, step) : [];
+    const cuts = best > 0 ? widthCuts(layers, startBlocks, latency, start, step) : [];
     assert.ok(best <= 0 || cuts.length > 0);
     for (const c of cuts) {
-      const before = pathBlocks(space, start)[c.layer]!, after = pathBlocks(space, c.path)[c.layer]!;
-      assert.equal(formatBlock({ ...after, c: before.c }), formatBlock(before), 'the cut keeps the block');
-      assert.ok(after.c < before.c && c.savedMs >= step && Math.abs(c.ms - latency.pathMs(c.path)) < 1e-12);
-      assert.deepEqual(c.path.filter((_, l) => l !== c.layer), start.filter((_, l) => l !== c.layer));
+      const after = pathBlocks(space, c.path);
+      const w = after[c.layers[0]!]!.c, before = startBlocks[c.layers[0]!]!.c;
+      assert.ok(groups.some((g) => g.join() === c.layers.join()), 'a cut changes one whole group');
+      for (const l of c.layers) assert.equal(formatBlock({ ...after[l]!, c: before }), formatBlock(startBlocks[l]!), 'the cut keeps the blocks');
+      assert.ok(w < before && c.savedMs >= step && Math.abs(c.ms - latency.pathMs(c.path)) < 1e-12);
+      assert.deepEqual(c.path.filter((_, l) => !c.layers.includes(l)), start.filter((_, l) => !c.layers.includes(l)));
       // No width between the cut and the current one saves the step.
-      for (const w of layers[c.layer]!.widths.filter((w) => w > after.c && w < before.c)) {
-        const between = c.path.slice();
-        between[c.layer] = layers[c.layer]!.candidates.findIndex((b) => formatBlock(b) === formatBlock({ ...after, c: w }));
-        assert.ok(latency.pathMs(start) - latency.pathMs(between) < step);
+      for (const between of layers[c.layers[0]!]!.widths.filter((x) => x > w && x < before)) {
+        const p = atWidth(c.layers, between);
+        if (p) assert.ok(latency.pathMs(start) - latency.pathMs(p) < step);
       }
     }
-    assert.deepEqual(widthCuts(layers, latency, start, 1e9), []);
+    assert.deepEqual(widthCuts(layers, startBlocks, latency, start, 1e9), []);
     tf.dispose([value, ...Object.values(grads), ...theta]);
   } finally {
     latency.dispose();

@@ -8,7 +8,6 @@
  * predicted and measured latency are comparable. The file is written atomically, last: a failed
  * check or an unwritable path leaves nothing behind.
  */
-import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../../src/datasets/batches.js';
@@ -20,8 +19,7 @@ import { loadDevice } from '../../src/device/device.js';
 import { OrtModel } from '../../src/device/ort.js';
 import { openRuntime } from '../../src/device/runtime.js';
 import { fail } from '../../src/errors.js';
-import { warnIfOtherMachine } from '../../src/device/host.js';
-import { defaultLutPath, loadLut, predict, type Lut } from '../../src/lut/lut.js';
+import { predict, type Lut } from '../../src/lut/lut.js';
 import { buildModelProto, buildNetworkModel, encodeModel, SUPPORTED_OPSETS } from '../../src/onnx/model.js';
 import { LATNAS_VERSION } from '../../src/paths.js';
 import { heavyReference, measureJobs, networkSentinelJob, openSentinel, timingPlan } from '../../src/profiler/measure.js';
@@ -35,7 +33,7 @@ import { datasetInput, inputFile, refuseOverwritingInputs, runFolderInputs } fro
 import { progress } from '../../src/util/progress.js';
 import { Rng } from '../../src/util/rng.js';
 import { reportPathFor, type Exporter, type ExportOptions, type ExportSummary } from '../exporter.js';
-import { loadTrainedRun, TRAINED_RUN_FILES, type TrainedRun } from '../run.js';
+import { loadTrainedRun, tableFor, TRAINED_RUN_FILES, type TrainedRun } from '../run.js';
 import { nhwcToNchw } from './layout.js';
 import { calibrate, quantizeQdq, type QuantizeReport } from './quantize.js';
 
@@ -88,21 +86,6 @@ function checkOpset(opset: number): void {
   if (!Number.isInteger(opset) || opset < SUPPORTED_OPSETS.min || opset > SUPPORTED_OPSETS.max) {
     fail(`--opset ${opset} is not supported: the exported ops (HardSwish, Reshape, per-channel QDQ) need opset ${SUPPORTED_OPSETS.min} to ${SUPPORTED_OPSETS.max}; use one of those (default 17)`);
   }
-}
-
-/** The table to predict with: --table, else the one the arch was searched with, else ort-cpu-1t's (saying so when the searched one is gone). */
-function lutFor(run: TrainedRun, table?: string): { lut: Lut; path: string } {
-  const searched = run.searchedLut?.path;
-  const path = table ?? (searched !== undefined && existsSync(searched) ? searched : defaultLutPath('ort-cpu-1t', run.space.name));
-  if (table === undefined && searched !== undefined && path !== searched) {
-    process.stderr.write(`latnas export: warning: the arch was searched with the table '${searched}', which does not exist here; ` +
-      `predicting with '${path}' (pass --table to choose)\n`);
-  }
-  const lut = loadLut(path, { space: run.space });
-  // The export is timed against this table's prediction: another machine's table makes that a
-  // comparison of two machines, so say so (and go on).
-  warnIfOtherMachine(lut, path);
-  return { lut, path };
 }
 
 /** The model's input as a caller must prepare it: in the metadata and in the report. */
@@ -233,7 +216,7 @@ export async function exportOnnx(opts: OnnxExportOptions): Promise<OnnxExportRes
       ? (await openDataset(spec, run.space, { input: run.space.input, cacheDir: run.imageCache ? dirname(run.imageCache) : imageCacheDir(run.dir), quiet: opts.quiet })).dataset
       : loadDataset(spec);
     checkDatasetFits(run.space, dataset);
-    const lut = opts.skipLatency && !opts.table ? undefined : lutFor(run, opts.table);
+    const lut = opts.skipLatency && !opts.table ? undefined : tableFor(run, opts.table, 'latnas export');
     // The inputs the run folder chose (the table it was searched with, its dataset), checked like the given ones.
     refuseOverwritingInputs('--out', opts.out, [{ path: opts.out }, { path: reportPath(opts.out) }], [
       lut ? { what: 'the latency table', path: lut.path } : undefined, datasetInput(dataset.spec),

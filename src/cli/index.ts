@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   'lut-check': async () => (await import('./lut-check.js')).registerLutCheck,
   train: async () => (await import('./train.js')).registerTrain,
   export: async () => (await import('./export.js')).registerExport,
+  adapt: async () => (await import('./adapt.js')).registerAdapt,
   run: async () => (await import('./run.js')).registerRun,
   search: async () => (await import('./search.js')).registerSearch,
   spaces: async () => (await import('./spaces.js')).registerSpaces,

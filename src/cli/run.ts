@@ -14,7 +14,7 @@ import type { Shape } from '../space/ir.js';
 interface RunFlags {
   out: string; device: string; space: string; table?: string; targetMs: string; dataset: string; strategy: string; sampling: string; budget: string;
   searchEpochs?: number; searchSteps?: number; trainEpochs?: number; trainSteps?: number; evalImages?: number; samples?: number;
-  batch: number; lr: number; quantize?: string; backend: string; seed: number; quiet: boolean; workers: number; input?: Shape; skipBad: boolean;
+  batch: number; lr: number; quantize?: string; backend: string; seed: number; quiet: boolean; workers: number; input?: Shape; skipBad: boolean; adaptMs?: number;
 }
 
 /** --redis: the train stage on the job queue (src/pipeline/retrain.ts). */
@@ -42,6 +42,7 @@ export function registerRun(program: Command): void {
     .option('--sampling <name>', `evolution, random: how supernet steps sample paths: ${SAMPLINGS.join(' or ')}`, SEARCH_DEFAULTS.sampling)
     .addOption(batchOption(32))
     .option('--lr <x>', 'peak learning rate to train the winner', floatOption('--lr', 0), 0.1)
+    .option('--adapt-ms <ms>', 'after training, NetAdapt (`latnas adapt`) the net down to this LUT latency; the export takes the adapted net', floatOption('--adapt-ms', 0))
     .addOption(quantizeOption('int8: export a static QDQ int8 model'))
     .addOption(backendOption())
     .addOption(searchWorkersOption('the search and the training'))
@@ -63,6 +64,7 @@ export function registerRun(program: Command): void {
         searchEpochs: o.searchEpochs ?? b.searchEpochs, searchSteps: o.searchSteps ?? b.searchSteps, trainEpochs: o.trainEpochs ?? b.trainEpochs,
         trainSteps: o.trainSteps ?? b.trainSteps, evalImages: o.evalImages ?? b.evalImages, samples: o.samples ?? b.samples, batch: o.batch, lr: o.lr,
         quantize, seed: o.seed, backend, quiet: o.quiet, workers: o.workers, input: o.input, skipBad: o.skipBad, sampling,
+        ...(o.adaptMs !== undefined ? { adaptMs: o.adaptMs } : {}),
       });
       const seconds = Object.values(r.state.stages).reduce((s, st) => s + (st?.seconds ?? 0), 0);
       const skipped = r.skipped.length ? `; skipped finished stages: ${r.skipped.join(', ')}` : '';

@@ -4,6 +4,7 @@
  *   lut     reuse the device's table for the space (./latency-tables or shipped), else profile one
  *   search  FBNet DNAS or evolution under the latency target            -> RUN/search/
  *   train   the winner from scratch                                     -> RUN/train/
+ *   adapt   with --adapt-ms: NetAdapt down to that latency (src/adapt/)  -> RUN/adapt/
  *   export  ONNX, verified against TF.js, timed on the device           -> RUN/model.onnx
  *   report  one self-contained page                                     -> RUN/report.html
  *
@@ -17,7 +18,7 @@ import { fashionMnistInstalled } from '../datasets/load.js';
 import { deviceFile, loadDevice, type Device } from '../device/device.js';
 import { compareWithHost, otherMachineWarning } from '../device/host.js';
 import { fail, LatnasError } from '../errors.js';
-import { defaultLutPath, loadLut, type Lut } from '../lut/lut.js';
+import { defaultLutPath, loadLut, predict, type Lut } from '../lut/lut.js';
 import { profile } from '../profiler/profile.js';
 import { readRunFile, writeRunFile } from '../runfolder/files.js';
 import { PIPELINE_FILE, PIPELINE_RUN, STAGES, type PipelineState, type Stage } from '../runfolder/pipeline.js';
@@ -86,6 +87,8 @@ export interface PipelineOptions {
    */
   redis?: string;
   retrain?: { top: number; seeds: number };
+  /** NetAdapt after the training, down to this LUT latency (ms); the export then takes the adapted net. */
+  adaptMs?: number;
 }
 
 export { PIPELINE_FILE, STAGES, type PipelineState, type Stage, type StageRecord } from '../runfolder/pipeline.js';
@@ -94,6 +97,7 @@ export { PIPELINE_FILE, STAGES, type PipelineState, type Stage, type StageRecord
 const STAGE_OUTPUTS: Partial<Record<Stage, readonly string[]>> = {
   search: ['search/arch.json'],
   train: ['train/weights.bin', 'train/arch.json', 'train/metrics.json'],
+  adapt: ['adapt/train/weights.bin', 'adapt/train/arch.json', 'adapt/train/metrics.json'],
   export: ['model.onnx'],
 };
 
@@ -117,6 +121,8 @@ function identity(o: PipelineOptions, dataset: string): Record<string, unknown> 
     ...(o.skipBad ? { skipBad: true } : {}),
     // Only when not uniform: a folder written before --sampling existed has the same identity.
     ...(o.sampling && o.sampling !== 'uniform' ? { sampling: o.sampling } : {}),
+    // Only when given: a folder written before --adapt-ms existed has the same identity.
+    ...(o.adaptMs !== undefined ? { adaptMs: o.adaptMs } : {}),
   };
 }
 
@@ -125,13 +131,15 @@ const STAGE_OPTIONS: Record<Stage, readonly string[]> = {
   lut: ['device', 'space', 'input', 'table'],
   search: ['target', 'dataset', 'strategy', 'sampling', 'searchEpochs', 'searchSteps', 'evalImages', 'samples', 'batch', 'seed'],
   train: ['dataset', 'trainEpochs', 'trainSteps', 'batch', 'lr', 'seed', 'retrain'],
-  export: ['quantize'],
+  adapt: ['adaptMs'],
+  // The export takes the adapted net when there is one.
+  export: ['quantize', 'adaptMs'],
   report: [],
 };
 
 /** Stages with work on disk: finished, or partial (their folder or file exists). */
 function startedStages(out: string, state: PipelineState): Set<Stage> {
-  const partial: Partial<Record<Stage, string>> = { lut: 'lut.json', search: 'search', train: 'train', export: 'model.onnx' };
+  const partial: Partial<Record<Stage, string>> = { lut: 'lut.json', search: 'search', train: 'train', adapt: 'adapt', export: 'model.onnx' };
   return new Set(STAGES.filter((s) => state.stages[s]?.done || (partial[s] !== undefined && existsSync(join(out, partial[s])))));
 }
 
@@ -181,7 +189,7 @@ const VAL_FRACTION = 0.1;
 function pipelineOutputs(out: string, table: string | undefined) {
   return [
     { path: out }, { path: join(out, PIPELINE_FILE) }, ...(table ? [] : [{ path: join(out, 'lut.json') }]), { path: join(out, 'search'), tree: true }, { path: join(out, 'train'), tree: true },
-    { path: join(out, 'model.onnx') }, { path: join(out, 'model.export.json') }, { path: join(out, 'report.html') }, { path: imageCacheDir(out), tree: true },
+    { path: join(out, 'adapt'), tree: true }, { path: join(out, 'model.onnx') }, { path: join(out, 'model.export.json') }, { path: join(out, 'report.html') }, { path: imageCacheDir(out), tree: true },
   ];
 }
 
@@ -198,6 +206,13 @@ function knownTable(o: PipelineOptions, recorded: string | undefined, device: De
   }
   const own = defaultLutPath(device.name, space.name);
   return lutDecision(own, device, space).reuse ? own : undefined;
+}
+
+/** --adapt-ms must be below the search's target: the searched arch already meets any latency at or above it. */
+function checkAdaptTarget(o: PipelineOptions, targetMs: number): void {
+  if (o.adaptMs !== undefined && o.adaptMs >= targetMs) {
+    fail(`--adapt-ms ${o.adaptMs}: the search's target is ${targetMs.toFixed(4)} ms, which the searched arch already meets; give an --adapt-ms below it (e.g. ${(0.75 * targetMs).toFixed(4)}, 25% faster)`);
+  }
 }
 
 export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
@@ -245,14 +260,16 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   }
   // A stage recorded as done is skipped: the files later stages read from it must still be there.
   for (const [name, files] of Object.entries(STAGE_OUTPUTS) as [Stage, readonly string[]][]) {
-    const missing = state.stages[name]?.done ? files.find((f) => !existsSync(join(o.out, f))) : undefined;
+    // An adapt stage that found nothing to cut left no files.
+    const leftFiles = state.stages[name]?.done && state.stages[name]?.['adapted'] !== false;
+    const missing = leftFiles ? files.find((f) => !existsSync(join(o.out, f))) : undefined;
     if (missing) {
       fail(`pipeline state file '${statePath}': stage '${name}' is done but its '${join(o.out, missing)}' is missing; ` +
         `delete "${name}" (and the stages after it) from the file's field 'stages' to redo it, or choose another --out`);
     }
   }
   const table = knownTable(o, recorded, device, space);
-  if (table) resolveTarget(space, loadLut(table, { device: device.name, space }), table, o.target);
+  if (table) checkAdaptTarget(o, resolveTarget(space, loadLut(table, { device: device.name, space }), table, o.target).targetMs);
   const backend = await initBackend(o.backend);
   if (changedFree) say(`latnas run: settings of stages not started yet changed (${changedFree}); continuing with the new ones`);
   prepareOutputFolder(o.out);
@@ -262,14 +279,15 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   say(`latnas run: device ${device.name}, space ${space.name}, dataset ${dataset.spec}${auto}, strategy ${o.strategy}, backend ${backend.name} (${backend.reason}) -> ${o.out}`);
 
   const skipped: Stage[] = [];
+  const active = STAGES.filter((s) => s !== 'adapt' || o.adaptMs !== undefined);
   const stage = async (name: Stage, what: string, work: () => Promise<Record<string, unknown>>) => {
-    const n = STAGES.indexOf(name) + 1;
+    const n = active.indexOf(name) + 1;
     if (state.stages[name]?.done) {
-      say(`[${n}/${STAGES.length}] ${name}: done earlier, skipped`);
+      say(`[${n}/${active.length}] ${name}: done earlier, skipped`);
       skipped.push(name);
       return;
     }
-    say(`[${n}/${STAGES.length}] ${name}: ${what}`);
+    say(`[${n}/${active.length}] ${name}: ${what}`);
     const started = Date.now();
     const extra = await work();
     state.stages[name] = { ...extra, done: true, seconds: (Date.now() - started) / 1000, finished: new Date().toISOString() };
@@ -308,7 +326,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   const lutPath = state.stages.lut!['path'] as string;
   const lut: Lut = loadLut(lutPath, { device: device.name, space });
   // A table profiled just now: only now can the target be checked against its fastest arch.
-  if (!table) resolveTarget(space, lut, lutPath, o.target);
+  if (!table) checkAdaptTarget(o, resolveTarget(space, lut, lutPath, o.target).targetMs);
 
   // 2. Search.
   const searchDir = join(o.out, 'search');
@@ -346,18 +364,44 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
     return { testAcc: r.testAcc };
   });
 
-  // 4. Export, verified and timed.
+  // 4. NetAdapt (only with --adapt-ms): the trained net cut step by step to the target, fine-tuned.
+  const adaptDir = join(o.out, 'adapt');
+  if (o.adaptMs !== undefined) {
+    const adaptMs = o.adaptMs;
+    await stage('adapt', `NetAdapt to ${adaptMs} ms`, async () => {
+      const { loadTrainedRun } = await import('../../exporters/registry.js');
+      const run = loadTrainedRun(trainDir);
+      run.model.dispose();
+      // An arch the search left within the target already: nothing to cut, the export takes it as trained.
+      const trainedMs = predict(lut, run.units, lutPath).totalMs;
+      if (trainedMs <= adaptMs) {
+        say(`  the trained arch takes ${trainedMs.toFixed(4)} ms, within --adapt-ms ${adaptMs}: nothing to cut; exporting it as trained`);
+        return { adapted: false, ms: trainedMs };
+      }
+      const { adapt, ADAPT_DEFAULTS } = await import('../adapt/adapt.js');
+      const r = await adapt({
+        space, blocks: run.blocks, weights: [...run.weights.values()], startValAcc: run.valAcc ?? null, source: trainDir, dataset, lut, lutPath,
+        lutRecord: run.searchedLut, targetMs: adaptMs, finetuneSteps: ADAPT_DEFAULTS.finetuneSteps, finalEpochs: ADAPT_DEFAULTS.finalEpochs, lr: ADAPT_DEFAULTS.lr,
+        batch: o.batch, seed: o.seed, out: adaptDir, backend: backend.name, workers: o.workers, quiet: o.quiet,
+      });
+      say(`  cut to ${r.ms.toFixed(4)} ms in ${r.state.steps.length} step(s): ${r.blocks.join(',')}; test accuracy ${(100 * r.testAcc).toFixed(2)}%`);
+      return { adapted: true, blocks: r.blocks, ms: r.ms, steps: r.state.steps.length, testAcc: r.testAcc };
+    });
+  }
+
+  // 5. Export, verified and timed: the adapted net when there is one.
   const model = join(o.out, 'model.onnx');
+  const exported = state.stages.adapt?.['adapted'] === true ? join(adaptDir, 'train') : trainDir;
   await stage('export', `ONNX${o.quantize ? ` (${o.quantize})` : ''}, verified against TF.js and timed on ${device.name}`, async () => {
     const { onnx } = (await import('../../exporters/registry.js')).EXPORTERS;
-    const r = await onnx.export({ run: trainDir, out: model, table: lutPath, quantize: o.quantize, backend: o.backend, quiet: o.quiet });
+    const r = await onnx.export({ run: exported, out: model, table: lutPath, quantize: o.quantize, backend: o.backend, quiet: o.quiet });
     return { bytes: r.bytes, ortAccuracy: r.parity.ortAccuracy, maxAbsDiff: r.parity.maxAbsDiff, predictedMs: r.latency?.predictedMs, measuredMs: r.latency?.measuredMs };
   });
 
-  // 5. Report: always rebuilt (cheap), so it shows every stage's latest files.
+  // 6. Report: always rebuilt (cheap), so it shows every stage's latest files.
   const { writeReport } = await import('../report/report.js');
   const reportStarted = Date.now();
-  say(`[5/${STAGES.length}] report`);
+  say(`[${active.length}/${active.length}] report`);
   const report = await writeReport(o.out);
   state.stages.report = { done: true, seconds: (Date.now() - reportStarted) / 1000, finished: new Date().toISOString() };
   save();

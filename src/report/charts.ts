@@ -8,7 +8,7 @@
  */
 import type * as vl from 'vega-lite';
 import { curvesSpec, renderSvg } from '../search/plots.js';
-import type { ParetoRow, UnitRow, ValueRow } from './model.js';
+import type { ParetoRow, ReportModel, UnitRow, ValueRow } from './model.js';
 
 /** One layer of a layered spec (vega-lite does not export the name). */
 type LayerItem = Extract<vl.TopLevelSpec, { layer: unknown }>['layer'][number];
@@ -71,6 +71,36 @@ export function paretoReportSpec(visited: readonly ParetoRow[], baseline: { late
     });
   }
   return { $schema: SCHEMA, width: 560, height: 320, layer, config: LEGEND } as vl.TopLevelSpec;
+}
+
+/**
+ * NetAdapt's trajectory: validation accuracy after each step's short fine-tune against LUT
+ * latency, the kept proposals joined from the start (right) towards the target (the dashed rule),
+ * every proposal tried as a grey point.
+ */
+export function adaptSpec(a: NonNullable<ReportModel['adapt']>): vl.TopLevelSpec {
+  const x = { field: 'ms', type: 'quantitative', title: 'LUT latency (ms)', scale: { zero: false } } as const;
+  const y = { field: 'accPct', type: 'quantitative', title: 'val. accuracy after fine-tuning (%)', scale: { zero: false } } as const;
+  const tooltip = [{ field: 'label', title: 'cut' }, { field: 'step', title: 'step' }, { field: 'ms', title: 'latency (ms)', format: '.4f' }, { field: 'accPct', title: 'accuracy (%)', format: '.2f' }];
+  const path = [
+    ...(a.start.valAcc !== null ? [{ step: 0, label: 'start', ms: a.start.ms, accPct: 100 * a.start.valAcc }] : []),
+    ...a.steps.map((s) => ({ step: s.step, label: s.label, ms: s.ms, accPct: 100 * s.valAcc })),
+  ];
+  const layer: LayerItem[] = [
+    { name: 'tried', data: { values: a.tried.filter((t) => !t.kept).map((t) => ({ ...t, accPct: 100 * t.valAcc })) }, mark: { type: 'point', filled: true, size: 40, color: '#9a9a9a', opacity: 0.7 }, encoding: { x, y, tooltip } },
+    { name: 'kept', data: { values: path }, mark: { type: 'line', point: { filled: true, size: 70 }, color: '#1f77b4' }, encoding: { x, y, order: { field: 'step', type: 'quantitative' }, tooltip } },
+  ];
+  if (a.targetMs !== null) {
+    layer.push({
+      name: 'target',
+      data: { values: [{ ms: a.targetMs, label: `target ${a.targetMs.toFixed(4)} ms` }] },
+      layer: [
+        { mark: { type: 'rule', strokeDash: [5, 4], color: '#d62728' }, encoding: { x: { field: 'ms', type: 'quantitative' } } },
+        { mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 4, color: '#d62728', fontSize: 11 }, encoding: { x: { field: 'ms', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } } },
+      ],
+    });
+  }
+  return { $schema: SCHEMA, width: 560, height: 280, layer } as vl.TopLevelSpec;
 }
 
 /** Weight loss, θ loss and temperature (dnas) or loss and train accuracy (evolution) per epoch. */

@@ -5,7 +5,7 @@
  */
 import type { ReportModel, StageStatus } from './model.js';
 
-export type FigureName = 'pareto' | 'curves' | 'latencyCurves' | 'evolution' | 'units' | 'latency' | 'accuracy' | 'train';
+export type FigureName = 'pareto' | 'curves' | 'latencyCurves' | 'evolution' | 'units' | 'latency' | 'accuracy' | 'train' | 'adapt';
 export type Figures = Partial<Record<FigureName, string>>;
 
 export function esc(s: unknown): string {
@@ -188,6 +188,21 @@ ${h.length > 0
     : ''}</section>`;
 }
 
+/** Only when the run adapted (`--adapt-ms`): a run without it has no section to wait for. */
+function adaptSection(m: ReportModel, f: Figures): string {
+  const a = m.adapt;
+  if (!a) return '';
+  const rows = a.steps.map((s) => `<tr><td class="num">${s.step}</td><td>${esc(s.label)}</td><td class="num">${fmtMs(s.ms)}</td><td class="num">${fmtPct(s.valAcc)}</td><td class="num">${s.proposals}</td></tr>`).join('');
+  return `<section id="adapt"><h2>NetAdapt</h2>${kv([
+    ['start', `${fmtMs(a.start.ms)}, validation ${fmtPct(a.start.valAcc)}`],
+    ['target', fmtMs(a.targetMs)],
+    ['result', a.final ? `<b>${fmtMs(a.final.ms)}</b>, test accuracy <b>${fmtPct(a.final.testAcc)}</b> after ${a.final.epochs} epoch(s) of fine-tuning` : pending('The final fine-tune', 'adapt')],
+  ])}
+${f.adapt ? figure('adapt', f.adapt, 'Each step keeps the proposal (a width or expansion cut) with the best validation accuracy after a short fine-tune; grey: the proposals it did not keep.') : ''}
+${rows ? `<table class="grid"><thead><tr><th>step</th><th>kept cut</th><th>latency</th><th>val. acc.</th><th>proposals</th></tr></thead><tbody>${rows}</tbody></table>` : ''}
+${a.pendingStep !== null ? `<p class="pending">step ${a.pendingStep} under way</p>` : ''}</section>`;
+}
+
 function exportSection(m: ReportModel): string {
   const x = m.export;
   if (!x) return `<section id="export"><h2>Export</h2>${pending('The ONNX model', 'export')}</section>`;
@@ -280,6 +295,7 @@ ${archSection(m, f)}
 ${latencySection(m, f)}
 ${accuracySection(m, f)}
 ${trainSection(m, f)}
+${adaptSection(m, f)}
 ${exportSection(m)}
 ${lutSection(m)}
 </main>

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { PACKAGE_ROOT } from '../paths.js';
 import { DEFAULT_EXPORT_REPORT, ExportReportSchema, exportedModelPath, type ExportReport } from '../runfolder/export.js';
 import { readJsonIfValid, readRunFileIfValid, type ArchRecordRead } from '../runfolder/files.js';
+import { ADAPT_RUN, type AdaptState } from '../runfolder/adapt.js';
 import { PIPELINE_RUN, type PipelineStateRead } from '../runfolder/pipeline.js';
 import { SEARCH_RUN, type SearchArchRead, type SearchLogRead, type VisitedRead } from '../runfolder/search.js';
 import { TRAIN_RUN, type TrainMetricsRead } from '../runfolder/train.js';
@@ -39,6 +40,8 @@ export interface RunData {
   searchStarted: boolean;
   train?: { arch?: ArchRecordRead; metrics: Metrics; spaceJson?: unknown };
   trainStarted: boolean;
+  /** `latnas run --adapt-ms` (or `latnas adapt` into RUN/adapt): the NetAdapt trajectory. */
+  adapt?: AdaptState;
   export?: { reportPath: string; report: ExportReport; modelPath?: string; modelBytes?: number };
   /** The study's summary, if that file exists (it measures the supernet's ranking; it is not this run's). */
   study?: { path: string; summary: StudySummaryRead };
@@ -87,6 +90,8 @@ export function readRun(runDir: string, opts: ReadRunOptions = {}): RunData {
     }
     data.train = { arch: readRunFileIfValid(t, TRAIN_RUN.arch, problems), metrics, spaceJson };
   }
+
+  data.adapt = readRunFileIfValid(join(runDir, 'adapt'), ADAPT_RUN.state, problems);
 
   const studyPath = opts.studySummary ?? STUDY_SUMMARY;
   const summary = readJsonIfValid(studyPath, StudySummarySchema, problems);

@@ -100,6 +100,19 @@ export interface ReportModel {
    */
   ranking: { kendallTau: number | null; spearman: number | null; archs: number; space: string; dataset: string; source: string; sameSpace: boolean } | null;
   train: { metrics: Metrics } | null;
+  /**
+   * NetAdapt (RUN/adapt/adapt.json): the target, where it started, each step's kept proposal (the
+   * trajectory, accuracy vs latency), every proposal tried, and the final fine-tune.
+   */
+  adapt: {
+    targetMs: number | null;
+    start: { ms: number; valAcc: number | null };
+    steps: { step: number; label: string; ms: number; valAcc: number; proposals: number }[];
+    tried: { step: number; label: string; ms: number; valAcc: number; kept: boolean }[];
+    final: { ms: number; valAcc: number | null; testAcc: number; epochs: number } | null;
+    /** A step under way (a run that is still adapting, or was stopped). */
+    pendingStep: number | null;
+  } | null;
   export: { modelPath: string | null; modelBytes: number | null; opset: number | null; parity: Record<string, unknown> | null; int8: Record<string, unknown> | null } | null;
   problems: string[];
 }
@@ -289,6 +302,8 @@ function accuracyView(run: RunData): ValueRow[] {
   if (a?.baseline) rows.push({ label: 'baseline arch, supernet weights (val)', value: a.baseline.acc, note: 'the MobileNetV2-style arch scored the same way' });
   const m = run.train?.metrics;
   if (m) rows.push({ label: 'trained, TF.js (test)', value: m.testAcc, note: `${m.datasetSpec ?? m.dataset ?? ''} test split after ${m.history?.length ?? m.epochs ?? '?'} epoch(s)` });
+  const f = run.adapt?.final;
+  if (f) rows.push({ label: 'adapted (NetAdapt), TF.js (test)', value: f.testAcc, note: `cut to ${f.ms.toFixed(4)} ms, fine-tuned ${f.epochs} epoch(s)` });
   const p = run.export?.report.parity;
   const images = val(p?.images);
   const on = images !== null ? `${images} test images` : 'test images';
@@ -297,6 +312,21 @@ function accuracyView(run: RunData): ValueRow[] {
   const q = run.export?.report.int8;
   if (val(q?.ortAccuracy) !== null) rows.push({ label: 'exported ONNX int8', value: q!.ortAccuracy!, note: `onnxruntime on ${on}` });
   return rows;
+}
+
+function adaptView(run: RunData): ReportModel['adapt'] {
+  const a = run.adapt;
+  if (!a) return null;
+  const target = a.settings['targetMs'];
+  return {
+    targetMs: typeof target === 'number' ? target : null,
+    start: { ms: a.start.ms, valAcc: a.start.valAcc },
+    steps: a.steps.map((s) => ({ step: s.step, label: s.tried[s.chosen]!.label, ms: s.tried[s.chosen]!.ms, valAcc: s.tried[s.chosen]!.valAcc, proposals: s.tried.length })),
+    tried: [...a.steps.flatMap((s) => s.tried.map((t, i) => ({ step: s.step, label: t.label, ms: t.ms, valAcc: t.valAcc, kept: i === s.chosen }))),
+      ...(a.pending?.tried ?? []).map((t) => ({ step: a.pending!.step, label: t.label, ms: t.ms, valAcc: t.valAcc, kept: false }))],
+    final: a.final ? { ms: a.final.ms, valAcc: a.final.valAcc, testAcc: a.final.testAcc, epochs: a.final.epochs } : null,
+    pendingStep: a.pending?.step ?? null,
+  };
 }
 
 function rankingView(run: RunData, space: string | undefined): ReportModel['ranking'] {
@@ -349,6 +379,7 @@ export function buildModel(run: RunData, now = new Date()): ReportModel {
     accuracy: accuracyView(run),
     ranking: rankingView(run, arch?.space ?? run.search?.arch.space),
     train: run.train ? { metrics: run.train.metrics } : null,
+    adapt: adaptView(run),
     export: x ? {
       modelPath: x.modelPath ?? null, modelBytes: x.modelBytes ?? val(x.report.bytes), opset: val(x.report.opset),
       parity: x.report.parity ?? null, int8: x.report.int8 ?? null,

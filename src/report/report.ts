@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type * as vl from 'vega-lite';
 import { writeFileAtomic } from '../util/files.js';
-import { evolutionSpec, figureSvg, latencyCurvesSpec, paretoReportSpec, searchCurvesSpec, trainCurvesSpec, unitsSpec, valueBarsSpec } from './charts.js';
+import { adaptSpec, evolutionSpec, figureSvg, latencyCurvesSpec, paretoReportSpec, searchCurvesSpec, trainCurvesSpec, unitsSpec, valueBarsSpec } from './charts.js';
 import { fmtMs, fmtPct, renderPage, type FigureName, type Figures } from './html.js';
 import { readRun, type ReadRunOptions } from './load.js';
 import { buildModel, type ReportModel } from './model.js';
@@ -34,6 +34,7 @@ export function reportSpecs(m: ReportModel): Partial<Record<FigureName, vl.TopLe
   if (m.accuracy.length > 0) specs.accuracy = valueBarsSpec('accuracy', m.accuracy, 'top-1 accuracy (%)', (v) => fmtPct(v), null, true);
   const h = m.train?.metrics.history ?? [];
   if (h.length > 1) specs.train = trainCurvesSpec(h);
+  if (m.adapt && m.adapt.steps.length > 0) specs.adapt = adaptSpec(m.adapt);
   return specs;
 }
 

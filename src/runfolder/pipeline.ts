@@ -8,7 +8,8 @@ import { runFile } from './files.js';
 
 export const PIPELINE_FILE = 'pipeline.json';
 
-export const STAGES = ['lut', 'search', 'train', 'export', 'report'] as const;
+/** `adapt` runs only with `--adapt-ms` (NetAdapt after the training; the export takes its result). */
+export const STAGES = ['lut', 'search', 'train', 'adapt', 'export', 'report'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface StageRecord { done: boolean; seconds: number; finished?: string; [k: string]: unknown }
@@ -31,6 +32,7 @@ const PipelineStateSchema = z.object({
     lut: StageRecordSchema.extend({ path: z.string().min(1) }).passthrough().optional(),
     search: StageRecordSchema.optional(),
     train: StageRecordSchema.optional(),
+    adapt: StageRecordSchema.optional(),
     export: StageRecordSchema.optional(),
     report: StageRecordSchema.optional(),
   }).strict(),

@@ -63,6 +63,11 @@ export interface TrainOptions {
   workers?: number;
   /** The LUT the arch was searched with (its search's arch.json `lut`): recorded in arch.json, so `latnas export` predicts with it. */
   lut?: LutRecord | LutRecordRead;
+  /**
+   * Weights to start from instead of the seeded init (every variable; `latnas adapt` passes a
+   * trained net's sliced to a cut arch: src/weights/slice.ts). A resumed run continues its checkpoint.
+   */
+  init?: readonly StoredTensor[];
 }
 
 export interface TrainResult {
@@ -157,6 +162,7 @@ async function trainLocked(opts: TrainOptions, split: ReturnType<typeof splitTra
   try {
     // A checkpoint holds the same tensors whatever the worker count: one written with N workers resumes with M.
     if (checkpoint) await engine.restore(checkpoint.tensors, checkpointPath);
+    else if (opts.init) await engine.restore(new Map(opts.init.map((t) => [t.name, t])), 'the weights to start from');
     return await trainEpochs(opts, engine, { arch, settings, norm, split, history: checkpoint?.meta.history ?? [] });
   } finally {
     await engine.close();
