@@ -103,7 +103,13 @@ async function main(): Promise<void> {
   if (!v.table) {
     const lock = lockFile(tablePath, 'latency table');
     try {
-      if (!existsSync(tablePath) || !loadLut(tablePath, { space }).complete) {
+      let ready = false;
+      try {
+        ready = existsSync(tablePath) && loadLut(tablePath, { space }).complete;
+      } catch (e) {
+        if (!(e instanceof LatnasError)) throw e; // an interrupted table: profile --resume finishes it
+      }
+      if (!ready) {
         say(`profiling ${space.name} into '${tablePath}' (resumable)`);
         await profile({ device, space, out: tablePath, resume: true, quiet: true });
       }
