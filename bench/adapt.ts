@@ -2,9 +2,9 @@
  * bench:adapt — NetAdapt against a uniform width multiplier (issue 15): from one trained arch
  * (default: the search-quality study's evolution pick at the baseline's latency), `adapt` cuts
  * it to a target --cut below its LUT latency; the comparison is the same arch with every stage's
- * width times one multiplier (the widest the space offers that reaches the target, expansions cut
- * too when no width alone does), fine-tuned from the same trained weights sliced to it for the
- * same final epochs. Both end at the same recipe's test split; what differs is which channels go.
+ * width times one multiplier (with or without every expansion at its smallest: the one closest to
+ * the target from below), fine-tuned from the same trained weights sliced to it for the same
+ * final epochs. Both end at the same recipe's test split; what differs is which channels go.
  *
  *   npm run bench:adapt -- [--space fbnet-mini-widths] [--table LUT] [--arch BLOCKS] [--cut 0.25]
  *                          [--dataset fashion-mnist] [--epochs 1] [--seeds 1] [--workers N]
@@ -143,19 +143,21 @@ async function main(): Promise<void> {
         out: join(dir, 'adapt'), backend: backend.name, workers, quiet: true,
       });
       const adaptSeconds = (Date.now() - a0) / 1000;
-      // The widest uniform multiplier that reaches the target (widths alone, else with every expansion at its smallest).
-      const options = [0.75, 0.5].flatMap((m) => [false, true].map((expand) => ({ m, expand, blocks: multiplied(space, start, m, expand) })))
-        .filter((o) => o.blocks !== undefined && latency.pathMs(pathOf(space, o.blocks, layers)) <= targetMs);
-      const mult = options[0];
+      // Every uniform multiplier (widths alone, or with every expansion at its smallest); the
+      // comparison is the one closest to the target from below (the slowest that meets it).
+      const ladder = [0.75, 0.5].flatMap((m) => [false, true].flatMap((expand) => {
+        const blocks = multiplied(space, start, m, expand);
+        return blocks ? [{ m, expand, blocks, ms: latency.pathMs(pathOf(space, blocks, layers)) }] : [];
+      }));
+      const mult = ladder.filter((o) => o.ms <= targetMs).sort((x, y) => y.ms - x.ms)[0];
       let uniform: Record<string, unknown> | null = null;
       if (mult) {
-        const blocks = mult.blocks!;
-        const ms = latency.pathMs(pathOf(space, blocks, layers));
+        const { blocks, ms } = mult;
         say(`seed ${seed}: adapted ${(100 * a.testAcc).toFixed(2)}% at ${a.ms.toFixed(4)} ms; uniform x${mult.m}${mult.expand ? ' with the smallest expansions' : ''} at ${ms.toFixed(4)} ms, fine-tuned`);
         const net = (bs: readonly Block[]) => ({ layers: networkUnits(space, bs).flatMap((u) => u.layers), input: space.input });
         const u0 = Date.now();
         const u = await train({
-          ...recipe, space, blocks, dataset, out: join(dir, 'uniform'), epochs: ADAPT_DEFAULTS.finalEpochs, lr: ADAPT_DEFAULTS.lr, seed, resume: true, quiet: true,
+          ...recipe, space, blocks, dataset, out: join(dir, `uniform-x${mult.m}${mult.expand ? '-e' : ''}`), epochs: ADAPT_DEFAULTS.finalEpochs, lr: ADAPT_DEFAULTS.lr, seed, resume: true, quiet: true,
           backend: backend.name, workers, init: sliceWeights(net(start), weights, net(blocks), seed),
         });
         uniform = { multiplier: mult.m, smallestExpansions: mult.expand, blocks: blocks.map(formatBlock), ms, testAcc: u.testAcc, seconds: (Date.now() - u0) / 1000 };
@@ -163,7 +165,7 @@ async function main(): Promise<void> {
       results.push({
         seed, start: { blocks: start.map(formatBlock), ms: startMs, testAcc: s.testAcc, seconds: startSeconds },
         adapt: { blocks: a.blocks, ms: a.ms, steps: a.state.steps.length, proposals: a.state.steps.reduce((n, st) => n + st.tried.length, 0), testAcc: a.testAcc, seconds: adaptSeconds },
-        uniform,
+        uniform, ladder: ladder.map((o) => ({ multiplier: o.m, smallestExpansions: o.expand, ms: o.ms })),
       });
     }
   } finally {
