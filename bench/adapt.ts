@@ -149,23 +149,28 @@ async function main(): Promise<void> {
         const blocks = multiplied(space, start, m, expand);
         return blocks ? [{ m, expand, blocks, ms: latency.pathMs(pathOf(space, blocks, layers)) }] : [];
       }));
-      const mult = ladder.filter((o) => o.ms <= targetMs).sort((x, y) => y.ms - x.ms)[0];
-      let uniform: Record<string, unknown> | null = null;
-      if (mult) {
-        const { blocks, ms } = mult;
-        say(`seed ${seed}: adapted ${(100 * a.testAcc).toFixed(2)}% at ${a.ms.toFixed(4)} ms; uniform x${mult.m}${mult.expand ? ' with the smallest expansions' : ''} at ${ms.toFixed(4)} ms, fine-tuned`);
-        const net = (bs: readonly Block[]) => ({ layers: networkUnits(space, bs).flatMap((u) => u.layers), input: space.input });
+      // A multiplier's steps are coarse (x0.75 may miss the target and x0.5 overshoot it far):
+      // the closest below the target is the comparison, the closest above brackets it.
+      const below = ladder.filter((o) => o.ms <= targetMs).sort((x, y) => y.ms - x.ms)[0];
+      const above = ladder.filter((o) => o.ms > targetMs).sort((x, y) => x.ms - y.ms)[0];
+      const net = (bs: readonly Block[]) => ({ layers: networkUnits(space, bs).flatMap((u) => u.layers), input: space.input });
+      const fineTune = async (o: (typeof ladder)[number]) => {
+        say(`seed ${seed}: uniform x${o.m}${o.expand ? ' with the smallest expansions' : ''} at ${o.ms.toFixed(4)} ms, fine-tuned from the start's weights`);
         const u0 = Date.now();
         const u = await train({
-          ...recipe, space, blocks, dataset, out: join(dir, `uniform-x${mult.m}${mult.expand ? '-e' : ''}`), epochs: ADAPT_DEFAULTS.finalEpochs, lr: ADAPT_DEFAULTS.lr, seed, resume: true, quiet: true,
-          backend: backend.name, workers, init: sliceWeights(net(start), weights, net(blocks), seed),
+          ...recipe, space, blocks: o.blocks, dataset, out: join(dir, `uniform-x${o.m}${o.expand ? '-e' : ''}`), epochs: ADAPT_DEFAULTS.finalEpochs, lr: ADAPT_DEFAULTS.lr, seed,
+          resume: true, quiet: true, backend: backend.name, workers, init: sliceWeights(net(start), weights, net(o.blocks), seed),
         });
-        uniform = { multiplier: mult.m, smallestExpansions: mult.expand, blocks: blocks.map(formatBlock), ms, testAcc: u.testAcc, seconds: (Date.now() - u0) / 1000 };
-      } else say(`seed ${seed}: no uniform multiplier reaches ${targetMs.toFixed(4)} ms`);
+        return { multiplier: o.m, smallestExpansions: o.expand, blocks: o.blocks.map(formatBlock), ms: o.ms, testAcc: u.testAcc, seconds: (Date.now() - u0) / 1000 };
+      };
+      say(`seed ${seed}: adapted ${(100 * a.testAcc).toFixed(2)}% at ${a.ms.toFixed(4)} ms`);
+      const uniform = below ? await fineTune(below) : null;
+      const uniformAbove = above ? await fineTune(above) : null;
+      if (!below) say(`seed ${seed}: no uniform multiplier reaches ${targetMs.toFixed(4)} ms`);
       results.push({
         seed, start: { blocks: start.map(formatBlock), ms: startMs, testAcc: s.testAcc, seconds: startSeconds },
         adapt: { blocks: a.blocks, ms: a.ms, steps: a.state.steps.length, proposals: a.state.steps.reduce((n, st) => n + st.tried.length, 0), testAcc: a.testAcc, seconds: adaptSeconds },
-        uniform, ladder: ladder.map((o) => ({ multiplier: o.m, smallestExpansions: o.expand, ms: o.ms })),
+        uniform, uniformAbove, ladder: ladder.map((o) => ({ multiplier: o.m, smallestExpansions: o.expand, ms: o.ms })),
       });
     }
   } finally {
@@ -174,10 +179,11 @@ async function main(): Promise<void> {
   const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
   const adapted = results.map((r) => (r['adapt'] as { testAcc: number }).testAcc);
   const uniformAcc = results.flatMap((r) => (r['uniform'] ? [(r['uniform'] as { testAcc: number }).testAcc] : []));
+  const aboveAcc = results.flatMap((r) => (r['uniformAbove'] ? [(r['uniformAbove'] as { testAcc: number }).testAcc] : []));
   const headline = {
     bench: 'adapt', space: space.name, table: tablePath, tableCpu: lut.provenance.cpu, cpu: host.cpu, cpuId: host.cpuId, date: new Date().toISOString(),
     startMs, targetMs, cut: cutShare, seeds, startTestAcc: mean(results.map((r) => (r['start'] as { testAcc: number }).testAcc)),
-    adaptTestAcc: mean(adapted), uniformTestAcc: uniformAcc.length ? mean(uniformAcc) : null,
+    adaptTestAcc: mean(adapted), uniformTestAcc: uniformAcc.length ? mean(uniformAcc) : null, uniformAboveTestAcc: aboveAcc.length ? mean(aboveAcc) : null,
     adaptMinusUniform: uniformAcc.length === adapted.length ? mean(adapted.map((x, i) => x - uniformAcc[i]!)) : null,
   };
   writeJsonAtomic(join(v.out!, 'summary.json'), { ...headline, runs: results });
