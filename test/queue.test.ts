@@ -8,16 +8,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Queue, QueueEvents } from 'bullmq';
+import { loadFolder, scanFolder } from '../src/datasets/folder.js';
 import { loadDataset } from '../src/datasets/load.js';
+import { writeImageFolder } from '../src/datasets/write-folder.js';
 import { LatnasError } from '../src/errors.js';
 import { loadLut } from '../src/lut/lut.js';
 import { checkRedis, parseRedisUrl, redactUrl } from '../src/queue/connection.js';
 import { Coordinator } from '../src/queue/coordinator.js';
-import { COMPUTE_QUEUE, jobId, parseJob, QUEUE_PREFIX, type ScoreJob, type TrainJob } from '../src/queue/jobs.js';
+import { COMPUTE_QUEUE, jobId, parseJob, QUEUE_PREFIX, queueDatasetProblem, type ScoreJob, type TrainJob } from '../src/queue/jobs.js';
 import { startLocalRedis, type LocalRedis } from '../src/queue/local-redis.js';
 import { insideWorkdir, openWorkdir } from '../src/queue/paths.js';
 import { trainSpec, writeTrainRun } from '../src/queue/specs.js';
@@ -26,12 +28,13 @@ import { resolveArch } from '../src/space/arch.js';
 import { loadSpace } from '../src/space/spaces.js';
 import { initBackend } from '../src/train/backend.js';
 import { train } from '../src/train/trainer.js';
-import { cli, OPENSSL, REDIS_SERVER, requireSystem, ROOT, tempDir, TINY_SPACE } from './helpers.js';
+import { cli, OPENSSL, REDIS_SERVER, requireSystem, ROOT, stderrLines, tempDir, TINY_SPACE } from './helpers.js';
 import { tinyDigits, writeTinyIdx } from './tiny-idx.js';
 
 const skip = requireSystem(REDIS_SERVER);
 const space = loadSpace('fbnet-mini');
 const ARCH = Array(12).fill('k3_e1') as string[];
+const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
 function spec(seed: number, o: { epochs?: number; maxSteps?: number; dataset?: string } = {}): TrainJob {
   return trainSpec({
@@ -249,6 +252,56 @@ test('a malformed job or a path outside the workdir fails in one line; the worke
     await Promise.all([queue.close(), events.close()]);
     await w.stop();
   }
+});
+
+test('a folder: dataset on the queue: decoded on the worker to the job\'s input, cached, and trained as locally', { skip }, async () => {
+  const url = redis!.url;
+  const w = await startWorker(url, 'f1', [], false);
+  const source = tinyDigits(80, 30);
+  await writeImageFolder(source, join(w.workdir, 'photos'), { format: 'png', classNames: DIGITS });
+  const few = tinyDigits(20, 6);
+  await writeImageFolder({ ...few, train: { ...few.train, labels: few.train.labels.map((l) => l % 3) }, test: { ...few.test, labels: few.test.labels.map((l) => l % 3) } },
+    join(w.workdir, 'three'), { format: 'png', classNames: ['a', 'b', 'c'] });
+  const c = new Coordinator(parseRedisUrl(url));
+  try {
+    const specs = [41, 42].map((seed) => spec(seed, { dataset: 'folder:photos' }));
+    const results = await c.run(specs, { label: 'train', quiet: true });
+    // The same folder decoded here, as `latnas train --dataset folder:…` decodes it.
+    const scan = scanFolder(join(w.workdir, 'photos'));
+    const local = await loadFolder(scan, 'folder:photos', { shape: space.input, cacheDir: join(tempDir(), 'images'), quiet: true });
+    const out = join(tempDir(), 'run');
+    const backend = await initBackend('wasm');
+    const r = await train({
+      space, blocks: resolveArch(space, specs[0]!.blocks), dataset: local, out, ...specs[0]!.recipe, maxSteps: specs[0]!.recipe.maxSteps ?? undefined,
+      seed: 41, resume: false, quiet: true, backend: backend.name, workers: 1,
+    });
+    assert.equal(results[0]!.result.testAcc, r.testAcc);
+    assert.ok(Buffer.from(results[0]!.result.files['weights.bin']!, 'base64').equals(readFileSync(join(out, 'weights.bin'))), 'weights equal a local run\'s');
+    // Decoded once, on the first job: one cache in the worker's image-cache/, read by the second.
+    assert.equal(readdirSync(join(w.workdir, 'image-cache')).filter((f) => f.endsWith('.bin')).length, 1);
+
+    await assert.rejects(c.run([spec(43, { dataset: 'folder:three' })], { label: 'train', quiet: true }),
+      (e: Error) => e instanceof LatnasError && /job field 'dataset': the folder '.*three' on this worker has 3 classes, the job's space 10/.test(e.message) && !e.message.includes('\n'));
+    assert.equal(w.child.exitCode, null, 'the worker keeps serving');
+  } finally {
+    await c.close();
+    await w.stop();
+  }
+});
+
+test('latnas run --redis refuses, before writing anything, a dataset the workers cannot be given', () => {
+  const photos = join(tempDir(), 'photos');
+  mkdirSync(join(photos, 'a'), { recursive: true });
+  const out = join(tempDir(), 'run');
+  const r = cli(['run', '--dataset', `folder:${photos}`, '--out', out, '--redis', 'redis://127.0.0.1:1']);
+  assert.notEqual(r.code, 0);
+  const lines = stderrLines(r.stderr);
+  assert.match(lines[0] ?? '', /^latnas: --dataset 'folder:\/.*photos' cannot go to the --redis workers \(the dataset its DIR must be relative to the worker's --workdir\): give DIR relative to this folder/);
+  assert.equal(lines.length, 1, r.stderr);
+  assert.ok(!existsSync(out), 'nothing written');
+  assert.equal(queueDatasetProblem('folder:photos'), undefined);
+  assert.equal(queueDatasetProblem('fashion-mnist'), undefined);
+  assert.match(queueDatasetProblem('photos') ?? '', /must be mnist, fashion-mnist, idx:DIR, cifar10:DIR or folder:DIR/);
 });
 
 test('a device farm: one worker holds ort-cpu-1t, another ort-wasm; one command profiles both', { skip }, async () => {

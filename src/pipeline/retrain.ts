@@ -27,6 +27,8 @@ export interface RetrainOptions {
   /** Candidates (the chosen arch counts) and seeds per candidate, from `seed` on. */
   top: number; seeds: number; seed: number;
   epochs: number; batch: number; lr: number; maxSteps?: number; valFraction: number; backend: BackendChoice; workers: number;
+  /** folder: datasets: the workers skip undecodable images too. */
+  skipBad?: boolean;
   quiet?: boolean;
   say(line: string): void;
 }
@@ -50,7 +52,7 @@ export async function retrainOnQueue(o: RetrainOptions): Promise<{ testAcc: numb
   const runs = candidates.flatMap((blocks) => seeds.map((seed) => ({ blocks, seed })));
   const specs = runs.map((r) => trainSpec({
     space: o.space, blocks: r.blocks, dataset: o.dataset.spec, seed: r.seed, backend: o.backend, workers: o.workers,
-    epochs: o.epochs, batch: o.batch, lr: o.lr, maxSteps: o.maxSteps, valFraction: o.valFraction,
+    epochs: o.epochs, batch: o.batch, lr: o.lr, maxSteps: o.maxSteps, valFraction: o.valFraction, skipBad: o.skipBad,
   }));
   o.say(`  ${candidates.length} candidate(s) x ${seeds.length} seed(s) on the queue at ${redis.shown}`);
   const results = await withCoordinator(redis, (c) => c.run(specs, { label: 'retrain', quiet: o.quiet }));

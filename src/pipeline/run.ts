@@ -34,6 +34,7 @@ import { initBackend, type BackendChoice } from '../train/backend.js';
 import { checkDatasetFits, type Dataset } from '../datasets/dataset.js';
 import { checkBatchFits, train, TRAIN_DEFAULTS } from '../train/trainer.js';
 import { retrainOnQueue } from './retrain.js';
+import { queueDatasetProblem } from '../queue/jobs.js';
 import { splitTrainVal } from '../datasets/split.js';
 import { describeChange } from '../util/changes.js';
 import { lockFile, lockFolder } from '../util/lock.js';
@@ -220,6 +221,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   // Fail on bad input before anything is written or any long stage starts: once pipeline.json
   // records the options, a corrected retry on the same folder is refused as "other settings".
   const device = loadDevice(o.device);
+  const queueProblem = o.redis !== undefined ? queueDatasetProblem(datasetSpec) : undefined;
+  if (queueProblem !== undefined) {
+    fail(`--dataset '${datasetSpec}' cannot go to the --redis workers (the dataset ${queueProblem}): give DIR relative to this folder, where each worker holds the same DIR under its --workdir`);
+  }
   refuseOverwritingInputs('--out', o.out, pipelineOutputs(o.out, o.table), [
     inputFile('the --device file', deviceFile(o.device)), inputFile('the --space file', o.space), inputFile('the --table file', o.table), datasetInput(datasetSpec),
   ]);
@@ -351,7 +356,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
       const r = await retrainOnQueue({
         redis: o.redis, ...RETRAIN_DEFAULTS, ...o.retrain, space, dataset, searchDir, trainDir, targetMs: state.stages.search!['targetMs'] as number,
         chosen: arch.blocks, lut: arch.lut, seed: o.seed, epochs: o.trainEpochs, batch: o.batch, lr: o.lr, maxSteps: o.trainSteps, valFraction: VAL_FRACTION,
-        backend: o.backend, workers: o.workers ?? 1, quiet: o.quiet, say,
+        backend: o.backend, workers: o.workers ?? 1, skipBad: o.skipBad, quiet: o.quiet, say,
       });
       return { testAcc: r.testAcc };
     }

@@ -21,10 +21,14 @@ export const deviceQueue = (device: string): string => `device.${device}`;
 
 const relativePath = z.string().min(1).max(1000)
   .refine((p) => !p.startsWith('/') && !p.includes('\0'), { message: 'must be a path relative to the worker\'s --workdir' });
-/** A built-in dataset by name, or idx:/cifar10: with a folder relative to the worker's --workdir. */
+/**
+ * A built-in dataset by name, or idx:/cifar10:/folder: with a folder relative to the worker's
+ * --workdir. A folder of images is decoded on the worker to the job's space input (its cache in
+ * `<workdir>/image-cache/`), so a photo folder is copied to each worker once, not sent per job.
+ */
 const datasetSpec = z.union([
   z.enum(['mnist', 'fashion-mnist']),
-  z.string().regex(/^(idx|cifar10):/, 'must be mnist, fashion-mnist, idx:DIR or cifar10:DIR').refine(
+  z.string().regex(/^(idx|cifar10|folder):/, 'must be mnist, fashion-mnist, idx:DIR, cifar10:DIR or folder:DIR').refine(
     (s) => relativePath.safeParse(s.slice(s.indexOf(':') + 1)).success, { message: 'its DIR must be relative to the worker\'s --workdir' }),
 ]);
 const deviceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be a device name (letters, digits, . _ -), not a path');
@@ -52,6 +56,8 @@ export const TrainJobSchema = z.object({
   backend,
   /** Data-parallel threads: part of the spec, since the result depends on it (per-shard BatchNorm). */
   workers: z.number().int().min(1).max(256),
+  /** folder: datasets: undecodable images skipped (`--skip-bad`), not fatal. Present only when true, so other jobs keep their ids. */
+  skipBad: z.literal(true).optional(),
 }).strict();
 
 export const ScoreJobSchema = z.object({
@@ -64,6 +70,7 @@ export const ScoreJobSchema = z.object({
   calibrationBatches: z.number().int().min(1).max(10_000),
   evalImages: z.number().int().min(1),
   backend,
+  skipBad: z.literal(true).optional(),
 }).strict();
 
 export const ProfileJobSchema = z.object({
@@ -84,6 +91,15 @@ export type ScoreJob = z.infer<typeof ScoreJobSchema>;
 export type ProfileJob = z.infer<typeof ProfileJobSchema>;
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 export type JobKind = JobSpec['kind'];
+
+/**
+ * Whether `spec` can travel in a job (a built-in name, or a DIR relative to the workers'
+ * --workdir); the reason when not, for coordinators to refuse before anything is written.
+ */
+export function queueDatasetProblem(spec: string): string | undefined {
+  const r = datasetSpec.safeParse(spec);
+  return r.success ? undefined : r.error.issues[0]?.message;
+}
 
 /** Parses a payload; one line naming the field otherwise (the worker fails the job with it). */
 export function parseJob(data: unknown): { ok: true; spec: JobSpec } | { ok: false; error: string } {

@@ -33,7 +33,7 @@ export function insideWorkdir(workdir: string, rel: string, field: string): stri
 
 /** A dataset spec with its DIR resolved inside the workdir (built-in names unchanged). */
 export function datasetInside(workdir: string, spec: string, field = 'dataset'): string {
-  const m = /^(idx|cifar10):(.*)$/.exec(spec);
+  const m = /^(idx|cifar10|folder):(.*)$/.exec(spec);
   if (!m) return spec;
   return `${m[1]}:${insideWorkdir(workdir, m[2]!, field)}`;
 }

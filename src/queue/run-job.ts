@@ -5,13 +5,16 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { folderOf, loadFolder, scanFolder } from '../datasets/folder.js';
 import { loadDataset } from '../datasets/load.js';
+import { isFolderSpec } from '../datasets/open.js';
 import type { Dataset } from '../datasets/dataset.js';
 import { loadDevice } from '../device/device.js';
 import { fail } from '../errors.js';
 import { profile } from '../profiler/profile.js';
 import { openSupernet } from '../search/scoring.js';
 import { resolveArch } from '../space/arch.js';
+import { formatShape } from '../space/derive.js';
 import { pathOf } from '../space/path.js';
 import { loadSpace, type Space } from '../space/spaces.js';
 import { initBackend, type BackendChoice } from '../train/backend.js';
@@ -37,17 +40,29 @@ function jobSpace(dir: string, space: unknown): Space {
 
 // Datasets are loaded once per worker thread: Fashion-MNIST takes about a second to decode.
 const datasets = new Map<string, Dataset>();
-function jobDataset(ctx: WorkerContext, spec: string): Dataset {
+async function jobDataset(ctx: WorkerContext, spec: string, space: Space, skipBad = false): Promise<Dataset> {
   const path = datasetInside(ctx.workdir, spec);
-  let d = datasets.get(path);
+  const folder = isFolderSpec(path);
+  // A folder is decoded to the job's input: the same photos at two sizes are two datasets.
+  const key = folder ? `${path}|${formatShape(space.input)}|${skipBad}` : path;
+  let d = datasets.get(key);
   if (!d) {
     if (datasets.size >= 2) datasets.clear();
     // The payload's spec, not the resolved path, names the dataset: records and supernet
     // identities then read the same on every worker and on the coordinator.
-    d = { ...loadDataset(path), spec };
-    datasets.set(path, d);
+    d = { ...(folder ? await folderDataset(ctx, path, space, skipBad) : loadDataset(path)), spec };
+    datasets.set(key, d);
   }
   return d;
+}
+
+/** A folder of images decoded to the job space's input, cached under `<workdir>/image-cache/` (reused by every later job). */
+async function folderDataset(ctx: WorkerContext, spec: string, space: Space, skipBad: boolean): Promise<Dataset> {
+  const scan = scanFolder(folderOf(spec));
+  if (scan.classes.length !== space.classes) {
+    fail(`job field 'dataset': the folder '${scan.dir}' on this worker has ${scan.classes.length} classes, the job's space ${space.classes}; copy the coordinator's folder to the worker as it is`);
+  }
+  return loadFolder(scan, spec, { shape: space.input, cacheDir: join(ctx.workdir, 'image-cache'), skipBad, quiet: true });
 }
 
 const backends = new Map<string, string>();
@@ -70,7 +85,7 @@ function bundle(dir: string): FileBundle {
 
 async function runTrain(ctx: WorkerContext, dir: string, s: TrainJob): Promise<TrainJobResult> {
   const space = jobSpace(dir, s.space);
-  const dataset = jobDataset(ctx, s.dataset);
+  const dataset = await jobDataset(ctx, s.dataset, space, s.skipBad);
   const backend = await jobBackend(s.backend);
   const out = join(dir, 'run');
   const r = await train({
@@ -86,7 +101,7 @@ async function runTrain(ctx: WorkerContext, dir: string, s: TrainJob): Promise<T
 
 async function runScore(ctx: WorkerContext, dir: string, s: ScoreJob): Promise<ScoreJobResult> {
   const space = jobSpace(dir, s.space);
-  const dataset = jobDataset(ctx, s.dataset);
+  const dataset = await jobDataset(ctx, s.dataset, space, s.skipBad);
   await jobBackend(s.backend);
   const scorer = openSupernet(insideWorkdir(ctx.workdir, s.supernet, 'supernet'), { space, dataset, calibrationBatches: s.calibrationBatches, evalImages: s.evalImages });
   try {

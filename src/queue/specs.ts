@@ -15,6 +15,8 @@ export interface TrainSpecOptions {
   space: Space; blocks: readonly string[]; dataset: string; seed: number; backend: BackendChoice; workers: number;
   epochs: number; batch: number; lr: number; maxSteps?: number;
   momentum?: number; weightDecay?: number; optimizer?: 'sgd' | 'adam'; labelSmoothing?: number; valFraction?: number; augment?: boolean;
+  /** folder: datasets: skip undecodable images on the worker, as `--skip-bad` does locally. */
+  skipBad?: boolean;
 }
 
 /** A train job: unspecified recipe fields take TRAIN_DEFAULTS, as `latnas train` does. */
@@ -22,6 +24,7 @@ export function trainSpec(o: TrainSpecOptions): TrainJob {
   const d = TRAIN_DEFAULTS;
   return {
     kind: 'train', space: o.space, blocks: [...o.blocks], dataset: o.dataset, seed: o.seed, backend: o.backend, workers: o.workers,
+    ...(o.skipBad ? { skipBad: true as const } : {}),
     recipe: {
       epochs: o.epochs, maxSteps: o.maxSteps ?? null, batch: o.batch, lr: o.lr, momentum: o.momentum ?? d.momentum, weightDecay: o.weightDecay ?? d.weightDecay,
       optimizer: o.optimizer ?? d.optimizer, labelSmoothing: o.labelSmoothing ?? d.labelSmoothing, valFraction: o.valFraction ?? d.valFraction, augment: o.augment ?? d.augment,
