@@ -4,6 +4,9 @@
  *   local    train() in this process, one after another: the single-machine reference
  *   1 worker one `latnas worker` process, jobs through Redis
  *   2 workers two `latnas worker` processes on the same Redis
+ *   local ×2 two plain processes side by side, each train()ing half the seeds one after another:
+ *            what two processes on this machine give with no queue at all, so the queue's
+ *            2-worker speed-up can be read against the machine's own ceiling
  * Redis is flushed between the queue runs, so no result is reused. Per-job overhead is
  * (1-worker wall − local wall) / N: what the queue adds to a job (submission, the worker's
  * blocking fetch, the sandbox thread, results through Redis, the coordinator's wake-up).
@@ -41,6 +44,8 @@ const { values } = parseArgs({ options: {
   jobs: { type: 'string', default: '8' }, epochs: { type: 'string', default: '1' }, steps: { type: 'string', default: '40' },
   batch: { type: 'string', default: '32' }, dataset: { type: 'string', default: 'mnist' }, arch: { type: 'string' },
   redis: { type: 'string' }, backend: { type: 'string', default: 'wasm' }, faults: { type: 'boolean', default: false },
+  // Internal: the child of the "local ×2" run trains these seeds (1-based, comma-separated) and prints its result.
+  'child-seeds': { type: 'string' },
 } });
 const int = (name: string, v: string) => {
   const n = Number(v);
@@ -58,14 +63,14 @@ const specs = Array.from({ length: jobs }, (_, i) => trainSpec({
 const BIN = fileURLToPath(new URL('../../bin/latnas.js', import.meta.url));
 const say = (l: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
 
-async function local(): Promise<{ wall: number; accs: number[] }> {
+async function local(only: readonly number[] = specs.map((s) => s.seed)): Promise<{ wall: number; accs: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'latnas-bench-queue-'));
   try {
     const dataset = loadDataset(values.dataset!);
     const name = (await initBackend(backend)).name;
     const t0 = Date.now();
     const accs: number[] = [];
-    for (const s of specs) {
+    for (const s of specs.filter((x) => only.includes(x.seed))) {
       const r = await train({
         space, blocks: resolveArch(space, s.blocks), dataset, out: join(dir, `s${s.seed}`), ...s.recipe, maxSteps: steps, seed: s.seed,
         resume: false, quiet: true, backend: name, workers: 1,
@@ -76,6 +81,30 @@ async function local(): Promise<{ wall: number; accs: number[] }> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Two plain processes side by side (no Redis), each training every other seed: `wall` is the
+ * slower one's time from its first step (dataset and backend loaded, as `local()` times it),
+ * `spawnWall` the parent's from spawn to both exits.
+ */
+async function localSideBySide(): Promise<{ wall: number; spawnWall: number; accs: number[] }> {
+  const self = fileURLToPath(import.meta.url);
+  const halves = [0, 1].map((h) => specs.map((s) => s.seed).filter((_, i) => i % 2 === h));
+  const args = process.argv.slice(2).filter((a, i, all) => a !== '--faults' && a !== '--child-seeds' && all[i - 1] !== '--child-seeds');
+  const t0 = Date.now();
+  const runs = await Promise.all(halves.map((seeds) => new Promise<{ wall: number; accs: number[]; seeds: number[] }>((resolve, reject) => {
+    const child = spawn(process.execPath, [self, ...args, '--child-seeds', seeds.join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`local side-by-side child (seeds ${seeds.join(',')}) exited ${code}`));
+      resolve({ ...(JSON.parse(out.trim().split('\n').pop()!) as { wall: number; accs: number[] }), seeds });
+    });
+  })));
+  const spawnWall = (Date.now() - t0) / 1000;
+  const bySeed = new Map(runs.flatMap((r) => r.seeds.map((s, i) => [s, r.accs[i]!] as const)));
+  return { wall: Math.max(...runs.map((r) => r.wall)), spawnWall, accs: specs.map((s) => bySeed.get(s.seed)!) };
 }
 
 /** A worker process; `onStart` hears each job it starts (its log lines are passed through to stderr). */
@@ -139,6 +168,13 @@ async function onQueue(url: string, workers: number, fault?: Fault): Promise<{ w
   }
 }
 
+if (values['child-seeds'] !== undefined) {
+  const r = await local(values['child-seeds'].split(',').map(Number));
+  await closeRuntimes();
+  console.log(JSON.stringify(r));
+  process.exit(0);
+}
+
 let own: LocalRedis | undefined;
 try {
   process.env['ORT_DISABLE_TELEMETRY'] ??= '1';
@@ -148,6 +184,8 @@ try {
   say(`bench:queue: ${jobs} trainings of ${blocks.join(',')} (${epochs} epoch(s) of ${steps} steps, batch ${batch}, ${values.dataset}, ${backend}, 1 thread each)`);
   const ref = await local();
   say(`local: ${ref.wall.toFixed(1)} s`);
+  const pair = await localSideBySide();
+  say(`local x2 (two processes side by side, no queue): ${pair.wall.toFixed(1)} s (${pair.spawnWall.toFixed(1)} s from spawn)`);
   const one = await onQueue(url, 1);
   say(`1 worker: ${one.wall.toFixed(1)} s (${one.inWorker.toFixed(1)} s inside the worker)`);
   const two = await onQueue(url, 2);
@@ -165,13 +203,15 @@ try {
   console.log(JSON.stringify({
     bench: 'queue', date: new Date().toISOString(), cpu: host.cpu, cpuId: host.cpuId, cores: host.cpuCount,
     jobs, config: { arch: blocks.join(','), epochs, steps, batch, dataset: values.dataset, backend, threadsPerJob: 1 },
-    wallSeconds: { local: +ref.wall.toFixed(2), worker1: +one.wall.toFixed(2), workers2: +two.wall.toFixed(2) },
+    wallSeconds: { local: +ref.wall.toFixed(2), localSideBySide: +pair.wall.toFixed(2), worker1: +one.wall.toFixed(2), workers2: +two.wall.toFixed(2) },
     speedup2v1: +(one.wall / two.wall).toFixed(3),
+    // The machine's own ceiling for two processes, no queue: the queue's speedup2v1 is read against it.
+    localSpeedup2v1: +(ref.wall / pair.wall).toFixed(3),
     overheadMsPerJob: +((1000 * (one.wall - ref.wall)) / jobs).toFixed(1),
     // The coordinator's wall minus the time jobs ran inside the worker: submission, fetch, sandbox, result transfer.
     outsideJobMsPerJob: +((1000 * (one.wall - one.inWorker)) / jobs).toFixed(1),
     jobsPerWorker2: two.perWorker,
-    sameAccuracyAsLocal: same(one.accs) && same(two.accs),
+    sameAccuracyAsLocal: same(one.accs) && same(two.accs) && same(pair.accs),
     ...(values.faults ? { faults, lockSeconds: 10 } : {}),
   }));
 } finally {
