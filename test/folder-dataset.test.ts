@@ -13,6 +13,7 @@ import { LatnasError } from '../src/errors.js';
 import { deriveSpace, MIN_LAST_SIDE, parseInputShape } from '../src/space/derive.js';
 import { convOutSize } from '../src/space/ir.js';
 import { BUILTIN_SPACES, loadSpace, searchableLayers, spaceAt } from '../src/space/spaces.js';
+import { EXPORTERS } from '../exporters/registry.js';
 import { cli, tempDir } from './helpers.js';
 import { tinyDigits } from './tiny-idx.js';
 
@@ -260,4 +261,25 @@ test('latnas train on a folder: derived space named in the run, cache in the run
   const lines = bad.stderr.trim().split('\n');
   assert.equal(lines.length, 1, bad.stderr);
   assert.match(lines[0]!, new RegExp(`image '${join(dir, 'train', '5', 'broken.jpg')}' cannot be decoded`));
+});
+
+test('export reuses a folder dataset already in memory (the pipeline\'s) instead of opening the images again', async () => {
+  const { dir } = await digitFolder('png', 64, 24);
+  const out = join(tempDir(), 'run');
+  const arch = Array(12).fill('k3_e1').join(',');
+  const r = cli(['train', '--space', 'fbnet-mini', '--arch', arch, '--dataset', `folder:${dir}`, '--out', out, '--epochs', '1', '--max-steps', '2', '--batch', '16', '--workers', '1', '--backend', 'wasm', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const spec = (JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { datasetSpec: string }).datasetSpec;
+  const loaded = await loadFolder(scanFolder(dir), spec, { shape: grey, cacheDir: tempDir(), quiet: true });
+  // Neither the photos nor the run's decoded cache are left: only the copy in memory can serve.
+  rmSync(dir, { recursive: true });
+  rmSync(imageCacheDir(out), { recursive: true });
+  const { onnx } = EXPORTERS;
+  await expectFails(onnx.export({ run: out, out: join(tempDir(), 'a', 'model.onnx'), skipLatency: true, backend: 'wasm', quiet: true }), 'does not exist');
+  const model = join(tempDir(), 'b', 'model.onnx');
+  const e = await onnx.export({ run: out, out: model, skipLatency: true, backend: 'wasm', quiet: true, loaded });
+  assert.ok(existsSync(model) && e.bytes > 0);
+  // The same copy at another input is not this run's data: it is not used.
+  await expectFails(onnx.export({ run: out, out: join(tempDir(), 'c', 'model.onnx'), skipLatency: true, backend: 'wasm', quiet: true,
+    loaded: { ...loaded, shape: { c: 3, h: 28, w: 28 } } }), 'does not exist');
 });

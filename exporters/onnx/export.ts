@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BatchStream } from '../../src/datasets/batches.js';
 import type { Dataset } from '../../src/datasets/dataset.js';
 import { loadDataset } from '../../src/datasets/load.js';
+import { formatShape } from '../../src/space/derive.js';
 import { imageCacheDir, isFolderSpec, openDataset } from '../../src/datasets/open.js';
 import { splitTrainVal } from '../../src/datasets/split.js';
 import { loadDevice } from '../../src/device/device.js';
@@ -212,7 +213,9 @@ export async function exportOnnx(opts: OnnxExportOptions): Promise<OnnxExportRes
   try {
     const spec = opts.dataset ?? run.datasetSpec;
     // A folder of images: the training's decoded cache when it is still there (same files, same input), else decoded beside the run.
-    const dataset = isFolderSpec(spec)
+    // The caller's copy only when it is this spec at this input (a folder decodes to the space's input).
+    const reuse = opts.loaded?.spec === spec && formatShape(opts.loaded.shape) === formatShape(run.space.input);
+    const dataset = reuse ? opts.loaded! : isFolderSpec(spec)
       ? (await openDataset(spec, run.space, { input: run.space.input, cacheDir: run.imageCache ? dirname(run.imageCache) : imageCacheDir(run.dir), quiet: opts.quiet })).dataset
       : loadDataset(spec);
     checkDatasetFits(run.space, dataset);

@@ -399,7 +399,7 @@ async function runLocked(o: PipelineOptions, datasetSpec: string, device: Device
   const exported = state.stages.adapt?.['adapted'] === true ? join(adaptDir, 'train') : trainDir;
   await stage('export', `ONNX${o.quantize ? ` (${o.quantize})` : ''}, verified against TF.js and timed on ${device.name}`, async () => {
     const { onnx } = (await import('../../exporters/registry.js')).EXPORTERS;
-    const r = await onnx.export({ run: exported, out: model, table: lutPath, quantize: o.quantize, backend: o.backend, quiet: o.quiet });
+    const r = await onnx.export({ run: exported, out: model, table: lutPath, quantize: o.quantize, backend: o.backend, quiet: o.quiet, loaded: dataset });
     return { bytes: r.bytes, ortAccuracy: r.parity.ortAccuracy, maxAbsDiff: r.parity.maxAbsDiff, predictedMs: r.latency?.predictedMs, measuredMs: r.latency?.measuredMs };
   });
 
