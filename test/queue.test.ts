@@ -254,6 +254,35 @@ test('a malformed job or a path outside the workdir fails in one line; the worke
   }
 });
 
+test('a deadline (the study\'s --max-hours): unstarted jobs are withdrawn, running ones finish, a later run does the rest', { skip }, async () => {
+  const url = redis!.url;
+  const w = await startWorker(url, 'd1');
+  const target = parseRedisUrl(url);
+  const queue = new Queue(COMPUTE_QUEUE, { connection: target.options, prefix: QUEUE_PREFIX });
+  const c = new Coordinator(target);
+  try {
+    const specs = [51, 52, 53, 54, 55].map((seed) => spec(seed, { maxSteps: 30 }));
+    let finished = 0;
+    const first = await c.runUntil(specs, { label: 'train', quiet: true, onResult: () => { finished++; }, stop: () => finished >= 1 });
+    const done = first.filter((r) => r !== undefined).length;
+    assert.ok(done >= 1 && done < specs.length, `finished ${done} of ${specs.length}`);
+    for (const [i, r] of first.entries()) {
+      if (r === undefined) assert.equal(await queue.getJob(jobId(specs[i]!)), undefined, `job ${i + 1} withdrawn from Redis`);
+    }
+    // No withdrawn job ever started: the worker started exactly the jobs whose results came back.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(w.stderr().match(/: started/g)?.length ?? 0, done, w.stderr());
+    const all = await c.run(specs, { label: 'train', quiet: true });
+    assert.equal(all.length, 5);
+    first.forEach((r, i) => { if (r) assert.equal(all[i]!.result.testAcc, r.result.testAcc); });
+    assert.equal(w.child.exitCode, null);
+  } finally {
+    await c.close();
+    await queue.close();
+    await w.stop();
+  }
+});
+
 test('a folder: dataset on the queue: decoded on the worker to the job\'s input, cached, and trained as locally', { skip }, async () => {
   const url = redis!.url;
   const w = await startWorker(url, 'f1', [], false);

@@ -21,8 +21,9 @@ export function queueTrainer(redis: RedisTarget): StudyTrainer {
       epochs: c.recipe.epochs, batch: c.recipe.batch, lr: c.recipe.lr, maxSteps: c.recipe.maxSteps,
     }));
     c.say(`train: ${specs.length} trainings on the queue at ${redis.shown}`);
-    await withCoordinator(redis, (co) => co.run(specs, {
-      label: 'train',
+    // --max-hours: once it passes, the trainings not yet started are withdrawn, the running ones recorded.
+    await withCoordinator(redis, (co) => co.runUntil(specs, {
+      label: 'train', stop: () => !c.go(),
       onResult: (s, env) => {
         const p = pieces[s.index]!;
         writeTrainRun(p.out, env.result);

@@ -28,6 +28,15 @@ export interface RunJobsOptions<S extends JobSpec> {
   onResult?: (s: Submitted<S>, r: JobEnvelope<ResultOf<S>>) => void | Promise<void>;
 }
 
+export interface RunUntilOptions<S extends JobSpec> extends RunJobsOptions<S> {
+  /**
+   * Checked at every scan; once true, no job starts any more: those still waiting are removed
+   * from the queue (a later run submits them again) and the run returns when the running ones
+   * have finished (a deadline such as the study's --max-hours).
+   */
+  stop: () => boolean;
+}
+
 export class Coordinator {
   private queues = new Map<string, { queue: Queue; events: QueueEvents }>();
   private wake: (() => void) | undefined;
@@ -71,6 +80,11 @@ export class Coordinator {
 
   /** Runs every spec on the queue and returns their results in the specs' order. */
   async run<S extends JobSpec>(specs: readonly S[], o: RunJobsOptions<S>): Promise<JobEnvelope<ResultOf<S>>[]> {
+    return (await this.runUntil(specs, { ...o, stop: () => false })) as JobEnvelope<ResultOf<S>>[];
+  }
+
+  /** As run(), until `o.stop()`: the results in the specs' order, undefined for the jobs it withdrew unstarted. */
+  async runUntil<S extends JobSpec>(specs: readonly S[], o: RunUntilOptions<S>): Promise<(JobEnvelope<ResultOf<S>> | undefined)[]> {
     const jobs: Submitted<S>[] = specs.map((spec, index) => {
       const r = JobSpecSchema.safeParse(spec);
       if (!r.success) fail(`${o.label}: job ${index + 1} is not a valid ${spec.kind} job (${firstIssue(r.error)})`);
@@ -94,6 +108,10 @@ export class Coordinator {
         for (const j of [...pending.values()]) {
           const { queue } = await this.open(queueOf(j.spec));
           const job: Job | undefined = await queue.getJob(j.id);
+          if (o.stop() && (!job || ['waiting', 'delayed', 'prioritized', 'waiting-children'].includes(await job.getState()))) {
+            // Not started: withdrawn (a job a worker takes meanwhile cannot be removed, and is waited for).
+            if (!job || (await job.remove().then(() => true, () => false))) { pending.delete(j.id); continue; }
+          }
           if (!job) {
             // Redis lost it (restarted without persistence, or flushed): the same spec again.
             await this.submit(j.spec, j.id);
@@ -124,7 +142,7 @@ export class Coordinator {
       this.wake = undefined;
       bar.stop();
     }
-    return results as JobEnvelope<ResultOf<S>>[];
+    return results;
   }
 
   async close(): Promise<void> {
