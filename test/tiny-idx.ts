@@ -6,16 +6,16 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Dataset, Split } from '../src/datasets/dataset.js';
+import type { MemoryDataset, MemorySplit } from '../src/datasets/dataset.js';
 import { loadDataset } from '../src/datasets/load.js';
 
-function head(s: Split, n: number, pixels: number): Split {
+function head(s: MemorySplit, n: number, pixels: number): MemorySplit {
   const count = Math.min(n, s.count);
   return { images: s.images.slice(0, count * pixels), labels: s.labels.slice(0, count), count };
 }
 
 /** The first `train` training and `test` test digits of `--dataset mnist`, as a Dataset whose spec is `spec`. */
-export function tinyDigits(train: number, test: number, spec = 'mnist-tiny'): Dataset {
+export function tinyDigits(train: number, test: number, spec = 'mnist-tiny'): MemoryDataset {
   const d = loadDataset('mnist');
   const pixels = d.shape.c * d.shape.h * d.shape.w;
   return { ...d, spec, train: head(d.train, train, pixels), test: head(d.test, test, pixels) };

@@ -8,6 +8,7 @@ import { fail } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import type { Augment, Dataset, Split } from './dataset.js';
 import type { Normalization } from './normalize.js';
+import { sampleReader, type SampleReader } from './samples.js';
 import { shuffleInPlace } from './split.js';
 
 export interface BatchOptions {
@@ -41,6 +42,7 @@ export class BatchStream {
   readonly batchSize: number;
   readonly batch: Batch;
   private readonly source: Split;
+  private readonly samplesOf: SampleReader;
   private readonly order: Uint32Array;
   private readonly shuffle: boolean;
   private readonly dropLast: boolean;
@@ -59,6 +61,7 @@ export class BatchStream {
     if (!Number.isInteger(bs) || bs < 1) fail(`batch size ${bs} is invalid; pass a positive integer, e.g. 64`);
     this.batchSize = bs;
     this.source = dataset[options.split ?? 'train'];
+    this.samplesOf = sampleReader(this.source, C * H * W);
     const count = this.source.count;
     const idx = options.indices;
     this.order = new Uint32Array(idx === undefined ? count : idx.length);
@@ -116,22 +119,22 @@ export class BatchStream {
     const hw = H * W;
     const sampleBytes = C * hw;
     const { x, y, indices } = this.batch;
-    const { images, labels } = this.source;
+    const { labels } = this.source;
     const lut = this.lut;
     const pad = this.pad;
     for (let b = 0; b < size; b++) {
       const i = this.order[start + b]!;
       indices[b] = i;
       y[b] = labels[i]!;
+      const img = this.samplesOf.get(i);
       if (this.minScale !== undefined) {
-        this.resizedCrop(images.subarray(i * sampleBytes, (i + 1) * sampleBytes), b * sampleBytes, this.minScale);
+        this.resizedCrop(img, b * sampleBytes, this.minScale);
         continue;
       }
       // Crop offset in [-pad, pad]: output (oy, ox) reads source (oy + dy, ox + dx), zero outside.
       const dy = pad > 0 ? this.augRng.int(2 * pad + 1) - pad : 0;
       const dx = pad > 0 ? this.augRng.int(2 * pad + 1) - pad : 0;
       const mirror = this.flip && this.augRng.next() < 0.5;
-      const base = i * sampleBytes;
       let o = b * sampleBytes;
       for (let oy = 0; oy < H; oy++) {
         const sy = oy + dy;
@@ -139,10 +142,10 @@ export class BatchStream {
         for (let ox = 0; ox < W; ox++) {
           const sx = (mirror ? W - 1 - ox : ox) + dx;
           const inside = rowInside && sx >= 0 && sx < W;
-          const p = base + sy * W + sx;
+          const p = sy * W + sx;
           for (let c = 0; c < C; c++, o++) {
             // Zero padding is a zero pixel (black), as torchvision pads before normalising.
-            x[o] = lut[c * 256 + (inside ? images[p + c * hw]! : 0)]!;
+            x[o] = lut[c * 256 + (inside ? img[p + c * hw]! : 0)]!;
           }
         }
       }

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
-import { CIFAR10_CLASSES, checkLabels, type Dataset, type Split } from './dataset.js';
+import { CIFAR10_CLASSES, checkLabels, type MemoryDataset, type MemorySplit } from './dataset.js';
 import { readBytes } from './files.js';
 
 const PIXELS = 3 * 32 * 32;
@@ -26,7 +26,7 @@ function recordCount(path: string): number {
 }
 
 /** Reads record files into one split, splitting labels from pixels without an intermediate copy. */
-function readSplit(paths: readonly string[]): Split {
+function readSplit(paths: readonly string[]): MemorySplit {
   const counts = paths.map(recordCount);
   const count = counts.reduce((a, b) => a + b, 0);
   const images = new Uint8Array(count * PIXELS);
@@ -46,7 +46,7 @@ function readSplit(paths: readonly string[]): Split {
 }
 
 /** `dir` may be the extracted `cifar-10-batches-bin` directory or the one that contains it. */
-export function loadCifar10(dir: string, spec = `cifar10:${dir}`): Dataset {
+export function loadCifar10(dir: string, spec = `cifar10:${dir}`): MemoryDataset {
   const nested = join(dir, 'cifar-10-batches-bin');
   const root = !existsSync(join(dir, CIFAR10_TRAIN_FILES[0]!)) && existsSync(join(nested, CIFAR10_TRAIN_FILES[0]!)) ? nested : dir;
   return {

@@ -7,13 +7,28 @@ import { fail } from '../errors.js';
 import type { Shape } from '../space/ir.js';
 import type { Space } from '../space/spaces.js';
 
-export interface Split {
+/** A split held in memory. */
+export interface MemorySplit {
   /** `count` samples back to back, each C*H*W bytes in CHW order. */
   readonly images: Uint8Array;
   /** One class index per sample. */
   readonly labels: Uint8Array;
   readonly count: number;
 }
+
+/**
+ * A split read from disk sample by sample (samples.ts): a folder's decoded cache larger than the
+ * data memory budget. Labels stay in memory (a byte per sample).
+ */
+export interface FileSplit {
+  /** Sample i's C*H*W bytes (CHW) are at `offset + i * C*H*W` of `path`. */
+  readonly file: { readonly path: string; readonly offset: number };
+  readonly images?: undefined;
+  readonly labels: Uint8Array;
+  readonly count: number;
+}
+
+export type Split = MemorySplit | FileSplit;
 
 /**
  * Random crop of an image zero-padded by `pad` pixels per side, and a coin-flip horizontal mirror;
@@ -26,7 +41,7 @@ export interface Augment {
   readonly resizedCrop?: { readonly minScale: number };
 }
 
-export interface Dataset {
+export interface Dataset<S extends Split = Split> {
   /** 'mnist', 'fashion-mnist', 'idx' or 'cifar10'. */
   readonly name: string;
   /** The `--dataset` spec it was loaded from. */
@@ -37,8 +52,8 @@ export interface Dataset {
   readonly shape: Shape;
   /** Label names; a label is an index into this list. */
   readonly classes: readonly string[];
-  readonly train: Split;
-  readonly test: Split;
+  readonly train: S;
+  readonly test: S;
   /** The decoded-image cache a folder dataset was read from (folder.ts), recorded so the export reads it too. */
   readonly cache?: string;
   /** When the data came with its own validation split: the last `valCount` samples of `train` are it (splitTrainVal returns them). */
@@ -46,6 +61,9 @@ export interface Dataset {
   /** The augmentation that suits this data (no mirror for digits: a mirrored 2 is no 2). */
   readonly augment: Augment;
 }
+
+/** What the built-in loaders (IDX, CIFAR-10, the MNIST sets) return: every split in memory. */
+export type MemoryDataset = Dataset<MemorySplit>;
 
 export const DIGIT_CLASSES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 export const FASHION_MNIST_CLASSES: readonly string[] = [

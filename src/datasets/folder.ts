@@ -19,7 +19,7 @@ import { fail } from '../errors.js';
 import type { Shape } from '../space/ir.js';
 import { writeFileAtomic } from '../util/files.js';
 import { progress } from '../util/progress.js';
-import { readImageCache, writeImageCache, type CachedImages } from './image-cache.js';
+import { DATA_MEMORY_ENV, readImageCache, writeImageCache, type CachedImages } from './image-cache.js';
 import type { Augment, Dataset, Split } from './dataset.js';
 
 export const FOLDER_PREFIX = 'folder:';
@@ -211,7 +211,7 @@ export async function loadFolder(scan: FolderScan, spec: string, o: FolderLoadOp
   const say = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
   let cached = readImageCache(o.cacheDir, key);
   if (cached) {
-    say(`folder dataset: ${cached.counts.train + cached.counts.val + cached.counts.test} images of '${scan.dir}' from the cache '${cached.path}'`);
+    say(`folder dataset: ${cached.counts.train + cached.counts.val + cached.counts.test} images of '${scan.dir}' from the cache '${cached.path}'${cached.images ? '' : ` (read from disk: over the ${DATA_MEMORY_ENV} budget)`}`);
   } else {
     cached = await decodeFolder(scan, o, key, say);
   }
@@ -221,63 +221,68 @@ export async function loadFolder(scan: FolderScan, spec: string, o: FolderLoadOp
 async function decodeFolder(scan: FolderScan, o: FolderLoadOptions, key: string, say: (s: string) => void): Promise<CachedImages> {
   const order = [...scan.train, ...scan.val, ...scan.test];
   const bytes = o.shape.c * o.shape.h * o.shape.w;
-  const images = new Uint8Array(order.length * bytes);
-  const ok = new Uint8Array(order.length);
-  const bad: { path: string; error: string }[] = [];
   const started = Date.now();
-  const bar = progress(`decoding ${basename(scan.dir)}`, order.length, o.quiet);
-  // sharp decodes on libvips's own threads; a few images in flight per core keep them busy.
-  const limit = pLimit(2 * availableParallelism());
-  let firstError: Error | undefined;
-  await Promise.all(order.map((f, i) => limit(async () => {
-    if (firstError) return;
-    try {
-      await decodeOne(f.path, o.shape, images.subarray(i * bytes, (i + 1) * bytes));
-      ok[i] = 1;
-    } catch (e) {
-      const error = (e as Error).message.split('\n')[0]!;
-      if (!o.skipBad) firstError ??= new Error(`folder dataset: image '${f.path}' cannot be decoded (${error}); remove or replace it, or pass --skip-bad to skip such files`);
-      else bad.push({ path: f.path, error });
+  let skipped = 0;
+  // Each decoded image goes straight to the cache file: memory holds the images in flight, not the folder.
+  const cached = await writeImageCache(o.cacheDir, key, bytes, order.length, async (put) => {
+    const ok = new Uint8Array(order.length);
+    const bad: { path: string; error: string }[] = [];
+    const bar = progress(`decoding ${basename(scan.dir)}`, order.length, o.quiet);
+    // sharp decodes on libvips's own threads; a few images in flight per core keep them busy.
+    const limit = pLimit(2 * availableParallelism());
+    let firstError: Error | undefined;
+    await Promise.all(order.map((f, i) => limit(async () => {
+      if (firstError) return;
+      try {
+        const out = new Uint8Array(bytes);
+        await decodeOne(f.path, o.shape, out);
+        put(i, out);
+        ok[i] = 1;
+      } catch (e) {
+        const error = (e as Error).message.split('\n')[0]!;
+        if (!o.skipBad) firstError ??= new Error(`folder dataset: image '${f.path}' cannot be decoded (${error}); remove or replace it, or pass --skip-bad to skip such files`);
+        else bad.push({ path: f.path, error });
+      }
+      bar.increment();
+    })));
+    bar.stop();
+    if (firstError) fail(firstError.message);
+    const keep = (files: readonly ImageFile[], from: number) => files.map((_, j) => from + j).filter((i) => ok[i] === 1);
+    const parts = {
+      train: keep(scan.train, 0), val: keep(scan.val, scan.train.length), test: keep(scan.test, scan.train.length + scan.val.length),
+    };
+    for (const [name, idx] of Object.entries(parts)) {
+      const total = name === 'train' ? scan.train.length : name === 'val' ? scan.val.length : scan.test.length;
+      if (total > 0 && idx.length === 0) fail(`folder dataset '${scan.dir}': every image of the ${name} split failed to decode (see --skip-bad's list); check the files`);
     }
-    bar.increment();
-  })));
-  bar.stop();
-  if (firstError) fail(firstError.message);
-  const keep = (files: readonly ImageFile[], from: number) => files.map((_, j) => from + j).filter((i) => ok[i] === 1);
-  const parts = {
-    train: keep(scan.train, 0), val: keep(scan.val, scan.train.length), test: keep(scan.test, scan.train.length + scan.val.length),
-  };
-  for (const [name, idx] of Object.entries(parts)) {
-    const total = name === 'train' ? scan.train.length : name === 'val' ? scan.val.length : scan.test.length;
-    if (total > 0 && idx.length === 0) fail(`folder dataset '${scan.dir}': every image of the ${name} split failed to decode (see --skip-bad's list); check the files`);
-  }
-  const kept = [...parts.train, ...parts.val, ...parts.test];
-  const labels = Uint8Array.from(kept, (i) => order[i]!.label);
-  // Only skipped images need a second buffer: at 3x64x64, 70,000 images are 820 MiB.
-  let packed = images;
-  if (kept.length < order.length) {
-    packed = new Uint8Array(kept.length * bytes);
-    kept.forEach((i, j) => packed.set(images.subarray(i * bytes, (i + 1) * bytes), j * bytes));
-  }
-  if (bad.length > 0) {
-    const list = join(o.cacheDir, 'bad-images.txt');
-    writeFileAtomic(list, bad.sort((a, b) => a.path.localeCompare(b.path)).map((b) => `${b.path}\t${b.error}\n`).join(''));
-    say(`folder dataset: skipped ${bad.length} images that cannot be decoded; listed in '${list}'`);
-  }
-  const seconds = (Date.now() - started) / 1000;
-  const cached = writeImageCache(o.cacheDir, key, {
-    shape: o.shape, classes: scan.classes, counts: { train: parts.train.length, val: parts.val.length, test: parts.test.length }, skipped: bad.length, decodeSeconds: seconds,
-  }, packed, labels);
-  say(`folder dataset: decoded ${kept.length} images of '${scan.dir}' to ${o.shape.c}x${o.shape.h}x${o.shape.w} in ${seconds.toFixed(1)} s; cache '${cached.path}' (${(packed.length / 2 ** 20).toFixed(1)} MiB)`);
+    if (bad.length > 0) {
+      const list = join(o.cacheDir, 'bad-images.txt');
+      writeFileAtomic(list, bad.sort((x, y) => x.path.localeCompare(y.path)).map((x) => `${x.path}\t${x.error}\n`).join(''));
+      say(`folder dataset: skipped ${bad.length} images that cannot be decoded; listed in '${list}'`);
+    }
+    skipped = bad.length;
+    const kept = [...parts.train, ...parts.val, ...parts.test];
+    return {
+      kept, labels: Uint8Array.from(kept, (i) => order[i]!.label),
+      meta: {
+        shape: o.shape, classes: scan.classes, counts: { train: parts.train.length, val: parts.val.length, test: parts.test.length }, skipped: bad.length,
+        decodeSeconds: (Date.now() - started) / 1000,
+      },
+    };
+  });
+  const n = order.length - skipped;
+  say(`folder dataset: decoded ${n} images of '${scan.dir}' to ${o.shape.c}x${o.shape.h}x${o.shape.w} in ${cached.decodeSeconds.toFixed(1)} s; `
+    + `cache '${cached.path}' (${((n * bytes) / 2 ** 20).toFixed(1)} MiB${cached.images ? '' : `, read from disk: over the ${DATA_MEMORY_ENV} budget`})`);
   return cached;
 }
 
 function toDataset(scan: FolderScan, spec: string, shape: Shape, c: CachedImages): Dataset {
   const bytes = shape.c * shape.h * shape.w;
   const nTrain = c.counts.train + c.counts.val;
-  const split = (from: number, count: number): Split => ({
-    images: c.images.subarray(from * bytes, (from + count) * bytes), labels: c.labels.subarray(from, from + count), count,
-  });
+  const images = c.images;
+  const split = (from: number, count: number): Split => (images
+    ? { images: images.subarray(from * bytes, (from + count) * bytes), labels: c.labels.subarray(from, from + count), count }
+    : { file: { path: c.path, offset: from * bytes }, labels: c.labels.subarray(from, from + count), count });
   return {
     name: 'folder', spec, source: scan.dir, shape, classes: c.classes, cache: c.path,
     train: split(0, nTrain), test: split(nTrain, c.counts.test),

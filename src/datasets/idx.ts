@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { fail } from '../errors.js';
-import { checkLabels, type Augment, type Dataset, type Split } from './dataset.js';
+import { checkLabels, type Augment, type MemoryDataset, type MemorySplit } from './dataset.js';
 import { firstExisting, readMaybeGzip } from './files.js';
 
 export interface IdxArray {
@@ -59,7 +59,7 @@ export function readIdx(path: string, expectDims?: number): IdxArray {
 }
 
 /** One split from an images file ([N, H, W]) and a labels file ([N]). */
-export function readIdxSplit(imagesPath: string, labelsPath: string): { split: Split; h: number; w: number } {
+export function readIdxSplit(imagesPath: string, labelsPath: string): { split: MemorySplit; h: number; w: number } {
   const images = readIdx(imagesPath, 3);
   const labels = readIdx(labelsPath, 1);
   const [n, h, w] = images.dims as [number, number, number];
@@ -96,7 +96,7 @@ function locate(dir: string, base: string, opts: IdxDirOptions): string {
   return found;
 }
 
-export function loadIdxDir(dir: string, opts: IdxDirOptions): Dataset {
+export function loadIdxDir(dir: string, opts: IdxDirOptions): MemoryDataset {
   const paths = {
     trainImages: locate(dir, IDX_FILES.trainImages, opts),
     trainLabels: locate(dir, IDX_FILES.trainLabels, opts),

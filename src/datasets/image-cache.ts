@@ -5,10 +5,12 @@
  * marks a complete cache; the key (folder.ts) changes with any file, split or input size, so a
  * stale cache is never read, only left beside the new one.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { fail } from '../errors.js';
+import { writeAt, writeFileAtomicWith, writeJsonAtomic } from '../util/files.js';
 
 const MetaSchema = z.object({
   format: z.literal('latnas-image-cache'),
@@ -26,14 +28,36 @@ export type CacheMeta = Omit<z.infer<typeof MetaSchema>, 'format' | 'version' | 
 
 export interface CachedImages extends CacheMeta {
   path: string;
-  images: Uint8Array;
+  /**
+   * Every sample's bytes in memory, or undefined when the images are larger than the data memory
+   * budget: they then stay on disk, sample i at byte i * C*H*W of `path` (read by samples.ts).
+   */
+  images?: Uint8Array;
   labels: Uint8Array;
+}
+
+/** The data memory budget in MiB: a cache larger than it is read from disk sample by sample instead of loaded. */
+export const DATA_MEMORY_ENV = 'LATNAS_DATA_MEMORY_MIB';
+
+/**
+ * Bytes of decoded images a process may hold: $LATNAS_DATA_MEMORY_MIB, else a quarter of the
+ * machine's memory (the workers, TF.js and the export need the rest; 6 GiB on a 24 GiB machine).
+ */
+export function dataMemoryBudget(): number {
+  const text = process.env[DATA_MEMORY_ENV];
+  if (text === undefined || text === '') return Math.floor(totalmem() / 4);
+  const mib = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(mib)) fail(`${DATA_MEMORY_ENV}=${text}: give a whole number of MiB, e.g. 4096 (0 keeps every folder dataset on disk)`);
+  return mib * 2 ** 20;
 }
 
 const paths = (dir: string, key: string) => ({ bin: join(dir, `images-${key}.bin`), meta: join(dir, `images-${key}.json`) });
 
-/** The cache for `key`, or undefined when there is none or it does not match its description (then it is decoded again). */
-export function readImageCache(dir: string, key: string): CachedImages | undefined {
+/**
+ * The cache for `key`, or undefined when there is none or it does not match its description (then
+ * it is decoded again). Its images are loaded when they fit `budget` bytes, else left on disk.
+ */
+export function readImageCache(dir: string, key: string, budget = dataMemoryBudget()): CachedImages | undefined {
   const p = paths(dir, key);
   if (!existsSync(p.meta) || !existsSync(p.bin)) return undefined;
   let meta;
@@ -42,19 +66,58 @@ export function readImageCache(dir: string, key: string): CachedImages | undefin
   } catch {
     return undefined;
   }
-  if (meta.key !== key || statSync(p.bin).size !== meta.bytes) return undefined;
-  const raw = readFileSync(p.bin);
   const n = meta.counts.train + meta.counts.val + meta.counts.test;
   const imageBytes = n * meta.shape.c * meta.shape.h * meta.shape.w;
-  if (raw.length !== imageBytes + n) return undefined;
+  if (meta.key !== key || meta.bytes !== imageBytes + n || statSync(p.bin).size !== meta.bytes) return undefined;
+  const { format: _f, version: _v, key: _k, bytes: _b, ...described } = meta;
+  if (imageBytes > budget) {
+    const labels = new Uint8Array(n);
+    const fd = openSync(p.bin, 'r');
+    try {
+      for (let got = 0; got < n;) got += readSync(fd, labels, got, n - got, imageBytes + got);
+    } finally {
+      closeSync(fd);
+    }
+    return { ...described, path: p.bin, labels };
+  }
+  const raw = readFileSync(p.bin);
   const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
-  return { ...meta, path: p.bin, images: bytes.subarray(0, imageBytes), labels: bytes.subarray(imageBytes) };
+  return { ...described, path: p.bin, images: bytes.subarray(0, imageBytes), labels: bytes.subarray(imageBytes) };
 }
 
-export function writeImageCache(dir: string, key: string, meta: CacheMeta, images: Uint8Array, labels: Uint8Array): CachedImages {
+/** What a decode reports once every sample is written: the samples to keep (ascending) and their labels. */
+export interface DecodedSet { meta: CacheMeta; kept: readonly number[]; labels: Uint8Array }
+
+/**
+ * Writes the cache for `count` samples without holding them: `decode` puts each sample's bytes
+ * (in any order) straight into the temporary file; samples it does not keep are squeezed out
+ * after, then the labels follow, then the file is renamed into place and its description written.
+ * Memory stays one sample per decode in flight, whatever the folder's size. Returns the cache as
+ * readImageCache does (in memory if within the budget).
+ */
+export async function writeImageCache(dir: string, key: string, sampleBytes: number, count: number,
+  decode: (put: (i: number, bytes: Uint8Array) => void) => Promise<DecodedSet>): Promise<CachedImages> {
   const p = paths(dir, key);
-  writeFileAtomic(p.bin, [images, labels]);
-  writeJsonAtomic(p.meta, { format: 'latnas-image-cache', version: 1, key, ...meta, bytes: images.length + labels.length });
-  return { ...meta, path: p.bin, images, labels };
+  let done: DecodedSet | undefined;
+  await writeFileAtomicWith(p.bin, async (fd) => {
+    if (count > 0) ftruncateSync(fd, count * sampleBytes);
+    done = await decode((i, bytes) => writeAt(fd, bytes, i * sampleBytes));
+    const { kept, labels } = done;
+    if (kept.length < count) {
+      // Forward compaction in place: slot j <= i is never read again once written.
+      const buf = new Uint8Array(sampleBytes);
+      kept.forEach((i, j) => {
+        if (i === j) return;
+        for (let got = 0; got < sampleBytes;) got += readSync(fd, buf, got, sampleBytes - got, i * sampleBytes + got);
+        writeAt(fd, buf, j * sampleBytes);
+      });
+      ftruncateSync(fd, kept.length * sampleBytes);
+    }
+    writeAt(fd, labels, kept.length * sampleBytes);
+  });
+  const { meta, kept } = done!;
+  writeJsonAtomic(p.meta, { format: 'latnas-image-cache', version: 1, key, ...meta, bytes: kept.length * sampleBytes + kept.length });
+  const cached = readImageCache(dir, key);
+  if (!cached) fail(`the decoded-image cache '${p.bin}' did not read back as written; check the disk, delete it and rerun`);
+  return cached;
 }
-

