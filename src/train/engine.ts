@@ -26,7 +26,7 @@ export interface TrainEngine {
   runEpoch(plan: EpochPlan, onStep: (s: StepReport) => void): Promise<void>;
   /**
    * Top-1 accuracy in inference mode over `indices` of a split (all of it when absent); NaN for
-   * none. `batch`: images per inference batch, split over the workers (default EVAL_BATCH each).
+   * none. `batch`: images per inference batch, split over the workers (default evalBatchFor(the input) each).
    */
   accuracy(split: 'train' | 'test', indices?: Uint32Array, batch?: number): Promise<number>;
   /** The checkpoint's tensors: every variable, then the optimiser's state. */

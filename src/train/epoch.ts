@@ -5,6 +5,7 @@
  * [r·B/N, (r+1)·B/N) of each batch. Also evaluation over a worker's share of a split.
  */
 import { BatchStream } from '../datasets/batches.js';
+import type { Shape } from '../space/ir.js';
 import type { Dataset } from '../datasets/dataset.js';
 import type { Normalization } from '../datasets/normalize.js';
 import { sampleSize } from '../datasets/dataset.js';
@@ -63,12 +64,19 @@ export function* epochSteps(replica: Replica, stream: BatchStream, plan: EpochPl
   }
 }
 
-/** Images per inference batch in evaluation (per worker): large, as inference has no gradients to keep. */
-export const EVAL_BATCH = 256;
+/**
+ * Images per inference batch in evaluation (per worker): 256 at 1x28x28 (inference keeps no
+ * gradients), and for larger inputs as many as hold the same number of input values, so a
+ * batch's activations stay the size they are at 28x28. The wasm heap never shrinks: at 3x64x64,
+ * 256 images per batch took a 2-worker training to 8 GiB peak RSS (bench:data-on-disk).
+ */
+export function evalBatchFor(shape: Shape): number {
+  return Math.max(8, Math.min(256, Math.floor((256 * 784) / (shape.c * shape.h * shape.w))));
+}
 
 /** Correct predictions over worker `rank`'s share of `indices` of a split (all of it alone). */
 export function countCorrect(replica: Replica, dataset: Dataset, norm: Normalization, split: 'train' | 'test', indices: ArrayLike<number> | undefined,
-  rank = 0, workers = 1, batchSize = EVAL_BATCH): { correct: number; seen: number } {
+  rank = 0, workers = 1, batchSize = evalBatchFor(dataset.shape)): { correct: number; seen: number } {
   const n = indices?.length ?? dataset[split].count;
   const { lo, hi } = shardOf(n, rank, workers);
   const own = Uint32Array.from({ length: hi - lo }, (_, k) => (indices ? indices[lo + k]! : lo + k));
