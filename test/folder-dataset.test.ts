@@ -165,7 +165,9 @@ test('an undecodable image stops the load naming it; with skipBad it is counted 
   const { dir, source } = await digitFolder('png', 30, 24);
   const bad = join(dir, 'train', '2', 'zz-broken.png');
   writeFileSync(bad, 'not a png at all');
-  await expectFails(loadFolder(scanFolder(dir), `folder:${dir}`, { shape: grey, cacheDir: tempDir(), quiet: true }), `image '${bad}' cannot be decoded`, '--skip-bad');
+  const failed = tempDir();
+  await expectFails(loadFolder(scanFolder(dir), `folder:${dir}`, { shape: grey, cacheDir: failed, quiet: true }), `image '${bad}' cannot be decoded`, '--skip-bad');
+  assert.deepEqual(readdirSync(failed), [], 'a failed decode leaves no cache and no temporary file');
   const cache = tempDir();
   const d = await loadFolder(scanFolder(dir), `folder:${dir}`, { shape: grey, cacheDir: cache, quiet: true, skipBad: true });
   assert.equal(d.train.count, source.train.count);

@@ -17,6 +17,38 @@ function fsyncDir(dir: string): void {
   }
 }
 
+/** The temporary file's steps around a fill: opened beside `path`, then fsynced, renamed over it and the folder fsynced; on failure removed. */
+interface Staged { fd: number; commit(): void; abort(e: unknown, passLatnasErrors?: boolean): never }
+
+function stage(path: string, mode: 'w' | 'w+'): Staged {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const dir = dirname(path);
+  let fd: number | undefined;
+  const abort = (e: unknown, passLatnasErrors = false): never => {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    if (passLatnasErrors && e instanceof LatnasError) throw e;
+    return fail(`cannot write '${path}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path`);
+  };
+  try {
+    makeFolders(dir);
+    fd = openSync(tmp, mode);
+  } catch (e) {
+    abort(e);
+  }
+  return {
+    fd: fd!,
+    commit: () => {
+      fsyncSync(fd!);
+      closeSync(fd!);
+      fd = undefined;
+      renameSync(tmp, path);
+      fsyncDir(dir);
+    },
+    abort,
+  };
+}
+
 /**
  * Writes a file atomically and durably: a temporary file beside it, written and fsynced, then
  * renamed over the target and the folder fsynced. A reader, a killed run or a power cut sees the
@@ -24,53 +56,32 @@ function fsyncDir(dir: string): void {
  * before the data, and a crash leaves an empty or truncated checkpoint under the final name.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
-  const tmp = `${path}.${process.pid}.tmp`;
   // Chunks are written one after another: a large file need not be joined into one copy first.
   const chunks = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
-  let fd: number | undefined;
+  const s = stage(path, 'w');
   try {
-    const dir = dirname(path);
-    makeFolders(dir);
-    fd = openSync(tmp, 'w');
     for (const bytes of chunks) {
-      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+      for (let off = 0; off < bytes.length;) off += writeSync(s.fd, bytes, off, bytes.length - off);
     }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-    fsyncDir(dir);
+    s.commit();
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    fail(`cannot write '${path}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path`);
+    s.abort(e);
   }
 }
 
 /**
  * writeFileAtomic for a file too large to hold in memory: `fill` writes the temporary file through
- * its descriptor (positioned writes, in any order), then it is fsynced and renamed as above. A
- * `fill` that throws leaves nothing behind, and its error (a LatnasError) passes through.
+ * its descriptor (positioned writes, in any order; read-write, as the image cache's compaction
+ * reads back what it wrote), then it is committed as above. A `fill` that throws leaves nothing
+ * behind, and its error (a LatnasError) passes through.
  */
 export async function writeFileAtomicWith(path: string, fill: (fd: number) => Promise<void>): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const dir = dirname(path);
-  makeFolders(dir);
-  let fd: number | undefined;
+  const s = stage(path, 'w+');
   try {
-    // Read and write: a fill may read back what it wrote (the image cache's compaction).
-    fd = openSync(tmp, 'w+');
-    await fill(fd);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-    fsyncDir(dir);
+    await fill(s.fd);
+    s.commit();
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    if (e instanceof LatnasError) throw e;
-    fail(`cannot write '${path}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path`);
+    s.abort(e, true);
   }
 }
 
