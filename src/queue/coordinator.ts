@@ -119,7 +119,8 @@ export class Coordinator {
           }
           const state = await job.getState();
           if (state === 'completed') {
-            const env = job.returnvalue as JobEnvelope<ResultOf<S>> | null;
+            // As for 'failed' below: a job read while it ran has no returnvalue in that copy.
+            const env = (job.returnvalue ?? (await queue.getJob(j.id))?.returnvalue) as JobEnvelope<ResultOf<S>> | null | undefined;
             if (env === null || env === undefined) {
               // Completed without its result: a restarted Redis kept the state but lost the last
               // writes (seen with bench:queue --faults). Run it again under the same id.
@@ -133,7 +134,10 @@ export class Coordinator {
             await o.onResult?.(j, env);
             bar.increment(1, rates());
           } else if (state === 'failed') {
-            fail(`${o.label}: job ${j.id.slice(0, 20)}… (${j.spec.kind}) failed after ${job.attemptsMade} attempt(s): ${(job.failedReason ?? 'no reason').split('\n')[0]}`);
+            // The job was read before getState: under load it can fail in between, and that copy has
+            // no failedReason yet ("failed after 0 attempt(s): no reason"). Read it again.
+            const failed = (await queue.getJob(j.id)) ?? job;
+            fail(`${o.label}: job ${j.id.slice(0, 20)}… (${j.spec.kind}) failed after ${failed.attemptsMade} attempt(s): ${(failed.failedReason ?? 'no reason').split('\n')[0]}`);
           }
         }
         if (pending.size > 0 && !this.dirty) await new Promise<void>((resolve) => { const t = setTimeout(resolve, POLL_MS); this.wake = () => { clearTimeout(t); resolve(); }; });
