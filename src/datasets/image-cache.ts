@@ -5,12 +5,12 @@
  * marks a complete cache; the key (folder.ts) changes with any file, split or input size, so a
  * stale cache is never read, only left beside the new one.
  */
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { fail } from '../errors.js';
-import { writeAt, writeFileAtomicWith, writeJsonAtomic } from '../util/files.js';
+import { readAt, writeAt, writeFileAtomicWith, writeJsonAtomic } from '../util/files.js';
 
 const MetaSchema = z.object({
   format: z.literal('latnas-image-cache'),
@@ -74,7 +74,7 @@ export function readImageCache(dir: string, key: string, budget = dataMemoryBudg
     const labels = new Uint8Array(n);
     const fd = openSync(p.bin, 'r');
     try {
-      for (let got = 0; got < n;) got += readSync(fd, labels, got, n - got, imageBytes + got);
+      if (!readAt(fd, labels, imageBytes)) return undefined;
     } finally {
       closeSync(fd);
     }
@@ -86,11 +86,7 @@ export function readImageCache(dir: string, key: string, budget = dataMemoryBudg
   const bytes = new Uint8Array(new SharedArrayBuffer(meta.bytes));
   const fd = openSync(p.bin, 'r');
   try {
-    for (let got = 0; got < meta.bytes;) {
-      const n = readSync(fd, bytes, got, Math.min(meta.bytes - got, 64 * 2 ** 20), got);
-      if (n === 0) return undefined;
-      got += n;
-    }
+    if (!readAt(fd, bytes, 0)) return undefined;
   } finally {
     closeSync(fd);
   }
@@ -120,7 +116,7 @@ export async function writeImageCache(dir: string, key: string, sampleBytes: num
       const buf = new Uint8Array(sampleBytes);
       kept.forEach((i, j) => {
         if (i === j) return;
-        for (let got = 0; got < sampleBytes;) got += readSync(fd, buf, got, sampleBytes - got, i * sampleBytes + got);
+        if (!readAt(fd, buf, i * sampleBytes)) fail(`the decoded-image cache '${p.bin}' lost sample ${i} while being written; check the disk and rerun`);
         writeAt(fd, buf, j * sampleBytes);
       });
       ftruncateSync(fd, kept.length * sampleBytes);

@@ -8,8 +8,9 @@
  * not run; `readSync` at an offset is what is left. At 64 samples of 3x64x64 a batch is 64 reads
  * of 12 KiB, well under a millisecond from the page cache against tens of ms per training step.
  */
-import { openSync, readSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { fail } from '../errors.js';
+import { readAt } from '../util/files.js';
 import type { Split } from './dataset.js';
 
 /** One descriptor per cache file per thread, open for the thread's life (a handful at most). */
@@ -28,12 +29,9 @@ function descriptor(path: string): number {
   return fd;
 }
 
-function readAt(path: string, into: Uint8Array, position: number): void {
-  const fd = descriptor(path);
-  for (let got = 0; got < into.length;) {
-    const n = readSync(fd, into, got, into.length - got, position + got);
-    if (n === 0) fail(`the decoded-image cache '${path}' ends before byte ${position + into.length} (truncated?); delete it and rerun to decode again`);
-    got += n;
+function readSample(path: string, into: Uint8Array, position: number): void {
+  if (!readAt(descriptor(path), into, position)) {
+    fail(`the decoded-image cache '${path}' ends before byte ${position + into.length} (truncated?); delete it and rerun to decode again`);
   }
 }
 
@@ -49,7 +47,7 @@ export function sampleReader(split: Split, sampleBytes: number): SampleReader {
   const buf = new Uint8Array(sampleBytes);
   return {
     get: (i) => {
-      readAt(path, buf, offset + i * sampleBytes);
+      readSample(path, buf, offset + i * sampleBytes);
       return buf;
     },
   };
@@ -62,6 +60,6 @@ export const onDisk = (split: Split): boolean => split.images === undefined;
 export function sampleRange(split: Split, sampleBytes: number, from = 0, count = split.count - from): Uint8Array {
   if (split.images !== undefined) return split.images.subarray(from * sampleBytes, (from + count) * sampleBytes);
   const out = new Uint8Array(count * sampleBytes);
-  readAt(split.file.path, out, split.file.offset + from * sampleBytes);
+  readSample(split.file.path, out, split.file.offset + from * sampleBytes);
   return out;
 }

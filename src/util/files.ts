@@ -85,6 +85,16 @@ export async function writeFileAtomicWith(path: string, fill: (fd: number) => Pr
   }
 }
 
+/** Reads `into.length` bytes at `position` of `fd`; false when the file ends first. */
+export function readAt(fd: number, into: Uint8Array, position: number): boolean {
+  for (let got = 0; got < into.length;) {
+    const n = readSync(fd, into, got, into.length - got, position + got);
+    if (n === 0) return false;
+    got += n;
+  }
+  return true;
+}
+
 /** Writes all of `bytes` at `position` of `fd`. */
 export function writeAt(fd: number, bytes: Uint8Array, position: number): void {
   for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off, position + off);
