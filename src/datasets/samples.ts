@@ -53,9 +53,6 @@ export function sampleReader(split: Split, sampleBytes: number): SampleReader {
   };
 }
 
-/** Whether the split's pixels stay on disk. */
-export const onDisk = (split: Split): boolean => split.images === undefined;
-
 /** Samples [from, from + count) in one buffer: a view in memory, one read from disk (for bounded uses: writing a folder, tests). */
 export function sampleRange(split: Split, sampleBytes: number, from = 0, count = split.count - from): Uint8Array {
   if (split.images !== undefined) return split.images.subarray(from * sampleBytes, (from + count) * sampleBytes);
