@@ -11,6 +11,14 @@
  * from bytes included. Within a round every worker count of latnas and every thread count of
  * PyTorch run back to back, so a ratio is of two figures measured a few seconds apart; the
  * figures are medians over rounds. Ends with one JSON line.
+ *
+ * With 1 and 2 workers, each round also times the machine's two-core ceiling: two independent
+ * 1-worker trainings at once (two worker threads, no exchange), each at half the batch as a
+ * data-parallel worker steps it, their summed images/s over one alone at the whole batch; and
+ * it splits that ceiling into the half batch's own rate alone (`half_batch_rate_vs_whole`) and
+ * what two trainings at once lose to each other (`two_at_once_vs_alone`). On the 2-vCPU Intel Xeon of 2026-12-03 two unsynchronised trainings slowed each other by
+ * 25-30% while a burst lasted, as much as the data-parallel workers did, so `scaling_2_vs_1` is
+ * read against `ceiling_2_vs_1`: what is left between them is the exchange's and the barriers'.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -47,20 +55,20 @@ const setup: EngineSetup = {
   dataset, norm: { mean: Array(space.input.c).fill(0.5), std: Array(space.input.c).fill(0.25) },
   trainIdx: Uint32Array.from({ length: batch * steps }, (_, i) => i),
 };
-const plan = (epoch: number, n: number): EpochPlan => ({ epoch, steps: n, totalSteps: 1e9, batch, lr: 0.01, seed: 1, augment: false });
+const plan = (epoch: number, n: number, size = batch): EpochPlan => ({ epoch, steps: n, totalSteps: 1e9, batch: size, lr: 0.01, seed: 1, augment: false });
 
 /** A latnas engine with `workers` workers, warmed up; and a function timing `steps` training then inference steps. */
-async function latnasTimer(workers: number, backend: string): Promise<{ time: () => Promise<Rates>; engine: TrainEngine }> {
-  const engine = workers === 1 ? new LocalEngine(setup) : await WorkerPool.start(setup, workers, backend);
-  await engine.runEpoch(plan(0, 2), () => {});
+async function latnasTimer(workers: number, backend: string, size = batch, thread = false): Promise<{ time: () => Promise<Rates>; engine: TrainEngine }> {
+  const engine = workers === 1 && !thread ? new LocalEngine(setup) : await WorkerPool.start(setup, workers, backend);
+  await engine.runEpoch(plan(0, 2, size), () => {});
   await engine.accuracy('test', Uint32Array.from({ length: 2 * batch }, (_, i) => i), batch);
   let epoch = 1;
   return {
     engine,
     time: async () => {
       let t0 = performance.now();
-      await engine.runEpoch(plan(epoch++, steps), () => {});
-      const train = (batch * steps) / ((performance.now() - t0) / 1000);
+      await engine.runEpoch(plan(epoch++, steps, size), () => {});
+      const train = (size * steps) / ((performance.now() - t0) / 1000);
       t0 = performance.now();
       await engine.accuracy('test', undefined, batch);
       const infer = (batch * steps) / ((performance.now() - t0) / 1000);
@@ -104,7 +112,14 @@ const ours = new Map<number, Rates[]>(counts.map((n) => [n, []]));
 const theirs = new Map<number, Rates[]>(counts.map((n) => [n, []]));
 const trainRatios = new Map<number, number[]>(counts.map((n) => [n, []]));
 const inferRatios = new Map<number, number[]>(counts.map((n) => [n, []]));
+/** A data-parallel worker's share of the batch (the larger, where it is odd). */
+const half = Math.ceil(batch / 2);
 const scaling: number[] = [];
+const ceiling: number[] = [];
+/** Per round: a half-batch step's images/s over a whole batch's (alone), and two at once over twice one alone. */
+const halfAlone: number[] = [], together: number[] = [];
+const ceilingPools = counts.includes(1) && counts.includes(2)
+  ? await Promise.all([0, 1].map(async () => latnasTimer(1, backend, half, true))) : undefined;
 let torchMissing = false;
 for (let r = 0; r < rounds; r++) {
   const mine = new Map<number, Rates>();
@@ -115,6 +130,17 @@ for (let r = 0; r < rounds; r++) {
     console.log(`round ${r + 1}: latnas ${backend} ${n} worker${n > 1 ? 's' : ''}: train ${a.train.toFixed(1)} img/s, inference ${a.infer.toFixed(1)} img/s`);
   }
   if (mine.has(1) && mine.has(2)) scaling.push(mine.get(2)!.train / mine.get(1)!.train);
+  if (ceilingPools) {
+    // One of them alone first: the half batch's own cost, apart from the two cores' contention.
+    const alone = (await ceilingPools[0]!.time()).train;
+    const both = await Promise.all(ceilingPools.map((t) => t.time()));
+    const c = (both[0]!.train + both[1]!.train) / mine.get(1)!.train;
+    ceiling.push(c);
+    halfAlone.push(alone / mine.get(1)!.train);
+    together.push((both[0]!.train + both[1]!.train) / (2 * alone));
+    console.log(`round ${r + 1}: one 1-worker training of ${half} a step alone: ${alone.toFixed(1)} img/s, ${(alone / mine.get(1)!.train).toFixed(2)}× the whole batch's rate`);
+    console.log(`round ${r + 1}: two independent 1-worker trainings of ${half} a step at once: ${both.map((b) => b.train.toFixed(1)).join(' + ')} img/s, ${c.toFixed(2)}× one alone (the two-core ceiling)`);
+  }
   for (const n of counts) {
     const t = torchMissing ? undefined : timeTorch(n);
     if (!t) { torchMissing = true; continue; }
@@ -126,7 +152,7 @@ for (let r = 0; r < rounds; r++) {
       + `ratio train ${(a.train / t.train).toFixed(2)}, inference ${(a.infer / t.infer).toFixed(2)}`);
   }
 }
-for (const t of timers.values()) await t.engine.close();
+for (const t of [...timers.values(), ...(ceilingPools ?? [])]) await t.engine.close();
 
 const med = (xs: Rates[] | undefined, k: keyof Rates) => (xs?.length ? round2(median(xs.map((x) => x[k]))) : null);
 const byCount = (m: Map<number, number[]>) => Object.fromEntries(counts.map((n) => [String(n), m.get(n)!.length ? round2(median(m.get(n)!)) : null]));
@@ -140,5 +166,9 @@ console.log(JSON.stringify({
   latnas_train_ips_by_workers: Object.fromEntries(counts.map((n) => [String(n), med(ours.get(n), 'train')])),
   torch_train_ips_by_threads: Object.fromEntries(counts.map((n) => [String(n), med(theirs.get(n), 'train')])),
   scaling_2_vs_1: scaling.length ? round2(median(scaling)) : null,
+  ceiling_2_vs_1: ceiling.length ? round2(median(ceiling)) : null,
+  half_batch_rate_vs_whole: halfAlone.length ? round2(median(halfAlone)) : null,
+  two_at_once_vs_alone: together.length ? round2(median(together)) : null,
+  scaling_by_round: scaling.map(round2), ceiling_by_round: ceiling.map(round2),
   train_ratios_by_round: Object.fromEntries(counts.map((n) => [String(n), trainRatios.get(n)!.map(round2)])),
 }));
