@@ -16,9 +16,10 @@
  * 1-worker trainings at once (two worker threads, no exchange), each at half the batch as a
  * data-parallel worker steps it, their summed images/s over one alone at the whole batch; and
  * it splits that ceiling into the half batch's own rate alone (`half_batch_rate_vs_whole`) and
- * what two trainings at once lose to each other (`two_at_once_vs_alone`). On the 2-vCPU Intel Xeon of 2026-12-03 two unsynchronised trainings slowed each other by
- * 25-30% while a burst lasted, as much as the data-parallel workers did, so `scaling_2_vs_1` is
- * read against `ceiling_2_vs_1`: what is left between them is the exchange's and the barriers'.
+ * what two trainings at once lose to each other (`two_at_once_vs_alone`). What is left between
+ * `scaling_2_vs_1` and `ceiling_2_vs_1` is the exchange's and the barriers'. On the 2-vCPU Intel
+ * Xeon of 2026-12-03 the two met within 0.05 round by round in one run, and the half batch's own
+ * rate (0.83x) was most of the ceiling's loss (bench/README.md).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
