@@ -59,17 +59,18 @@ const setup: EngineSetup = {
 const plan = (epoch: number, n: number, size = batch): EpochPlan => ({ epoch, steps: n, totalSteps: 1e9, batch: size, lr: 0.01, seed: 1, augment: false });
 
 /** A latnas engine with `workers` workers, warmed up; and a function timing `steps` training then inference steps. */
-async function latnasTimer(workers: number, backend: string, size = batch, thread = false): Promise<{ time: () => Promise<Rates>; engine: TrainEngine }> {
+async function latnasTimer(workers: number, backend: string, size = batch, thread = false): Promise<{ time: (inference?: boolean) => Promise<Rates>; engine: TrainEngine }> {
   const engine = workers === 1 && !thread ? new LocalEngine(setup) : await WorkerPool.start(setup, workers, backend);
   await engine.runEpoch(plan(0, 2, size), () => {});
   await engine.accuracy('test', Uint32Array.from({ length: 2 * batch }, (_, i) => i), batch);
   let epoch = 1;
   return {
     engine,
-    time: async () => {
+    time: async (inference = true) => {
       let t0 = performance.now();
       await engine.runEpoch(plan(epoch++, steps, size), () => {});
       const train = (size * steps) / ((performance.now() - t0) / 1000);
+      if (!inference) return { train, infer: NaN };
       t0 = performance.now();
       await engine.accuracy('test', undefined, batch);
       const infer = (batch * steps) / ((performance.now() - t0) / 1000);
@@ -133,8 +134,9 @@ for (let r = 0; r < rounds; r++) {
   if (mine.has(1) && mine.has(2)) scaling.push(mine.get(2)!.train / mine.get(1)!.train);
   if (ceilingPools) {
     // One of them alone first: the half batch's own cost, apart from the two cores' contention.
-    const alone = (await ceilingPools[0]!.time()).train;
-    const both = await Promise.all(ceilingPools.map((t) => t.time()));
+    // Training only: one pool's inference would run beside the other's training.
+    const alone = (await ceilingPools[0]!.time(false)).train;
+    const both = await Promise.all(ceilingPools.map((t) => t.time(false)));
     const c = (both[0]!.train + both[1]!.train) / mine.get(1)!.train;
     ceiling.push(c);
     halfAlone.push(alone / mine.get(1)!.train);
