@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pathSampler } from '../src/search/sampling.js';
+import { pathSampler, SANDWICH_RANDOM } from '../src/search/sampling.js';
 import type { Supernet } from '../src/supernet/supernet.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -10,11 +10,14 @@ function fakeNet(sizes: number[]): Supernet {
   return { layers, randomPath: (rng: Rng) => sizes.map((n) => rng.int(n)) } as unknown as Supernet;
 }
 
+/** What the sandwich takes from the LatencyModel: the slowest and fastest paths. */
+const ends = { slowest: () => ({ path: [8, 8, 3, 0] }), fastest: () => ({ path: [0, 1, 2, 0] }) };
+
 const pathOf = (c: ReturnType<ReturnType<typeof pathSampler>['choice']>) => ('path' in c ? [...c.path] : assert.fail('not a path'));
 
 test('fair sampling trains every candidate of a layer exactly once per group of its candidate count', () => {
   const sizes = [9, 9, 4, 1];
-  const s = pathSampler(fakeNet(sizes), 'fair');
+  const s = pathSampler(fakeNet(sizes), 'fair', ends);
   const rng = new Rng(3);
   s.beginEpoch();
   const paths = Array.from({ length: 36 }, () => pathOf(s.choice(rng)));
@@ -29,7 +32,7 @@ test('fair sampling trains every candidate of a layer exactly once per group of 
 });
 
 test('uniform sampling leaves a candidate out of some groups (what fair sampling removes)', () => {
-  const s = pathSampler(fakeNet([9]), 'uniform');
+  const s = pathSampler(fakeNet([9]), 'uniform', ends);
   const rng = new Rng(3);
   s.beginEpoch();
   const paths = Array.from({ length: 90 }, () => pathOf(s.choice(rng))[0]!);
@@ -38,7 +41,7 @@ test('uniform sampling leaves a candidate out of some groups (what fair sampling
 });
 
 test('fair sampling restarts its groups each epoch: an epoch draws the same paths from the same rng, whatever came before', () => {
-  const s = pathSampler(fakeNet([9, 5]), 'fair');
+  const s = pathSampler(fakeNet([9, 5]), 'fair', ends);
   const epoch = (skip: number) => {
     s.beginEpoch();
     const rng = new Rng(11);
@@ -47,4 +50,21 @@ test('fair sampling restarts its groups each epoch: an epoch draws the same path
     return Array.from({ length: 20 }, () => pathOf(s.choice(rng)));
   };
   assert.deepEqual(epoch(0), epoch(4));
+});
+
+test('sandwich sampling: every step the largest and the smallest path, then fresh uniform paths', () => {
+  const s = pathSampler(fakeNet([9, 9, 4, 1]), 'sandwich', ends);
+  const rng = new Rng(5);
+  s.beginEpoch();
+  const steps = Array.from({ length: 20 }, () => {
+    const c = s.choice(rng);
+    return 'sandwich' in c ? c.sandwich.map((p) => [...p]) : assert.fail('not a sandwich');
+  });
+  for (const paths of steps) {
+    assert.equal(paths.length, 2 + SANDWICH_RANDOM);
+    assert.deepEqual(paths[0], ends.slowest().path);
+    assert.deepEqual(paths[1], ends.fastest().path);
+  }
+  // The random members are drawn anew each step.
+  assert.ok(new Set(steps.map((p) => p.slice(2).join('|'))).size > 15);
 });

@@ -10,7 +10,7 @@ import { Supernet } from '../src/supernet/supernet.js';
 import { initBackend } from '../src/train/backend.js';
 import { SgdMomentum } from '../src/train/optim.js';
 import { ROOT } from './helpers.js';
-import { maxRelDiff } from './tensors.js';
+import { maxAbsDiff, maxRelDiff } from './tensors.js';
 
 const space = () => loadSpace(join(ROOT, 'test/fixtures/tiny28-space.json'));
 
@@ -107,6 +107,56 @@ test('a single-path step trains only that path and lowers the loss on real digit
   } finally {
     net.dispose();
     optimizer.dispose();
+    x.dispose();
+  }
+});
+
+test('a sandwich step: a student equal to its teacher adds no gradient (the target is held), another path learns from it (wasm)', async () => {
+  await initBackend('wasm');
+  const { x, y } = digits(16);
+  const teacher = [1, 0], student = [0, 1];
+  const trained = (choice: () => import('../src/supernet/supernet.js').Choice, vars: (net: Supernet) => tf.Variable[]) => {
+    const net = new Supernet(space(), 5);
+    const optimizer = new SgdMomentum(0.1, 0.9, true);
+    try {
+      const r = net.step(x, y, choice, { optimizer, vars: vars(net), weightDecay: 4e-5 });
+      return { r, weights: new Map(net.trainableVariables().map((v) => [v.name, v.dataSync().slice()])) };
+    } finally {
+      net.dispose();
+      optimizer.dispose();
+    }
+  };
+  try {
+    const alone = trained(() => ({ path: teacher }), (n) => n.trainableVariables(teacher));
+    // The distillation loss of a copy of the teacher is its softmax's entropy; held as a target, its gradient is zero.
+    const twice = trained(() => ({ sandwich: [teacher, teacher] }), (n) => n.choiceVariables({ sandwich: [teacher, teacher] }));
+    assert.equal(twice.r.ce, alone.r.ce);
+    assert.ok(twice.r.loss > alone.r.loss + 0.1, `loss ${twice.r.loss} vs ${alone.r.loss}: the student's term is missing`);
+    // Absolute: the held target's gradient is zero up to rounding (~1e-10 here); variables off the path stay 0.
+    for (const [name, w] of alone.weights) assert.ok(maxAbsDiff(twice.weights.get(name)!, w) < 1e-7, `${name} moved by the held target`);
+
+    const pair = trained(() => ({ sandwich: [teacher, student] }), (n) => n.choiceVariables({ sandwich: [teacher, student] }));
+    const studentAlone = trained(() => ({ path: student }), (n) => n.trainableVariables(student));
+    const net = new Supernet(space(), 5);
+    try {
+      const init = new Map(net.trainableVariables().map((v) => [v.name, v.dataSync().slice()]));
+      const onTeacher = new Set(net.trainableVariables(teacher).map((v) => v.name));
+      // What the student trains on its own (a path's variable list may hold some its blocks never use), it trains in the sandwich.
+      const studentOnly = net.trainableVariables(student).filter((v) => !onTeacher.has(v.name) && maxAbsDiff(studentAlone.weights.get(v.name)!, init.get(v.name)!) > 1e-5);
+      assert.ok(studentOnly.length > 3, `${studentOnly.length} variables of the student's own`);
+      for (const v of studentOnly) {
+        assert.ok(maxAbsDiff(pair.weights.get(v.name)!, init.get(v.name)!) > 0, `${v.name}: the student did not train`);
+        assert.deepEqual(alone.weights.get(v.name), init.get(v.name), `${v.name} trained on the teacher's path alone`);
+      }
+      // The teacher's own variables (its BatchNorm) move as without the student: no gradient reaches it through its softmax.
+      const onStudent = new Set(net.trainableVariables(student).map((v) => v.name));
+      const teacherOnly = net.trainableVariables(teacher).filter((v) => !onStudent.has(v.name) && maxAbsDiff(alone.weights.get(v.name)!, init.get(v.name)!) > 1e-5);
+      assert.ok(teacherOnly.length > 3, `${teacherOnly.length} variables of the teacher's own`);
+      for (const v of teacherOnly) assert.ok(maxAbsDiff(pair.weights.get(v.name)!, alone.weights.get(v.name)!) < 1e-7, `${v.name}: the student pulled the teacher`);
+    } finally {
+      net.dispose();
+    }
+  } finally {
     x.dispose();
   }
 });

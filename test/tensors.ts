@@ -3,6 +3,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../src/util/rng.js';
 
 /** The largest absolute difference between a and b, relative to a's largest magnitude. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  return diff;
+}
+
 export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let scale = 0, diff = 0;
   for (let i = 0; i < a.length; i++) {

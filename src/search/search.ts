@@ -304,8 +304,8 @@ async function searchLocked(o: SearchOptions, splits: ReturnType<typeof searchSp
           wOpt.learningRate = lr;
           const x = toX(b);
           const choice = run.weightChoice(rng);
-          // A single path trains its own weights; mixed weights run (and train) every candidate.
-          const vars = 'path' in choice ? net.trainableVariables(choice.path) : net.trainableVariables();
+          // A path (or a sandwich's paths) trains its own weights; mixed weights run (and train) every candidate.
+          const vars = net.choiceVariables(choice);
           const r = net.step(x, b.y.subarray(0, b.size), () => choice, { optimizer: wOpt, vars, weightDecay: o.weightDecay });
           if ('mixed' in choice) tf.dispose([...choice.mixed]);
           x.dispose();

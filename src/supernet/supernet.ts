@@ -17,7 +17,10 @@
  *   whose gradient reaches the architecture parameters (straight-through Gumbel, as GDAS and
  *   ProxylessNAS do): DNAS at the cost of one subnet;
  * - mixed: the weighted sum of every candidate (FBNet's Gumbel-softmax), about as costly as all
- *   candidates together, so for small spaces.
+ *   candidates together, so for small spaces;
+ * - sandwich (BigNAS, OFA; steps only): a few paths on the same batch, the first (the largest)
+ *   trained on the labels and the others on its predictions (in-place distillation), their losses
+ *   summed into one update.
  *
  * Widths (a space whose stages list `widths`) are elastic by channel slicing, as in OFA: a layer
  * holds a model per (input width, candidate), and all of them slice the layer's one shared family,
@@ -47,7 +50,15 @@ export type Choice =
   /** Single path; `gates[l]` (value 1) multiplies layer l's output when given. */
   | { path: Path; gates?: readonly tf.Scalar[] }
   /** Weighted sum of every candidate: `weights[l]` has one entry per candidate of layer l. */
-  | { mixed: readonly tf.Tensor1D[] };
+  | { mixed: readonly tf.Tensor1D[] }
+  /** Steps only: `paths[0]` learns from the labels, every other path from paths[0]'s softmax (./sandwich in `step`). */
+  | { sandwich: readonly Path[] };
+
+/** The identity whose gradient is zero: a distillation target the teacher is not pulled towards. */
+const stopGradient = tf.customGrad((...args) => {
+  const [x] = args as [tf.Tensor, tf.GradSaveFunc];
+  return { value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /** What a step needs of an optimizer: tfjs's (same variables every step) or SgdMomentum (any path). */
 export interface GradientApplier { applyGradients(grads: tf.NamedTensorMap): void }
@@ -326,6 +337,13 @@ export class Supernet {
     return [...(path ? this.pathModels(path) : this.allModels()).flatMap((m) => m.trainableVariables()), ...this.sharedOf(path).flatMap((f) => f.variables())];
   }
 
+  /** What a weight step with `choice` trains: a path's variables, a sandwich's paths' (each once), or all for mixed weights. */
+  choiceVariables(choice: Choice): tf.Variable[] {
+    if ('path' in choice) return this.trainableVariables(choice.path);
+    if ('sandwich' in choice) return [...new Set(choice.sandwich.flatMap((p) => this.trainableVariables(p)))];
+    return this.trainableVariables();
+  }
+
   /** Everything a checkpoint saves: trained variables and BatchNorm running statistics. */
   allVariables(): tf.Variable[] {
     return [...this.allModels().flatMap((m) => m.allVariables()), ...this.sharedOf().flatMap((f) => f.variables())];
@@ -338,6 +356,7 @@ export class Supernet {
 
   /** Logits [N, classes]. */
   forward(x: tf.Tensor4D, choice: Choice, training: boolean): tf.Tensor2D {
+    if ('sandwich' in choice) throw new Error('forward: a sandwich is a step\'s choice; run its paths one by one');
     let cur = this.stem.forward(x, training) as unknown as tf.Tensor4D;
     if ('path' in choice) {
       this.checkPath(choice.path);
@@ -365,7 +384,9 @@ export class Supernet {
 
   /**
    * One optimisation step on a batch: `choice` is called inside the gradient tape, so mixed
-   * weights or gates made there from architecture parameters get gradients.
+   * weights or gates made there from architecture parameters get gradients. A sandwich's loss is
+   * the first path's (objective of its) cross-entropy plus each other path's cross-entropy against
+   * its softmax; the result reports the first path's cross-entropy and hits.
    */
   step(x: tf.Tensor4D, labels: Int32Array, choice: () => Choice, opts: StepOptions): StepResult {
     const wd = opts.weightDecay ?? 0;
@@ -375,11 +396,20 @@ export class Supernet {
       let hit: tf.Tensor | undefined;
       let ceKept: tf.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const logits = this.forward(x, choice(), true);
+        const c = choice();
+        const paths = 'sandwich' in c ? c.sandwich : undefined;
+        if (paths?.length === 0) throw new Error('step: a sandwich needs at least one path');
+        const logits = this.forward(x, paths ? { path: paths[0]! } : c, true);
         hit = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32')));
         const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, opts.labelSmoothing ?? 0) as tf.Scalar;
         ceKept = tf.keep(tf.clone(ce));
         let loss = opts.objective ? opts.objective(ce) : ce;
+        if (paths && paths.length > 1) {
+          // In-place distillation (BigNAS, OFA): the smaller paths learn the first path's softmax, which they do not move.
+          const soft = stopGradient(tf.softmax(logits));
+          const kd = paths.slice(1).map((p) => tf.losses.softmaxCrossEntropy(soft, this.forward(x, { path: p }, true)) as tf.Scalar);
+          loss = tf.addN([loss, ...kd]) as tf.Scalar;
+        }
         if (decayed.length > 0) loss = tf.add(loss, tf.mul(wd / 2, tf.addN(decayed.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
         return loss;
       }, [...opts.vars]);

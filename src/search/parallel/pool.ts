@@ -101,6 +101,7 @@ export function plainChoice(c: Choice): PlainChoice {
     tf.dispose([...c.mixed]);
     return { mixed };
   }
+  if ('sandwich' in c) return { sandwich: c.sandwich.map((p) => [...p]) };
   if (c.gates) throw new Error('a weight step\'s choice carries gates; only θ steps use them');
   return { path: [...c.path] };
 }

@@ -28,8 +28,8 @@ export interface SearchInit {
   buffers: AllReduceBuffers;
 }
 
-/** One weight step's choice as plain data: a path, or the mixed weights' values per layer. */
-export type PlainChoice = { path: number[] } | { mixed: Float32Array[] };
+/** One weight step's choice as plain data: a path, a sandwich's paths, or the mixed weights' values per layer. */
+export type PlainChoice = { path: number[] } | { sandwich: number[][] } | { mixed: Float32Array[] };
 
 /** An epoch of weight steps, as search.ts runs them in-process. */
 export interface WeightEpoch {

@@ -57,9 +57,9 @@ function weightEpoch(h: Held, p: WeightEpoch): void {
     const lr = cosineLr(p.lr, p.epoch * p.steps + step, p.totalSteps);
     wOpt.learningRate = lr;
     const plain = p.choices[step]!;
-    const choice: Choice = 'path' in plain ? { path: plain.path } : { mixed: plain.mixed.map((m) => tf.tensor1d(m)) };
-    // A single path trains its own weights; mixed weights run (and train) every candidate.
-    const vars = 'path' in choice ? net.trainableVariables(choice.path) : net.trainableVariables();
+    const choice: Choice = 'mixed' in plain ? { mixed: plain.mixed.map((m) => tf.tensor1d(m)) } : plain;
+    // A path (or a sandwich's paths) trains its own weights; mixed weights run (and train) every candidate.
+    const vars = net.choiceVariables(choice);
     const { lo, hi } = shardOf(b.size, rank, workers);
     const x = tf.tensor4d(b.x.subarray(lo * sample, hi * sample), [hi - lo, height, width, c]);
     const r = net.step(x, b.y.subarray(lo, hi), () => choice, {

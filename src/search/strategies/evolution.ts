@@ -39,7 +39,7 @@ export const evolution: SearchStrategy<EvolutionStrategyOptions> = {
   start(ctx, ev) {
     const { net, latency, targetMs } = ctx;
     const evolutionPath = join(ctx.out, EVOLUTION_FILE);
-    const paths = pathSampler(net, ctx.sampling);
+    const paths = pathSampler(net, ctx.sampling, ctx.latency);
     return {
       ...STATELESS,
       beginEpoch: () => paths.beginEpoch(),

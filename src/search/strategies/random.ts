@@ -193,7 +193,7 @@ export const random: SearchStrategy<RandomOptions> = {
     };
     // Before any training: a band with no arch fails at once.
     if (!sampler.feasible) noArch('no arch');
-    const paths = pathSampler(net, ctx.sampling);
+    const paths = pathSampler(net, ctx.sampling, ctx.latency);
     return {
       ...STATELESS,
       beginEpoch: () => paths.beginEpoch(),
