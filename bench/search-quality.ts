@@ -3,7 +3,7 @@
  * family, and does the supernet rank archs as retraining does? (issue 14; the pieces: ./search-quality/study.ts)
  *
  *   npm run bench:search-quality -- [--targets 0.45,0.7,1] [--seeds 3] [--samples 5] [--recipe-epochs 1]
- *                                   [--search-sampling uniform|fair] [--only supernet,search,score,train] [--max-hours H] [--workers N] [--summarize-only]
+ *                                   [--search-sampling uniform|fair|sandwich] [--only supernet,search,score,train] [--max-hours H] [--workers N] [--summarize-only]
  *                                   [--redis URL]   (the trainings fanned out to `latnas worker`s: ./search-quality/queue.ts)
  *
  * Resumable: every finished piece is one record in bench/results/search-quality/results-<recipe

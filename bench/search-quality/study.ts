@@ -3,7 +3,7 @@
  * the hand-designed family, and does the supernet rank archs as retraining does?
  *
  * Pieces, in order, each one record in the results file when it finishes (./records.ts):
- *   supernet  one weight-sharing supernet trained by uniform single-path sampling (a random search
+ *   supernet  one weight-sharing supernet trained with --search-sampling (default uniform; a random search
  *             at the baseline's latency); evolution and random search with it (--supernet), and it
  *             scores every retrained arch for τ
  *   search    dnas (its own supernet), evolution and random at each target
@@ -30,6 +30,11 @@ import { handDesignedFamily, MBV2 } from '../../src/search/family.js';
 import { checkTarget, LatencyModel } from '../../src/search/latency.js';
 import { openSupernet, type SupernetScorer } from '../../src/search/scoring.js';
 import type { Sampling } from '../../src/search/sampling.js';
+
+/** How the progress line names each supernet sampling. */
+const SAMPLING_NAMES: Record<Sampling, string> = {
+  uniform: 'uniform single-path sampling', fair: 'FairNAS strict-fairness single-path sampling', sandwich: 'sandwich rule with in-place distillation',
+};
 import { SEARCH_STATE_FILE } from '../../src/runfolder/search.js';
 import { search, SEARCH_DEFAULTS } from '../../src/search/search.js';
 import { budgetOptions } from '../../src/search/strategies/index.js';
@@ -282,7 +287,7 @@ export async function runStudy(o: StudyOptions): Promise<Headline> {
     const supernetDir = join(work, 'supernet');
     const needsSupernet = o.methods.some((m) => m !== 'dnas') || may('score');
     if (needsSupernet && !done.has('supernet') && may('supernet') && timeLeft()) {
-      say(`supernet: training (${o.searchBudget.sampling === 'fair' ? 'FairNAS strict-fairness' : 'uniform'} single-path sampling)`);
+      say(`supernet: training (${SAMPLING_NAMES[o.searchBudget.sampling ?? 'uniform']})`);
       const s0 = Date.now();
       await search({ ...searchCommon, strategy: 'random', target: baselineMs, out: supernetDir, random: { samples: 1 } });
       add({ kind: 'supernet', key: 'supernet', dir: supernetDir, seconds: (Date.now() - s0) / 1000, workers: o.workers, ...where() });
