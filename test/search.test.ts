@@ -220,5 +220,5 @@ test('an infeasible target fails at once, naming the fastest achievable latency'
   assert.match(bad.stderr, /^latnas: --strategy 'grid': use one of dnas, evolution, random\n$/);
   const sampling = cli(['search', '--table', TABLE, '--dataset', 'mnist', '--out', join(tempDir(), 's'), '--strategy', 'random', '--sampling', 'round-robin']);
   assert.equal(sampling.code, 1);
-  assert.match(sampling.stderr, /^latnas: --sampling 'round-robin': use uniform or fair\n$/);
+  assert.match(sampling.stderr, /^latnas: --sampling 'round-robin': use uniform, fair or sandwich\n$/);
 });
