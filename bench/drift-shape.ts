@@ -3,6 +3,11 @@
  * the profiler's correction (sentinel normalisation, then the heavy net's `pinnedMap`) removes.
  *
  *   npm run bench:drift-shape -- [--space fbnet-mini] [--device ort-cpu-1t] [--nets 20] [--minutes 8] [--window 5]
+ *                                [--uniform] [--dump FILE]
+ *
+ * `--uniform` also times one net per candidate (every layer that candidate), unscored, so a
+ * speed change can be split by block type; `--dump FILE` writes the archs and every window's
+ * per-net medians as JSON for such analyses.
  *
  * Why: fbnet-mini tables checked with the machine a third faster than at the profile came out
  * 1.4-6.3 points above the check's noise floor with Spearman 0.98-0.99 (every net shifted alike),
@@ -15,6 +20,7 @@
  * piecewise-linear map through a third reference (the random net of median time, then not scored). Windows are grouped by the sentinel's drift; per group it reports the mean
  * absolute and signed error of each way. Ends with one JSON line.
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadDevice } from '../src/device/device.js';
 import { hostProvenance } from '../src/device/host.js';
@@ -29,6 +35,7 @@ const { values } = parseArgs({
   options: {
     space: { type: 'string', default: 'fbnet-mini' }, device: { type: 'string', default: 'ort-cpu-1t' },
     nets: { type: 'string', default: '20' }, minutes: { type: 'string', default: '8' }, window: { type: 'string', default: '5' },
+    uniform: { type: 'boolean', default: false }, dump: { type: 'string' },
   },
 });
 const space = loadSpace(values.space!);
@@ -37,7 +44,10 @@ const runtime = await openRuntime(device);
 const rng = new Rng(99);
 const layers = searchableLayers(space);
 const [light, heavy] = referenceArchs(space);
-const archs = [light!, heavy!, ...Array.from({ length: Number(values.nets) }, () => layers.map((l) => rng.int(l.candidates.length)))];
+const randomArchs = Array.from({ length: Number(values.nets) }, () => layers.map((l) => rng.int(l.candidates.length)));
+// --uniform: every layer the same candidate, one net per candidate of the first layer, timed (and dumped) beside the rest.
+const uniformArchs = values.uniform ? layers[0]!.candidates.map((_, c) => layers.map((l) => Math.min(c, l.candidates.length - 1))) : [];
+const archs = [light!, heavy!, ...uniformArchs, ...randomArchs];
 const sessions: TimedSession[] = [];
 for (const a of archs) {
   const job = networkJob(space, a);
@@ -67,14 +77,16 @@ while (performance.now() < end) {
 for (const s of sessions) await s.release();
 
 const med = windows.filter(Boolean).map((w) => w.map((x) => quantile(x, 0.5)));
+if (values.dump) writeFileSync(values.dump, JSON.stringify({ space: space.name, archs, uniform: uniformArchs.length, windows: med }));
 const base = med[0]!;
 const anchor = base[0]!;
 type Way = 'raw' | 'sentinel' | 'mapped' | 'unclamped' | 'threePoint';
 const WAYS: readonly Way[] = ['raw', 'sentinel', 'mapped', 'unclamped', 'threePoint'];
 // A third reference for `threePoint`: the random net whose profile time is the median's; not scored.
-const randomIdx = base.map((_, i) => i).slice(2);
+const first = 2 + uniformArchs.length;
+const randomIdx = base.map((_, i) => i).slice(first);
 const medianMs = quantile(randomIdx.map((i) => base[i]!), 0.5);
-const mid = randomIdx.reduce((b, i) => (Math.abs(base[i]! - medianMs) < Math.abs(base[b]! - medianMs) ? i : b), 2);
+const mid = randomIdx.reduce((b, i) => (Math.abs(base[i]! - medianMs) < Math.abs(base[b]! - medianMs) ? i : b), first);
 /** Piecewise-linear through (x_k -> y_k), extended by the end segments. */
 const through = (xs: number[], ys: number[]) => (t: number) => {
   const k = t <= xs[1]! ? 0 : 1;
@@ -95,7 +107,7 @@ for (const now of med.slice(1)) {
   const slope = (base[1]! - anchor) / (now[1]! * scale - anchor);
   slopes.push(slope);
   const three = through([anchor, now[mid]! * scale, now[1]! * scale], [anchor, base[mid]!, base[1]!]);
-  for (let i = 2; i < now.length; i++) {
+  for (let i = first; i < now.length; i++) {
     if (i === mid) continue;
     const pred: Record<Way, number> = { raw: now[i]!, sentinel: now[i]! * scale, mapped: map(now[i]! * scale), unclamped: anchor + (now[i]! * scale - anchor) * slope,
       threePoint: three(now[i]! * scale) };
@@ -117,7 +129,7 @@ for (const [g, r] of groups) {
 }
 const lightMs = med.map((w) => w[0]!);
 console.log(JSON.stringify({
-  bench: 'drift-shape', space: space.name, device: device.name, cpu: host.cpu, cpuId: host.cpuId, nets: archs.length - 2, windows: med.length,
+  bench: 'drift-shape', space: space.name, device: device.name, cpu: host.cpu, cpuId: host.cpuId, nets: randomArchs.length, windows: med.length,
   sentinel_range_pct: Math.round(1000 * (Math.max(...lightMs) / Math.min(...lightMs) - 1)) / 10,
   slope_min: Math.round(1000 * Math.min(...slopes)) / 1000, slope_max: Math.round(1000 * Math.max(...slopes)) / 1000, groups: out,
 }));
