@@ -20,7 +20,6 @@
  * piecewise-linear map through a third reference (the random net of median time, then not scored). Windows are grouped by the sentinel's drift; per group it reports the mean
  * absolute and signed error of each way. Ends with one JSON line.
  */
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadDevice } from '../src/device/device.js';
 import { hostProvenance } from '../src/device/host.js';
@@ -28,6 +27,7 @@ import { openRuntime, type TimedSession } from '../src/device/runtime.js';
 import { networkJob, pinnedMap, referenceArchs } from '../src/profiler/measure.js';
 import { warmUp } from '../src/profiler/timing.js';
 import { loadSpace, searchableLayers } from '../src/space/spaces.js';
+import { writeFileAtomic } from '../src/util/files.js';
 import { Rng } from '../src/util/rng.js';
 import { quantile } from '../src/util/stats.js';
 
@@ -77,7 +77,7 @@ while (performance.now() < end) {
 for (const s of sessions) await s.release();
 
 const med = windows.filter(Boolean).map((w) => w.map((x) => quantile(x, 0.5)));
-if (values.dump) writeFileSync(values.dump, JSON.stringify({ space: space.name, archs, uniform: uniformArchs.length, windows: med }));
+if (values.dump) writeFileAtomic(values.dump, JSON.stringify({ space: space.name, archs, uniform: uniformArchs.length, windows: med }));
 const base = med[0]!;
 const anchor = base[0]!;
 type Way = 'raw' | 'sentinel' | 'mapped' | 'unclamped' | 'threePoint';
