@@ -5,7 +5,7 @@
  *   npm run bench:drift-shape -- [--space fbnet-mini] [--device ort-cpu-1t] [--nets 20] [--minutes 8] [--window 5]
  *                                [--uniform] [--dump FILE]
  *
- * `--uniform` also times one net per candidate (every layer that candidate), unscored, so a
+ * `--uniform` also times the space's uniform archs (family.ts: every layer the same block), unscored, so a
  * speed change can be split by block type; `--dump FILE` writes the archs and every window's
  * per-net medians as JSON for such analyses.
  *
@@ -26,6 +26,7 @@ import { hostProvenance } from '../src/device/host.js';
 import { openRuntime, type TimedSession } from '../src/device/runtime.js';
 import { networkJob, pinnedMap, referenceArchs } from '../src/profiler/measure.js';
 import { warmUp } from '../src/profiler/timing.js';
+import { uniformArchs as handUniform } from '../src/search/family.js';
 import { loadSpace, searchableLayers } from '../src/space/spaces.js';
 import { writeFileAtomic } from '../src/util/files.js';
 import { Rng } from '../src/util/rng.js';
@@ -45,8 +46,8 @@ const rng = new Rng(99);
 const layers = searchableLayers(space);
 const [light, heavy] = referenceArchs(space);
 const randomArchs = Array.from({ length: Number(values.nets) }, () => layers.map((l) => rng.int(l.candidates.length)));
-// --uniform: every layer the same candidate, one net per candidate of the first layer, timed (and dumped) beside the rest.
-const uniformArchs = values.uniform ? layers[0]!.candidates.map((_, c) => layers.map((l) => Math.min(c, l.candidates.length - 1))) : [];
+// --uniform: the space's hand-designed uniform archs (family.ts; their LUT latency is not needed here), timed (and dumped) beside the rest.
+const uniformArchs = values.uniform ? handUniform(space, { pathMs: () => Number.NaN }).map((m) => m.path) : [];
 const archs = [light!, heavy!, ...uniformArchs, ...randomArchs];
 const sessions: TimedSession[] = [];
 for (const a of archs) {
